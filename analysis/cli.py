@@ -1,0 +1,152 @@
+"""The ``spro-access`` command line: ``prepare``, ``coverage``, ``app`` and more.
+
+Feature modules add their own subcommands: every module in :mod:`analysis.commands`
+defines ``register(subparsers)``. User mistakes print a one-line error (exit code 2), never
+a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import settings
+from .errors import SproError
+
+logger = logging.getLogger(__name__)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from .prepare import prepare
+
+    report = prepare(
+        osm_file=args.osm,
+        place=args.place,
+        transit=args.transit,
+        transit_date=args.date,
+        verbose=not args.quiet,
+    )
+    for line in report:
+        print(line)
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from .runs import run_coverage
+
+    profiles = args.profile
+    for key in profiles:
+        result, files = run_coverage(
+            key,
+            mode=args.mode,
+            threshold_min=args.threshold,
+            road=args.road,
+            sites_file=args.sites,
+            out_dir=args.out,
+            overwrite=args.overwrite,
+            transit_date=args.date,
+            verbose=not args.quiet,
+        )
+        h = result.headline()
+        label = "ESTIMATED " if result.estimated else ""
+        print(
+            f"{result.profile.key} / {result.mode} / {result.threshold_min:g} min: "
+            f"{100 * h['share_beyond']:.1f}% of demand ({h['demand_beyond']:,.0f} people) beyond; "
+            f"{label}P50 {h['p50_min']:.1f} min, P90 {h['p90_min']:.1f} min; "
+            f"{len(result.clusters())} under-served clusters"
+        )
+        print(f"  {result.provenance}")
+        print(f"  written to {files['communes_gpkg'].parent}")
+    return 0
+
+
+def _cmd_profiles(args: argparse.Namespace) -> int:
+    from .profiles import load_profiles
+
+    for p in load_profiles(args.profiles_file).values():
+        thr = ", ".join(f"{m} {v:g} min" for m, v in p.thresholds_min.items())
+        print(f"{p.key:<22} {p.label} — networks: {', '.join(p.networks)}; thresholds: {thr}")
+    return 0
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = settings.project_dir / "app" / "Home.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    if args.headless:
+        cmd += ["--server.headless", "true"]
+    return subprocess.call(cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser, with the subcommands of every feature module."""
+    parser = argparse.ArgumentParser(
+        prog="spro-access",
+        description="Travel time to the SPRO career-guidance sites of Auvergne-Rhône-Alpes.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("prepare", help="build the derived data (directory, road model, transit)")
+    p.add_argument("--osm", type=Path, help="OpenStreetMap extract (.osm.pbf or .osm) to use")
+    p.add_argument("--place", help="place name to download OSM roads for (needs internet)")
+    p.add_argument("--transit", action="store_true", help="also compile the TER timetable")
+    p.add_argument("--date", help="transit date (YYYY-MM-DD) inside the feed's calendar")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("coverage", help="coverage of one or more profiles, written to files")
+    p.add_argument("--profile", nargs="+", required=True, help="profile key(s), or 'all'")
+    p.add_argument("--mode", default="road", help="road, transit or best (default road)")
+    p.add_argument("--threshold", type=float, help="minutes (default: the profile's)")
+    p.add_argument("--road", default="auto", help="auto, estimated or osm (default auto)")
+    p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument("--date", help="transit date (YYYY-MM-DD)")
+    p.add_argument("--out", type=Path, help="output folder (default outputs/<profile>_<mode>)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_coverage)
+
+    p = sub.add_parser("profiles", help="list the profiles")
+    p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
+    p.set_defaults(func=_cmd_profiles)
+
+    p = sub.add_parser("app", help="start the Streamlit app")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
+    p.set_defaults(func=_cmd_app)
+
+    from . import commands
+
+    for mod in pkgutil.iter_modules(commands.__path__):
+        module = importlib.import_module(f"{commands.__name__}.{mod.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except SproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; outputs already written are complete, nothing was half-written")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of feature modules; each module defines ``register(subparsers)``."""

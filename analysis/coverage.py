@@ -1,0 +1,351 @@
+"""Coverage of one profile by one mode: who is within the threshold of an eligible site.
+
+:func:`compute_coverage` runs ONE pass of the access model (road, transit or best of the
+two) from the profile's eligible sites and returns a :class:`CoverageResult`: the time
+from every commune to its nearest eligible site and which site, the covered flag, the
+population-weighted P50/P90 time, the share of the profile's demand beyond the threshold
+by department, EPCI and urban/rural class, and the under-served clusters (contiguous
+communes beyond the threshold) with their population, rural clusters first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.sparse.csgraph import connected_components
+
+from .adjacency import adjacency_matrix, commune_adjacency
+from .errors import EmptyProfileError, UnknownNameError, ValidationError
+from .profiles import Profile, eligible_sites, profile_demand
+from .road_model import OriginTimes
+from .stats import weighted_quantile
+
+logger = logging.getLogger(__name__)
+
+#: Groupings offered by :meth:`CoverageResult.summary`.
+GROUPINGS = {"region": None, "dep": "dep", "epci": "epci_nom", "urban_class": "urban_class"}
+
+
+class AccessModel(Protocol):
+    """What coverage needs from a road or transit model."""
+
+    mode: str
+
+    @property
+    def estimated(self) -> bool: ...  # noqa: D102
+
+    @property
+    def label(self) -> str: ...  # noqa: D102
+
+    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> OriginTimes: ...  # noqa: D102
+
+
+def data_status(model: AccessModel, sites: pd.DataFrame) -> str:
+    """Say how far the numbers rest on real data.
+
+    Parameters
+    ----------
+    model
+        The access model used.
+    sites
+        The sites used.
+
+    Returns
+    -------
+    str
+        E.g. ``"estimated road network; sites: 420 real, 310 modelled"``.
+    """
+    prov = sites["provenance"].astype(str) if len(sites) else pd.Series([], dtype=str)
+    n_mod = int((prov == "modelled").sum())
+    n_user = int((prov == "user").sum())
+    n_real = len(prov) - n_mod - n_user
+    parts = [f"{n_real} real (open data)"]
+    if n_user:
+        parts.append(f"{n_user} user-supplied")
+    if n_mod:
+        parts.append(f"{n_mod} modelled")
+    times = "estimated" if model.estimated else "measured"
+    return f"times {times} ({model.label}); sites: {', '.join(parts)}"
+
+
+@dataclass
+class CoverageResult:
+    """Coverage of one profile by one mode at one threshold.
+
+    Attributes
+    ----------
+    communes
+        One row per commune: ``insee, nom, dep, epci, epci_nom, urban_class, pop_mun, demand,
+        time_min, nearest_site_id, nearest_site_name, nearest_network, nearest_provenance,
+        covered, status, cluster_id, times_are, geometry``.
+    sites
+        The eligible sites used, with their snap distance and a ``used`` flag.
+    profile, mode, threshold_min
+        What was asked.
+    model_label
+        Which road/transit model produced the times.
+    estimated
+        Whether the times come from an estimated model (labelled so everywhere).
+    provenance
+        One line saying what is real, modelled and estimated.
+    """
+
+    communes: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    profile: Profile
+    mode: str
+    threshold_min: float
+    model_label: str
+    estimated: bool
+    provenance: str
+    _adjacency: Any = field(default=None, repr=False)
+
+    def headline(self) -> dict[str, float]:
+        """Regional figures: demand, share beyond the threshold, weighted P50/P90 (min)."""
+        row = self.summary("region").iloc[0]
+        return {k: float(v) for k, v in row.items() if k != "group"}
+
+    def summary(self, by: str = "dep") -> pd.DataFrame:
+        """Coverage figures per group.
+
+        Parameters
+        ----------
+        by
+            One of ``region``, ``dep``, ``epci``, ``urban_class``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per group: ``communes``, ``demand``, ``demand_beyond``, ``share_beyond``,
+            ``communes_beyond``, ``p50_min``, ``p90_min`` (demand-weighted).
+        """
+        if by not in GROUPINGS:
+            raise UnknownNameError("grouping", by, GROUPINGS)
+        df = pd.DataFrame(self.communes.drop(columns="geometry"))
+        key = GROUPINGS[by]
+        groups = [("Auvergne-Rhône-Alpes", df)] if key is None else df.groupby(key, sort=True)
+        rows = []
+        for name, g in groups:
+            d = g["demand"].to_numpy(float)
+            t = g["time_min"].to_numpy(float)
+            beyond = ~g["covered"].to_numpy(bool)
+            total = float(d.sum())
+            rows.append(
+                {
+                    "group": name,
+                    "communes": len(g),
+                    "demand": total,
+                    "demand_beyond": float(d[beyond].sum()),
+                    "share_beyond": float(d[beyond].sum() / total) if total > 0 else np.nan,
+                    "communes_beyond": int(beyond.sum()),
+                    "p50_min": weighted_quantile(t, d, 0.5),
+                    "p90_min": weighted_quantile(t, d, 0.9),
+                }
+            )
+        out = pd.DataFrame(rows)
+        out.insert(1, "grouping", by)
+        out["times_are"] = "estimated" if self.estimated else "measured"
+        return out
+
+    def clusters(self) -> gpd.GeoDataFrame:
+        """Under-served clusters: contiguous communes beyond the threshold.
+
+        Returns
+        -------
+        geopandas.GeoDataFrame
+            One row per cluster, rural clusters first then by demand beyond the threshold:
+            ``cluster_id, name, communes, insee_list, deps, population, demand,
+            rural_share, max_time_min, mean_time_min, rural, geometry``.
+        """
+        df = self.communes
+        flagged = df[df["cluster_id"] >= 0]
+        cols = [
+            "cluster_id", "name", "communes", "insee_list", "deps", "population", "demand",
+            "rural_share", "max_time_min", "mean_time_min", "rural", "times_are",
+        ]  # fmt: skip
+        if flagged.empty:
+            return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=df.crs)
+        rows = []
+        geoms = []
+        for cid, g in flagged.groupby("cluster_id", sort=True):
+            pop = g["pop_mun"].to_numpy(float)
+            rural_pop = float(pop[g["urban_class"].to_numpy() == "rural"].sum())
+            biggest = g.iloc[int(np.argmax(pop))]
+            d = g["demand"].to_numpy(float)
+            t = g["time_min"].to_numpy(float)
+            finite = np.isfinite(t)
+            rows.append(
+                {
+                    "cluster_id": int(cid),
+                    "name": f"around {biggest['nom']} ({biggest['dep']})",
+                    "communes": len(g),
+                    "insee_list": " ".join(g["insee"]),
+                    "deps": " ".join(sorted(set(g["dep"]))),
+                    "population": float(pop.sum()),
+                    "demand": float(d.sum()),
+                    "rural_share": rural_pop / float(pop.sum()) if pop.sum() > 0 else 0.0,
+                    "max_time_min": float(t.max()) if len(t) else np.nan,
+                    "mean_time_min": float(
+                        np.average(t[finite], weights=np.maximum(pop[finite], 1))
+                    )
+                    if finite.any()
+                    else np.inf,
+                    "times_are": "estimated" if self.estimated else "measured",
+                }
+            )
+            geoms.append(g.geometry.union_all())
+        out = gpd.GeoDataFrame(rows, geometry=geoms, crs=df.crs)
+        out["rural"] = out["rural_share"] >= 0.5
+        out = out.sort_values(["rural", "demand"], ascending=[False, False], kind="stable")
+        return out[[*cols, "geometry"]].reset_index(drop=True)
+
+
+def _cluster_ids(
+    flagged: np.ndarray, communes: gpd.GeoDataFrame, adjacency: Any | None
+) -> tuple[np.ndarray, Any]:
+    """Label contiguous flagged communes; ``-1`` for covered ones."""
+    n = len(communes)
+    if adjacency is None:
+        i, j = commune_adjacency(communes)
+        adjacency = adjacency_matrix(n, i, j)
+    ids = np.full(n, -1, dtype=np.int64)
+    idx = np.flatnonzero(flagged)
+    if len(idx):
+        sub = adjacency[idx][:, idx]
+        _, labels = connected_components(sub, directed=False)
+        ids[idx] = labels
+    return ids, adjacency
+
+
+def compute_coverage(
+    model: AccessModel,
+    sites: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    profile: Profile,
+    *,
+    threshold_min: float | None = None,
+    adjacency: Any | None = None,
+) -> CoverageResult:
+    """Coverage of ``profile`` by ``model``: one pass from the profile's eligible sites.
+
+    Parameters
+    ----------
+    model
+        A road model (:class:`~analysis.road_model.RoadModel`) or a transit/best-of model;
+        its origins must be ``communes`` in the same order.
+    sites
+        The site directory (all networks); the profile's eligible ones are used.
+    communes
+        The communes (see :func:`analysis.communes.load_communes`).
+    profile
+        The public concerned.
+    threshold_min
+        Time (minutes) beyond which a commune is under-served; default: the profile's
+        threshold for the model's mode.
+    adjacency
+        Precomputed commune adjacency matrix (from a previous result), to skip rebuilding it.
+
+    Returns
+    -------
+    CoverageResult
+
+    Raises
+    ------
+    EmptyProfileError
+        If no site of the directory serves the profile.
+    ValidationError
+        If the threshold is not a positive number, or the model's origins are not the communes.
+    """
+    mode = model.mode
+    if threshold_min is None:
+        if mode not in profile.thresholds_min:
+            raise UnknownNameError("mode", mode, profile.thresholds_min)
+        threshold_min = float(profile.thresholds_min[mode])
+    threshold_min = float(threshold_min)
+    if not np.isfinite(threshold_min) or threshold_min <= 0:
+        raise ValidationError(
+            f"the threshold must be a positive number of minutes, not {threshold_min}"
+        )
+    origin_ids = getattr(model, "origin_ids", None)
+    if origin_ids is not None and (
+        len(origin_ids) != len(communes)
+        or not np.array_equal(np.asarray(origin_ids), communes["insee"].to_numpy())
+    ):
+        raise ValidationError("the access model was built for other communes; rebuild it")
+
+    elig = eligible_sites(profile, sites)
+    if elig.empty:
+        raise EmptyProfileError(
+            f"profile {profile.key!r} has no eligible site: none of its networks "
+            f"({', '.join(profile.networks)}) has a site in the directory; load a directory "
+            "that includes them"
+        )
+    elig = elig.reset_index(drop=True)
+    ans = model.nearest(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float))
+
+    demand = np.asarray(profile_demand(profile, communes), dtype=float)
+    time_min = ans.time_s / 60.0
+    covered = np.isfinite(time_min) & (time_min <= threshold_min)
+    has = ans.site >= 0
+    pos = np.where(has, ans.site, 0)
+
+    def pick(col: str) -> np.ndarray:
+        vals = elig[col].to_numpy(object)[pos]
+        return np.where(has, vals, None)
+
+    times_are = "estimated" if model.estimated else "measured"
+    out = gpd.GeoDataFrame(
+        {
+            "insee": communes["insee"].to_numpy(),
+            "nom": communes["nom"].to_numpy(),
+            "dep": communes["dep"].to_numpy(),
+            "epci": communes["epci"].to_numpy(),
+            "epci_nom": communes["epci_nom"].to_numpy(),
+            "urban_class": communes["urban_class"].to_numpy(),
+            "pop_mun": communes["pop_mun"].to_numpy(),
+            "demand": demand,
+            "time_min": time_min,
+            "nearest_site_id": pick("site_id"),
+            "nearest_site_name": pick("name"),
+            "nearest_network": pick("network"),
+            "nearest_provenance": pick("provenance"),
+            "covered": covered,
+            "status": ans.status,
+        },
+        geometry=communes.geometry.to_numpy(),
+        crs=communes.crs,
+    )
+    cluster_id, adjacency = _cluster_ids(~covered, communes, adjacency)
+    out["cluster_id"] = cluster_id
+    out["profile"] = profile.key
+    out["mode"] = mode
+    out["threshold_min"] = threshold_min
+    out["times_are"] = times_are
+    out["model"] = model.label
+
+    used = np.zeros(len(elig), dtype=bool)
+    used[np.unique(ans.site[has])] = True
+    elig = elig.copy()
+    elig["nearest_for_communes"] = np.bincount(ans.site[has], minlength=len(elig))
+    elig["used"] = used
+    logger.info(
+        "coverage %s/%s at %.0f min: %.1f%% of demand beyond",
+        profile.key, mode, threshold_min,
+        100 * demand[~covered].sum() / max(demand.sum(), 1e-9),
+    )  # fmt: skip
+    return CoverageResult(
+        communes=out,
+        sites=elig,
+        profile=profile,
+        mode=mode,
+        threshold_min=threshold_min,
+        model_label=model.label,
+        estimated=bool(model.estimated),
+        provenance=data_status(model, elig),
+        _adjacency=adjacency,
+    )

@@ -1,0 +1,82 @@
+"""Write a coverage result to GeoPackage and CSV, every file saying what is estimated."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import __version__
+from .coverage import CoverageResult
+from .io import check_can_write, write_csv, write_gpkg, write_json
+
+logger = logging.getLogger(__name__)
+
+
+def coverage_outputs(out_dir: Path) -> dict[str, Path]:
+    """Return the files :func:`export_coverage` writes in ``out_dir``."""
+    return {
+        "communes_gpkg": out_dir / "communes.gpkg",
+        "communes_csv": out_dir / "communes.csv",
+        "clusters_gpkg": out_dir / "clusters.gpkg",
+        "clusters_csv": out_dir / "clusters.csv",
+        "summary_csv": out_dir / "summary.csv",
+        "sites_csv": out_dir / "sites.csv",
+        "metadata": out_dir / "metadata.json",
+    }
+
+
+def export_coverage(
+    result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False
+) -> dict[str, Path]:
+    """Write communes, clusters, summaries, sites and metadata of a coverage result.
+
+    Parameters
+    ----------
+    result
+        The coverage result.
+    out_dir
+        Output folder (created if needed).
+    overwrite
+        Replace files already there; otherwise refuse before writing anything.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The files written.
+    """
+    out = Path(out_dir)
+    files = coverage_outputs(out)
+    for p in files.values():  # refuse up front: nothing half-written
+        check_can_write(p, overwrite=overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    communes = result.communes.copy()
+    communes["provenance"] = result.provenance
+    write_gpkg(communes, files["communes_gpkg"], layer="coverage", overwrite=True)
+    write_csv(communes, files["communes_csv"], overwrite=True)
+    clusters = result.clusters()
+    write_gpkg(clusters, files["clusters_gpkg"], layer="clusters", overwrite=True)
+    write_csv(clusters, files["clusters_csv"], overwrite=True)
+    import pandas as pd
+
+    summary = pd.concat(
+        [result.summary(by) for by in ("region", "dep", "urban_class", "epci")], ignore_index=True
+    )
+    summary["provenance"] = result.provenance
+    write_csv(summary, files["summary_csv"], overwrite=True)
+    write_csv(result.sites, files["sites_csv"], overwrite=True)
+    write_json(
+        {
+            "tool": f"spro-access {__version__}",
+            "profile": result.profile.key,
+            "profile_label": result.profile.label,
+            "mode": result.mode,
+            "threshold_min": result.threshold_min,
+            "model": result.model_label,
+            "times_are": "estimated" if result.estimated else "measured",
+            "provenance": result.provenance,
+            "headline": result.headline(),
+        },
+        files["metadata"],
+    )
+    logger.info("coverage written to %s", out)
+    return files

@@ -1,0 +1,100 @@
+"""Choose the access model for a mode: the road model in force, transit, or the best of both.
+
+The road model in force is the OSM model last prepared (``spro-access prepare --osm`` or
+``--place``) when its cache is valid, otherwise the estimated regional network.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+
+from .errors import UnknownNameError
+from .road_model import RoadModel
+
+logger = logging.getLogger(__name__)
+
+#: Modes of travel the tool answers.
+MODES = ("road", "transit", "best")
+
+#: Road models the user can ask for.
+ROAD_CHOICES = ("auto", "estimated", "osm")
+
+
+def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> RoadModel:
+    """Return the road model in force.
+
+    Parameters
+    ----------
+    communes
+        The communes (origins), see :func:`analysis.communes.load_communes`.
+    road
+        ``"auto"`` (OSM if prepared, else estimated), ``"estimated"`` or ``"osm"``.
+
+    Returns
+    -------
+    RoadModel
+
+    Raises
+    ------
+    UnknownNameError
+        If ``road`` is not a known choice.
+    analysis.errors.DataMissingError
+        If ``road="osm"`` and no OSM model was prepared.
+    """
+    if road not in ROAD_CHOICES:
+        raise UnknownNameError("road model", road, ROAD_CHOICES)
+    if road in ("auto", "osm"):
+        from .osm import load_cached_osm_model
+
+        osm_model = load_cached_osm_model(communes)
+        if osm_model is not None:
+            return osm_model
+        if road == "osm":
+            from .errors import DataMissingError
+
+            raise DataMissingError(
+                "no OpenStreetMap road model has been prepared; run "
+                "`spro-access prepare --osm FILE.osm.pbf` or `prepare --place NAME` first"
+            )
+    from .estimated_network import load_or_build_estimated_network
+
+    return load_or_build_estimated_network(communes)
+
+
+def access_model(
+    mode: str,
+    communes: gpd.GeoDataFrame,
+    *,
+    road: str = "auto",
+    transit_options: dict[str, Any] | None = None,
+) -> Any:
+    """Return the access model answering ``mode``.
+
+    Parameters
+    ----------
+    mode
+        One of :data:`MODES`.
+    communes
+        The communes (origins).
+    road
+        Which road model (see :func:`active_road_model`).
+    transit_options
+        Keyword arguments for :func:`analysis.transit.build_transit_model`.
+
+    Returns
+    -------
+    RoadModel or a transit / best-of model, all with ``.nearest(x, y)``.
+    """
+    if mode not in MODES:
+        raise UnknownNameError("mode", mode, MODES)
+    if mode == "road":
+        return active_road_model(communes, road=road)
+    from .transit import BestOfModel, build_transit_model
+
+    transit = build_transit_model(communes, **(transit_options or {}))
+    if mode == "transit":
+        return transit
+    return BestOfModel(active_road_model(communes, road=road), transit)

@@ -1,0 +1,87 @@
+"""``spro-access prepare``: build every derived artefact the app and the analyses read.
+
+Each step writes atomically with a checksum, so an interrupted ``prepare`` leaves the
+previous good state usable, and a corrupt artefact is detected and rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
+
+
+def prepare(
+    *,
+    osm_file: Path | None = None,
+    place: str | None = None,
+    transit: bool = False,
+    transit_date: str | None = None,
+    verbose: bool = True,
+) -> list[str]:
+    """Load and validate the inputs, and build the road (and transit) models.
+
+    Parameters
+    ----------
+    osm_file
+        An OpenStreetMap extract to build the OSM road model from.
+    place
+        A place name to download OSM roads for (needs internet).
+    transit
+        Also compile the TER timetable.
+    transit_date
+        Transit date (YYYY-MM-DD).
+    verbose
+        Show progress bars.
+
+    Returns
+    -------
+    list of str
+        One line per step, with what it built and how long it took.
+    """
+    from .communes import load_communes
+    from .estimated_network import load_or_build_estimated_network
+    from .runs import load_sites
+
+    steps = ["communes", "site directory", "estimated road network"]
+    if osm_file is not None or place is not None:
+        steps.append("OSM road network")
+    if transit:
+        steps.append("transit timetable")
+    report: list[str] = []
+    bar = tqdm(steps, desc="prepare", disable=not verbose, unit="step")
+    communes = None
+    for step in bar:
+        bar.set_postfix_str(step)
+        t0 = time.perf_counter()
+        if step == "communes":
+            communes = load_communes()
+            what = f"{len(communes):,} communes, {int(communes['pop_mun'].sum()):,} inhabitants"
+        elif step == "site directory":
+            sites = load_sites()
+            n_mod = int((sites["provenance"] == "modelled").sum())
+            what = f"{len(sites):,} sites ({len(sites) - n_mod:,} real, {n_mod:,} modelled)"
+        elif step == "estimated road network":
+            model = load_or_build_estimated_network(communes)
+            what = f"{model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges"
+        elif step == "OSM road network":
+            from .osm import prepare_osm_model
+
+            model = prepare_osm_model(
+                osm_file=osm_file, place=place, communes=communes, verbose=verbose
+            )
+            what = f"{model.label}: {model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges"
+        else:
+            from .transit import build_transit_model
+
+            opts = {"verbose": verbose}
+            if transit_date is not None:
+                opts["date"] = transit_date
+            tm = build_transit_model(communes, **opts)
+            what = tm.label
+        report.append(f"{step}: {what} ({time.perf_counter() - t0:.1f} s)")
+    return report

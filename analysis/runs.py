@@ -1,0 +1,134 @@
+"""End-to-end runs used by the command line, the notebook and the benchmarks."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from . import settings
+from .coverage import CoverageResult, compute_coverage
+from .export import export_coverage
+from .profiles import Profile, get_profile, load_profiles
+
+logger = logging.getLogger(__name__)
+
+
+def load_sites(sites_file: str | Path | None = None) -> gpd.GeoDataFrame:
+    """Return the bundled site directory, with a user's export replacing its networks.
+
+    Parameters
+    ----------
+    sites_file
+        A user's own directory export (CSV, GeoJSON or GeoPackage), or ``None``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
+
+    sites = load_bundled_directory()
+    if sites_file is not None:
+        user = load_user_directory(sites_file)
+        sites = merge_user_directory(sites, user)
+    return sites
+
+
+def run_coverage(
+    profile: str | Profile,
+    *,
+    mode: str = "road",
+    threshold_min: float | None = None,
+    road: str = "auto",
+    sites_file: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    overwrite: bool = False,
+    transit_date: str | None = None,
+    verbose: bool = False,
+    communes: gpd.GeoDataFrame | None = None,
+    sites: gpd.GeoDataFrame | None = None,
+    model: Any | None = None,
+) -> tuple[CoverageResult, dict[str, Path]]:
+    """Compute one profile's coverage and write it to files.
+
+    Parameters
+    ----------
+    profile
+        Profile key (see ``spro-access profiles``) or a :class:`~analysis.profiles.Profile`.
+    mode
+        ``road``, ``transit`` or ``best``.
+    threshold_min
+        Minutes; default the profile's threshold for the mode.
+    road
+        ``auto``, ``estimated`` or ``osm``.
+    sites_file
+        A user's directory export replacing the bundled sites of the networks it covers.
+    out_dir
+        Output folder (default ``outputs/<profile>_<mode>_<threshold>``).
+    overwrite
+        Replace existing output files.
+    transit_date
+        Date for transit, inside the feed's calendar.
+    verbose
+        Show progress.
+    communes, sites, model
+        Already loaded inputs (skip loading them again).
+
+    Returns
+    -------
+    result : CoverageResult
+    files : dict of str to pathlib.Path
+    """
+    from .communes import load_communes
+    from .models import access_model
+
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    communes = load_communes() if communes is None else communes
+    sites = load_sites(sites_file) if sites is None else sites
+    if model is None:
+        transit_options: dict[str, Any] = {"verbose": verbose}
+        if transit_date is not None:
+            transit_options["date"] = transit_date
+        model = access_model(mode, communes, road=road, transit_options=transit_options)
+    result = compute_coverage(model, sites, communes, prof, threshold_min=threshold_min)
+    if out_dir is None:
+        out_dir = settings.output_dir / f"{prof.key}_{mode}_{result.threshold_min:g}min"
+    files = export_coverage(result, out_dir, overwrite=overwrite)
+    return result, files
+
+
+def all_profiles(
+    model: Any,
+    sites: gpd.GeoDataFrame,
+    communes: gpd.GeoDataFrame,
+    *,
+    profiles: dict[str, Profile] | None = None,
+) -> dict[str, CoverageResult]:
+    """Coverage of every profile on one model (one pass each), sharing the adjacency.
+
+    Parameters
+    ----------
+    model
+        The access model.
+    sites
+        Site directory.
+    communes
+        Communes.
+    profiles
+        Profiles (default: the bundled profiles file).
+
+    Returns
+    -------
+    dict of str to CoverageResult
+    """
+    profiles = load_profiles() if profiles is None else profiles
+    out: dict[str, CoverageResult] = {}
+    adjacency = None
+    for key, prof in profiles.items():
+        res = compute_coverage(model, sites, communes, prof, adjacency=adjacency)
+        adjacency = res._adjacency
+        out[key] = res
+    return out
