@@ -1,0 +1,361 @@
+"""Shortest-path passes the planner tools need beyond the engine's one multi-source pass.
+
+- :func:`improvement_pass`: the exact times from ONE new site to every node where it beats
+  today's time (a pruned Dijkstra that never expands a node where the new time is no better
+  than today's), plus, optionally, every node within a settle limit (the site's catchment).
+- :func:`closure_pass`: the exact times once a site is removed, recomputed only on the nodes
+  whose nearest site it was (a Dijkstra restricted to them, seeded from their neighbours).
+- :func:`limited_times`: travel times between a few sources and given targets within a
+  limit (scipy ``dijkstra(..., limit=)``, in chunks), for cost matrices.
+
+All passes run on a *search graph*: the CSR matrix along which the search relaxes edges. For
+travel times *to* a site it is the reversed road graph (``RoadGraph.csr_reverse``), as in
+:func:`analysis.engine.nearest_sites`.
+
+Why the pruning is exact: today's node times ``old`` are shortest-path distances from a set of
+sites, so ``old[w] <= old[v] + t(v, w)`` along every edge. If the new site's time at ``v`` is
+no better than today's, no node reached through ``v`` can be improved, so ``v`` need not be
+expanded; every node on the shortest path to an improved node is itself improved.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from ..errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SparseTimes:
+    """Times known at some nodes only.
+
+    Attributes
+    ----------
+    nodes
+        Node indices, sorted ascending.
+    time_s
+        Time at each of those nodes, seconds.
+    expanded
+        How many nodes the search settled (a measure of its work).
+    """
+
+    nodes: np.ndarray
+    time_s: np.ndarray
+    expanded: int
+
+    def at(self, nodes: np.ndarray) -> np.ndarray:
+        """Return the time at ``nodes`` (``inf`` where unknown)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out = np.full(len(nodes), np.inf)
+        if len(self.nodes) == 0 or len(nodes) == 0:
+            return out
+        pos = np.searchsorted(self.nodes, nodes)
+        pos_c = np.minimum(pos, len(self.nodes) - 1)
+        hit = self.nodes[pos_c] == nodes
+        out[hit] = self.time_s[pos_c[hit]]
+        return out
+
+
+def _pruned_dijkstra(
+    search: sp.csr_matrix,
+    seeds: dict[int, float],
+    old: np.ndarray,
+    skip: np.ndarray | None = None,
+) -> tuple[dict[int, float], int]:
+    """Dijkstra from several seeded nodes that never keeps a time ``>= old``.
+
+    Parameters
+    ----------
+    search
+        Search graph (CSR).
+    seeds
+        Initial time of each seed node (already ``< old`` there).
+    old
+        Today's time at every node; the search is pruned where it cannot beat it.
+    skip
+        Boolean mask of nodes whose time is already final (never relaxed into).
+
+    Returns
+    -------
+    best : dict of int to float
+        Final time of every node reached (all ``< old``).
+    expanded : int
+        Number of nodes settled.
+    """
+    indptr = search.indptr
+    indices = search.indices
+    data = search.data
+    best = dict(seeds)
+    heap = [(t, v) for v, t in seeds.items()]
+    heapq.heapify(heap)
+    done: set[int] = set()
+    expanded = 0
+    while heap:
+        d, v = heapq.heappop(heap)
+        if v in done:
+            continue
+        done.add(v)
+        expanded += 1
+        a, b = indptr[v], indptr[v + 1]
+        for nb, w in zip(indices[a:b].tolist(), data[a:b].tolist(), strict=True):
+            nd = d + w
+            if nd < old[nb] and nd < best.get(nb, np.inf):
+                if skip is not None and skip[nb]:
+                    continue
+                best[nb] = nd
+                heapq.heappush(heap, (nd, nb))
+    return best, expanded
+
+
+def improvement_pass(
+    search: sp.csr_matrix,
+    source: int,
+    offset_s: float,
+    old: np.ndarray,
+    *,
+    settle_limit_s: float = 0.0,
+) -> SparseTimes:
+    """Exact times from one new source where they beat ``old`` (and within a limit).
+
+    Parameters
+    ----------
+    search
+        Search graph (CSR; for times *to* the source, the reversed road graph).
+    source
+        Node of the new source.
+    offset_s
+        Time between the source's node and the source itself (snap time), seconds.
+    old
+        Today's time at every node (``inf`` where no site is reachable).
+    settle_limit_s
+        Also return the exact time of every node within this time of the source, whether
+        improved or not (its catchment). The part within the limit runs in scipy; the pruned
+        continuation beyond it runs in Python on the improved nodes only.
+
+    Returns
+    -------
+    SparseTimes
+        Every node whose new time is strictly below ``old``, plus every node within
+        ``settle_limit_s``, with its exact time from the new source.
+    """
+    n = search.shape[0]
+    if not 0 <= source < n:
+        raise ValidationError(f"source node {source} is not a node of the graph (0..{n - 1})")
+    if not np.isfinite(offset_s) or offset_s < 0:
+        raise ValidationError("the source offset must be a finite, non-negative time")
+    old = np.asarray(old, dtype=np.float64)
+    reach = settle_limit_s - offset_s
+    if reach < 0:
+        # Nothing to settle: a pure pruned search from the source.
+        if not offset_s < old[source]:
+            return SparseTimes(np.zeros(0, np.int64), np.zeros(0), 0)
+        best, expanded = _pruned_dijkstra(search, {int(source): float(offset_s)}, old)
+        nodes = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        times = np.fromiter(best.values(), dtype=np.float64, count=len(best))
+        order = np.argsort(nodes)
+        return SparseTimes(nodes[order], times[order], expanded)
+
+    dist = dijkstra(search, directed=True, indices=int(source), limit=reach)
+    settled = np.flatnonzero(np.isfinite(dist))
+    t_settled = offset_s + dist[settled]
+    improved = settled[t_settled < old[settled]]
+    seeds: dict[int, float] = {}
+    if len(improved):
+        # Relax the edges leaving improved settled nodes towards unsettled ones.
+        sub = search[improved]
+        rows = np.repeat(np.arange(len(improved)), np.diff(sub.indptr))
+        heads = sub.indices.astype(np.int64)
+        tent = (offset_s + dist[improved])[rows] + sub.data
+        keep = ~np.isfinite(dist[heads]) & (tent < old[heads])
+        if keep.any():
+            heads, tent = heads[keep], tent[keep]
+            order = np.lexsort((tent, heads))
+            heads, tent = heads[order], tent[order]
+            first = np.ones(len(heads), dtype=bool)
+            first[1:] = heads[1:] != heads[:-1]
+            seeds = dict(zip(heads[first].tolist(), tent[first].tolist(), strict=True))
+    expanded = len(settled)
+    if seeds:
+        best, more = _pruned_dijkstra(search, seeds, old, skip=np.isfinite(dist))
+        expanded += more
+        extra_nodes = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
+        extra_times = np.fromiter(best.values(), dtype=np.float64, count=len(best))
+        nodes = np.concatenate([settled, extra_nodes])
+        times = np.concatenate([t_settled, extra_times])
+        order = np.argsort(nodes)
+        nodes, times = nodes[order], times[order]
+    else:
+        nodes, times = settled.astype(np.int64), t_settled
+    return SparseTimes(nodes, times, expanded)
+
+
+def closure_pass(
+    search: sp.csr_matrix,
+    search_t: sp.csr_matrix,
+    old: np.ndarray,
+    old_site: np.ndarray,
+    closed: int,
+    site_nodes: np.ndarray,
+    site_offsets_s: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times once one site closes, recomputed only where it was the nearest.
+
+    Parameters
+    ----------
+    search
+        Search graph (CSR).
+    search_t
+        Its transpose (row ``v`` lists the edges *entering* ``v`` in the search graph).
+    old, old_site
+        Today's time and nearest site (position in ``site_nodes``, ``-1`` if none) of every
+        node, from one multi-source pass over all the sites.
+    closed
+        Position of the closing site in ``site_nodes``.
+    site_nodes, site_offsets_s
+        Node and offset of every site of today's pass (``-1`` node for sites left out).
+
+    Returns
+    -------
+    nodes : numpy.ndarray
+        The nodes whose nearest site was the closed one.
+    time_s : numpy.ndarray
+        Their new time (``inf`` if no other site is reachable).
+    site : numpy.ndarray
+        Their new nearest site (position in ``site_nodes``, ``-1`` if none).
+
+    Notes
+    -----
+    Every other node keeps its time: its shortest-path tree branch does not go through the
+    closed site. The affected nodes are seeded from their unaffected in-neighbours
+    (``old[u] + t(u, v)``) and from the other sites located on them, then one Dijkstra runs
+    on the subgraph they induce, from a virtual source joined to each seeded node.
+    """
+    old = np.asarray(old, dtype=np.float64)
+    old_site = np.asarray(old_site, dtype=np.int64)
+    site_nodes = np.asarray(site_nodes, dtype=np.int64)
+    offsets = np.asarray(site_offsets_s, dtype=np.float64)
+    aff = np.flatnonzero(old_site == closed)
+    m = len(aff)
+    if m == 0:
+        return aff, np.zeros(0), np.zeros(0, np.int64)
+    n = search.shape[0]
+    local = np.full(n, -1, dtype=np.int64)
+    local[aff] = np.arange(m)
+
+    # Seeds from unaffected in-neighbours.
+    inc = search_t[aff]
+    rows = np.repeat(np.arange(m), np.diff(inc.indptr))
+    tails = inc.indices.astype(np.int64)
+    ok = (local[tails] < 0) & np.isfinite(old[tails])
+    seed_t = np.full(m, np.inf)
+    seed_src = np.full(m, -1, dtype=np.int64)
+    if ok.any():
+        r, tl = rows[ok], tails[ok]
+        t = old[tl] + inc.data[ok]
+        order = np.lexsort((t, r))
+        r, tl, t = r[order], tl[order], t[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = r[1:] != r[:-1]
+        seed_t[r[first]] = t[first]
+        seed_src[r[first]] = old_site[tl[first]]
+    # Seeds from the other sites standing on affected nodes.
+    others = np.flatnonzero((site_nodes >= 0) & (np.arange(len(site_nodes)) != closed))
+    on = others[local[site_nodes[others]] >= 0] if len(others) else others
+    for s in on.tolist():
+        j = local[site_nodes[s]]
+        if offsets[s] < seed_t[j]:
+            seed_t[j] = offsets[s]
+            seed_src[j] = s
+
+    seeded = np.flatnonzero(np.isfinite(seed_t))
+    if len(seeded) == 0:
+        return aff, np.full(m, np.inf), np.full(m, -1, dtype=np.int64)
+    # Subgraph on the affected nodes plus a virtual source (index m).
+    sub = search[aff][:, aff].tocsr()
+    k = len(seeded)
+    indptr = np.concatenate([sub.indptr, [sub.indptr[-1] + k]])
+    indices = np.concatenate([sub.indices, seeded.astype(sub.indices.dtype)])
+    data = np.concatenate([sub.data, seed_t[seeded]])
+    g = sp.csr_matrix((data, indices, indptr), shape=(m + 1, m + 1))
+    dist, pred = dijkstra(g, directed=True, indices=m, return_predecessors=True)
+    # The seed each reached node hangs from: follow predecessors up to the virtual source.
+    reached = np.isfinite(dist[:m])
+    root = np.full(m, -1, dtype=np.int64)
+    pred_m = pred[:m]
+    for v in np.flatnonzero(reached).tolist():
+        path = []
+        u = v
+        while root[u] < 0 and pred_m[u] != m:
+            path.append(u)
+            u = int(pred_m[u])
+        r = root[u] if root[u] >= 0 else u
+        root[u] = r
+        for p in path:
+            root[p] = r
+    time = dist[:m]
+    site = np.where(reached, seed_src[np.maximum(root[:m], 0)], -1)
+    return aff, time, site
+
+
+def limited_times(
+    search: sp.csr_matrix,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    *,
+    limit_s: float,
+    chunk: int = 64,
+) -> sp.csr_matrix:
+    """Times from each source to each target along the search graph, within a limit.
+
+    Parameters
+    ----------
+    search
+        Search graph (CSR).
+    sources
+        Source nodes (one row each; duplicates allowed).
+    targets
+        Target nodes (one column each; duplicates allowed).
+    limit_s
+        Only times ``<= limit_s`` are kept.
+    chunk
+        Sources per scipy call (memory: ``chunk × n_nodes`` floats).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        ``len(sources) × len(targets)``; stored entries are the times within the limit
+        (an explicit zero is a zero time, not a missing entry).
+    """
+    sources = np.asarray(sources, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    uniq, inv = np.unique(sources, return_inverse=True)
+    rows_i: list[np.ndarray] = []
+    cols_i: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    if limit_s >= 0 and len(uniq) and len(targets):
+        for start in range(0, len(uniq), chunk):
+            part = uniq[start : start + chunk]
+            dist = dijkstra(search, directed=True, indices=part, limit=limit_s)
+            dist = np.atleast_2d(dist)[:, targets]
+            r, c = np.nonzero(np.isfinite(dist))
+            rows_i.append(r + start)
+            cols_i.append(c)
+            vals.append(dist[r, c])
+    if rows_i:
+        r = np.concatenate(rows_i)
+        c = np.concatenate(cols_i)
+        v = np.concatenate(vals)
+    else:
+        r = c = np.zeros(0, np.int64)
+        v = np.zeros(0)
+    by_unique = sp.csr_matrix((v, (r, c)), shape=(len(uniq), len(targets)))
+    by_unique.sort_indices()
+    return by_unique[inv].tocsr()
