@@ -60,9 +60,7 @@ def test_improvement_pass_equals_full_recompute(seed):
     new_off = float(rng.uniform(0, 20))
     limit = float(rng.choice([0.0, rng.uniform(0, 120)]))
     res = improvement_pass(g.csr_reverse, new_node, new_off, base.time_s, settle_limit_s=limit)
-    full = nearest_sites(
-        g, np.append(sites, new_node), site_offsets_s=np.append(offsets, new_off)
-    )
+    full = nearest_sites(g, np.append(sites, new_node), site_offsets_s=np.append(offsets, new_off))
     cand = res.at(np.arange(n))
     incr = np.minimum(base.time_s, cand)
     np.testing.assert_allclose(incr, full.time_s, rtol=0, atol=1e-9)
@@ -91,9 +89,7 @@ def test_closure_pass_equals_full_recompute(seed):
     offsets = offsets + 1e-3 * np.arange(k)
     base = nearest_sites(g, sites, site_offsets_s=offsets)
     closed = int(rng.integers(0, k))
-    nodes, t, s = closure_pass(
-        g.csr_reverse, g.csr, base.time_s, base.site, closed, sites, offsets
-    )
+    nodes, t, s = closure_pass(g.csr_reverse, g.csr, base.time_s, base.site, closed, sites, offsets)
     keep = np.arange(k) != closed
     full = nearest_sites(g, sites[keep], site_offsets_s=offsets[keep])
     new = base.time_s.copy()

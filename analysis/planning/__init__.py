@@ -1,0 +1,1 @@
+"""Planner tools: labelling what-if, permanence siting (MCLP), caravane tours."""

@@ -206,7 +206,7 @@ def closure_pass(
     site_nodes: np.ndarray,
     site_offsets_s: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Times once one site closes, recomputed only where it was the nearest.
+    """Recompute times after one site closes, only where it was the nearest.
 
     Parameters
     ----------
@@ -313,7 +313,7 @@ def limited_times(
     limit_s: float,
     chunk: int = 64,
 ) -> sp.csr_matrix:
-    """Times from each source to each target along the search graph, within a limit.
+    """Compute times from each source to each target along the search graph, within a limit.
 
     Parameters
     ----------

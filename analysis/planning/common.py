@@ -1,0 +1,303 @@
+"""Helpers shared by the three planner tools: access models, labels, profiles, positions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from .. import settings
+from ..errors import UnknownNameError, ValidationError
+
+logger = logging.getLogger(__name__)
+
+_TO_L93 = Transformer.from_crs(settings.geographic_crs, settings.projected_crs, always_xy=True)
+_TO_LONLAT = Transformer.from_crs(settings.projected_crs, settings.geographic_crs, always_xy=True)
+
+
+def to_l93(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Project longitude/latitude (EPSG:4326) to Lambert-93 metres."""
+    x, y = _TO_L93.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def to_lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Project Lambert-93 metres to longitude/latitude (EPSG:4326)."""
+    lon, lat = _TO_LONLAT.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def as_models(models: Any) -> dict[str, Any]:
+    """Return ``{mode: access model}`` from one model or a mapping/sequence of models.
+
+    Parameters
+    ----------
+    models
+        One access model (a :class:`~analysis.road_model.RoadModel` or any model with
+        ``mode``, ``label``, ``estimated`` and ``.nearest``), a sequence of them, or a
+        mapping from mode to model.
+
+    Returns
+    -------
+    dict of str to model
+        In the order given; the first one is the primary mode (used for rankings).
+
+    Raises
+    ------
+    ValidationError
+        If no model is given or two models answer the same mode.
+    """
+    if isinstance(models, Mapping):
+        out = dict(models)
+    else:
+        seq = list(models) if isinstance(models, Sequence) else [models]
+        out = {}
+        for m in seq:
+            mode = str(getattr(m, "mode", "road"))
+            if mode in out:
+                raise ValidationError(f"two access models were given for the mode {mode!r}")
+            out[mode] = m
+    if not out:
+        raise ValidationError("no access model was given")
+    return out
+
+
+def is_road_model(model: Any) -> bool:
+    """Whether ``model`` exposes a road graph for incremental passes."""
+    return (
+        hasattr(model, "graph")
+        and hasattr(model, "snap_sites")
+        and (hasattr(model, "origin_nodes"))
+    )
+
+
+def times_are(model: Any) -> str:
+    """``"estimated"`` or ``"measured"``: the label every result of ``model`` carries."""
+    return "estimated" if bool(getattr(model, "estimated", True)) else "measured"
+
+
+def model_line(models: Mapping[str, Any]) -> str:
+    """One line naming every access model used and whether its times are estimated."""
+    parts = []
+    for mode, m in models.items():
+        label = getattr(m, "label", "") or mode
+        parts.append(f"{mode}: {label} ({times_are(m).upper()})")
+    return "; ".join(parts)
+
+
+def sites_line(sites: pd.DataFrame, *, extra: pd.DataFrame | None = None) -> str:
+    """Say how many sites are real open data, user-supplied and modelled.
+
+    Parameters
+    ----------
+    sites
+        The site directory used (column ``provenance``).
+    extra
+        Sites added by the user for this run (candidates), counted as user-supplied.
+
+    Returns
+    -------
+    str
+        E.g. ``"sites: 420 real (open data), 310 modelled; 3 candidate(s) entered by the user"``.
+    """
+    prov = sites["provenance"].astype(str) if len(sites) else pd.Series([], dtype=str)
+    n_mod = int((prov == "modelled").sum())
+    n_user = int((prov == "user").sum())
+    n_real = len(prov) - n_mod - n_user
+    parts = [f"{n_real} real (open data)"]
+    if n_user:
+        parts.append(f"{n_user} user-supplied")
+    if n_mod:
+        parts.append(f"{n_mod} modelled")
+    line = "sites: " + ", ".join(parts)
+    if extra is not None and len(extra):
+        line += f"; {len(extra)} candidate(s) entered by the user"
+    return line
+
+
+def provenance(models: Mapping[str, Any], sites: pd.DataFrame, **kw: Any) -> str:
+    """Return the provenance line every planner output carries (models + sites)."""
+    return f"times {model_line(models)}; {sites_line(sites, **kw)}"
+
+
+def check_origins(model: Any, communes: pd.DataFrame) -> None:
+    """Refuse an access model built for other communes than ``communes``."""
+    ids = getattr(model, "origin_ids", None)
+    if ids is None:
+        return
+    if len(ids) != len(communes) or not np.array_equal(
+        np.asarray(ids).astype(str), communes["insee"].to_numpy().astype(str)
+    ):
+        raise ValidationError(
+            "the access model was built for other communes than the ones given; rebuild it"
+        )
+
+
+def profile_map(profiles: Any) -> dict[str, Any]:
+    """Return ``{key: Profile}`` from a mapping, a sequence or ``None`` (the default file)."""
+    if profiles is None:
+        from ..profiles import load_profiles
+
+        profiles = load_profiles()
+    if isinstance(profiles, Mapping):
+        return dict(profiles)
+    return {p.key: p for p in profiles}
+
+
+def get_profile(key: Any, profiles: Mapping[str, Any]) -> Any:
+    """Return one profile by key (or the profile itself), listing the valid keys if unknown."""
+    if not isinstance(key, str):
+        return key
+    if key not in profiles:
+        raise UnknownNameError("profile", key, profiles)
+    return profiles[key]
+
+
+def profile_for_network(network: str, profiles: Mapping[str, Any]) -> Any:
+    """Return the most specific profile a network serves (the one with the fewest networks).
+
+    Parameters
+    ----------
+    network
+        Canonical network name.
+    profiles
+        ``{key: Profile}``.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ValidationError
+        If no profile lists the network.
+    """
+    serving = [p for p in profiles.values() if network in tuple(p.networks)]
+    if not serving:
+        raise ValidationError(
+            f"no profile is served by the network {network!r}; choose a profile explicitly"
+        )
+    return min(serving, key=lambda p: (len(tuple(p.networks)), p.key))
+
+
+def threshold_s(profile: Any, mode: str, override_min: float | None = None) -> float:
+    """Return the threshold of ``profile`` for ``mode``, seconds (or the override, minutes)."""
+    if override_min is None:
+        thr = getattr(profile, "thresholds_min", {})
+        if mode not in thr:
+            raise UnknownNameError("mode", mode, thr)
+        override_min = thr[mode]
+    value = float(override_min)
+    if not np.isfinite(value) or value <= 0:
+        raise ValidationError(f"the threshold must be a positive number of minutes, not {value}")
+    return 60.0 * value
+
+
+def demand_of(profile: Any, communes: pd.DataFrame) -> np.ndarray:
+    """Return the profile's demand per commune (:func:`analysis.profiles.profile_demand`)."""
+    from ..profiles import profile_demand
+
+    d = np.asarray(profile_demand(profile, communes), dtype=float)
+    if d.shape != (len(communes),):
+        raise ValidationError("the profile's demand must have one value per commune")
+    return d
+
+
+def eligible(profile: Any, sites: pd.DataFrame) -> pd.DataFrame:
+    """Return the sites serving ``profile`` (:func:`analysis.profiles.eligible_sites`)."""
+    from ..profiles import eligible_sites
+
+    return eligible_sites(profile, sites).reset_index(drop=True)
+
+
+def canonical_network(name: str) -> str:
+    """Canonical network name (through :func:`analysis.sites.networks.canonical_network`)."""
+    from ..sites.networks import canonical_network as _canon
+
+    return _canon(str(name))
+
+
+def commune_position(query: str, communes: pd.DataFrame) -> tuple[int, float, float]:
+    """Find a commune by INSEE code or name and return its row and origin point.
+
+    Parameters
+    ----------
+    query
+        INSEE code (``"43157"``) or name (case and accents must match the official name;
+        ``"Le Puy-en-Velay"``); a name shared by several communes must be given as a code.
+    communes
+        The communes.
+
+    Returns
+    -------
+    row : int
+        Row position in ``communes``.
+    x_l93, y_l93 : float
+        The commune's origin point (town hall or interior point).
+
+    Raises
+    ------
+    ValidationError
+        If no commune (or several) matches; the message suggests close names.
+    """
+    q = str(query).strip()
+    codes = communes["insee"].astype(str).to_numpy()
+    hit = np.flatnonzero(codes == q)
+    if len(hit) == 0:
+        names = communes["nom"].astype(str).to_numpy()
+        hit = np.flatnonzero(np.char.lower(names.astype(str)) == q.lower())
+        if len(hit) > 1:
+            options = ", ".join(f"{names[i]} ({codes[i]})" for i in hit[:10])
+            raise ValidationError(
+                f"several communes are named {q!r}: {options}; give the INSEE code instead"
+            )
+    if len(hit) == 0:
+        import difflib
+
+        names = communes["nom"].astype(str).tolist()
+        close = difflib.get_close_matches(q, names, n=5, cutoff=0.75)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValidationError(f"no commune of the region has the INSEE code or name {q!r}{hint}")
+    i = int(hit[0])
+    row = communes.iloc[i]
+    return i, float(row["x_l93"]), float(row["y_l93"])
+
+
+def in_region(
+    lon: np.ndarray, lat: np.ndarray, communes: Any, *, tolerance_m: float = 1_000.0
+) -> np.ndarray:
+    """Whether points lie inside the region (within ``tolerance_m`` of a commune).
+
+    Parameters
+    ----------
+    lon, lat
+        Points in degrees.
+    communes
+        Commune polygons (a GeoDataFrame in any CRS).
+    tolerance_m
+        Points this close to the region's border count as inside.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    import geopandas as gpd
+
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    out = np.zeros(len(lon), dtype=bool)
+    if not ok.any():
+        return out
+    x, y = to_l93(lon[ok], lat[ok])
+    pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=settings.projected_crs)
+    polys = communes.geometry.to_crs(settings.projected_crs)
+    left, _ = polys.sindex.query(pts.values, predicate="dwithin", distance=tolerance_m)
+    inside = np.zeros(len(pts), dtype=bool)
+    inside[np.unique(left)] = True
+    out[np.flatnonzero(ok)] = inside
+    return out

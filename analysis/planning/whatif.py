@@ -1,0 +1,804 @@
+"""Labelling application (what-if): what a candidate site adds, and what a closure loses.
+
+A planner enters one or more candidate sites (network, kind, position) and/or existing sites
+to remove. :class:`WhatIf` computes, once per profile and mode, today's times (the
+*baseline*), then gives each candidate a *card* per profile it serves and per mode: newly
+covered demand, the demand whose time improves and by how much, demand-weighted P50/P90
+before and after, the share of the candidate's catchment already served by existing sites
+(overlap), the communes that change status, and a rank among the candidates. A closure gets
+the same card, with losses.
+
+On a road model the answer is incremental and exact:
+
+- addition: :func:`~analysis.planning.paths.improvement_pass` from the candidate only, pruned
+  where it is no better than today's time (new time = min(old, candidate));
+- closure: :func:`~analysis.planning.paths.closure_pass`, recomputing only the nodes whose
+  nearest site was the closed one.
+
+Other access models (transit, best of road and transit) are answered by a full recompute
+through their ``.nearest`` (exact by construction). ``incremental=False`` forces the full
+recompute everywhere (the reference the tests and benchmarks compare against).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.sparse.csgraph import dijkstra
+
+from ..engine import NearestResult, times_for_origins
+from ..errors import UnknownNameError, ValidationError
+from ..stats import weighted_quantile
+from . import common
+from .paths import SparseTimes, closure_pass, improvement_pass
+
+logger = logging.getLogger(__name__)
+
+#: Columns of a card (one row per candidate × profile × mode).
+CARD_COLUMNS = (
+    "candidate_id",
+    "candidate_name",
+    "action",
+    "network",
+    "kind",
+    "profile",
+    "profile_label",
+    "mode",
+    "threshold_min",
+    "on_network",
+    "demand_newly_covered",
+    "demand_losing_cover",
+    "communes_newly_covered",
+    "communes_losing_cover",
+    "demand_time_improved",
+    "population_time_improved",
+    "demand_time_worsened",
+    "population_time_worsened",
+    "mean_gain_min",
+    "max_gain_min",
+    "mean_loss_min",
+    "max_loss_min",
+    "person_minutes_saved",
+    "p50_before_min",
+    "p50_after_min",
+    "p90_before_min",
+    "p90_after_min",
+    "catchment_demand",
+    "overlap_share",
+    "score",
+    "rank",
+    "times_are",
+    "model",
+    "provenance",
+)
+
+
+@dataclass
+class Baseline:
+    """Today's times for one profile and one mode.
+
+    Attributes
+    ----------
+    profile
+        The public.
+    mode
+        The access model's mode.
+    threshold_s
+        Coverage threshold, seconds.
+    demand
+        The profile's demand per commune.
+    sites
+        The profile's eligible sites (row positions are the ``site`` values below).
+    origin_time_s, origin_site
+        Time from every commune to its nearest eligible site and which site.
+    snap, node
+        Road models only: the sites' snap and the node-level pass (for incremental passes).
+    """
+
+    profile: Any
+    mode: str
+    threshold_s: float
+    demand: np.ndarray
+    sites: pd.DataFrame
+    origin_time_s: np.ndarray
+    origin_site: np.ndarray
+    snap: Any = None
+    node: NearestResult | None = None
+
+    @property
+    def covered(self) -> np.ndarray:
+        """Communes within the threshold today."""
+        return self.origin_time_s <= self.threshold_s
+
+
+@dataclass
+class Change:
+    """What one candidate or closure does for one profile and mode (internal)."""
+
+    after_s: np.ndarray
+    cand_s: np.ndarray | None
+    on_network: bool = True
+
+
+@dataclass
+class WhatIfResult:
+    """Cards for the candidates and closures of one what-if question.
+
+    Attributes
+    ----------
+    cards
+        One row per candidate (or closure) × profile × mode, columns :data:`CARD_COLUMNS`.
+    changes
+        One row per candidate × profile × mode × commune whose time changes: ``insee, nom,
+        dep, before_min, after_min, gain_min, covered_before, covered_after, status_change``,
+        polygon geometry (EPSG:4326).
+    candidates
+        The candidates and closed sites (``candidate_id, name, action, network, kind, lon,
+        lat, provenance`` …), point geometry.
+    ranking
+        One row per candidate: ``candidate_id, action, score, rank``.
+    models
+        Mode → model label.
+    estimated
+        Whether any of the times is estimated.
+    provenance
+        What is real, modelled, estimated.
+    """
+
+    cards: pd.DataFrame
+    changes: gpd.GeoDataFrame
+    candidates: gpd.GeoDataFrame
+    ranking: pd.DataFrame
+    models: dict[str, str]
+    estimated: bool
+    provenance: str
+    notes: list[str] = field(default_factory=list)
+
+    def side_by_side(self, *, profile: str | None = None, mode: str | None = None) -> pd.DataFrame:
+        """Return the cards as a table with one column per candidate (metrics as rows).
+
+        Parameters
+        ----------
+        profile, mode
+            Restrict to one profile and/or mode (default: every card, columns
+            ``candidate · profile · mode``).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        c = self.cards
+        if profile is not None:
+            c = c[c["profile"] == profile]
+        if mode is not None:
+            c = c[c["mode"] == mode]
+        metrics = [
+            "action",
+            "network",
+            "kind",
+            "on_network",
+            "demand_newly_covered",
+            "demand_losing_cover",
+            "communes_newly_covered",
+            "communes_losing_cover",
+            "demand_time_improved",
+            "mean_gain_min",
+            "demand_time_worsened",
+            "mean_loss_min",
+            "p50_before_min",
+            "p50_after_min",
+            "p90_before_min",
+            "p90_after_min",
+            "catchment_demand",
+            "overlap_share",
+            "rank",
+            "times_are",
+        ]
+        cols = {}
+        for _, row in c.iterrows():
+            name = f"{row['candidate_name']} · {row['profile']} · {row['mode']}"
+            cols[name] = [row[m] for m in metrics]
+        return pd.DataFrame(cols, index=metrics)
+
+    def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
+        """Write cards, changed communes, candidates (CSV + GeoPackage) and the map (HTML).
+
+        Parameters
+        ----------
+        out_dir
+            Output folder (created if needed).
+        overwrite
+            Replace existing files; otherwise refuse before writing anything.
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+        """
+        from .exports import export_tables
+
+        return export_tables(
+            out_dir,
+            tables={
+                "cards": self.cards,
+                "changes": self.changes,
+                "candidates": self.candidates,
+                "ranking": self.ranking,
+            },
+            layers={"changes": self.changes, "candidates": self.candidates},
+            gpkg_name="whatif.gpkg",
+            map_builder=self.map,
+            metadata={
+                "tool": "what-if (labelling application)",
+                "models": self.models,
+                "times_are": "estimated" if self.estimated else "measured",
+                "provenance": self.provenance,
+                "notes": self.notes,
+            },
+            provenance=self.provenance,
+            overwrite=overwrite,
+        )
+
+    def map(
+        self, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
+    ) -> Any:
+        """Return a folium map of the candidates and the communes whose status changes."""
+        from .maps import whatif_map
+
+        return whatif_map(self, profile=profile, mode=mode, basemap=basemap)
+
+
+# ---------------------------------------------------------------------------------- stats
+def card_stats(
+    before_s: np.ndarray,
+    after_s: np.ndarray,
+    demand: np.ndarray,
+    population: np.ndarray,
+    threshold_s: float,
+    *,
+    cand_s: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Compute the figures of one card from per-commune times before and after.
+
+    Parameters
+    ----------
+    before_s, after_s
+        Time to the nearest eligible site per commune, seconds (``inf`` = unreachable).
+    demand
+        The profile's demand per commune.
+    population
+        Population per commune.
+    threshold_s
+        Coverage threshold, seconds.
+    cand_s
+        Time from each commune to the candidate alone (exact within the threshold), for
+        the catchment and overlap; ``None`` for closures.
+
+    Returns
+    -------
+    dict of str to float
+    """
+    cov_b = before_s <= threshold_s
+    cov_a = after_s <= threshold_s
+    better = after_s < before_s
+    worse = after_s > before_s
+    gain = np.where(better, before_s - after_s, 0.0)
+    loss = np.where(worse, after_s - before_s, 0.0)
+    fin_gain = better & np.isfinite(gain)
+    fin_loss = worse & np.isfinite(loss)
+
+    def wmean(x: np.ndarray, mask: np.ndarray) -> float:
+        w = demand[mask]
+        return float(np.average(x[mask], weights=w) / 60.0) if w.sum() > 0 else 0.0
+
+    out = {
+        "demand_newly_covered": float(demand[cov_a & ~cov_b].sum()),
+        "demand_losing_cover": float(demand[cov_b & ~cov_a].sum()),
+        "communes_newly_covered": int((cov_a & ~cov_b).sum()),
+        "communes_losing_cover": int((cov_b & ~cov_a).sum()),
+        "demand_time_improved": float(demand[better].sum()),
+        "population_time_improved": float(population[better].sum()),
+        "demand_time_worsened": float(demand[worse].sum()),
+        "population_time_worsened": float(population[worse].sum()),
+        "mean_gain_min": wmean(gain, fin_gain),
+        "max_gain_min": float(gain[fin_gain].max() / 60.0) if fin_gain.any() else 0.0,
+        "mean_loss_min": wmean(loss, fin_loss),
+        "max_loss_min": float(loss[fin_loss].max() / 60.0) if fin_loss.any() else 0.0,
+        "person_minutes_saved": float((demand[fin_gain] * gain[fin_gain]).sum() / 60.0)
+        - float((demand[fin_loss] * loss[fin_loss]).sum() / 60.0),
+        "p50_before_min": weighted_quantile(before_s, demand, 0.5) / 60.0,
+        "p50_after_min": weighted_quantile(after_s, demand, 0.5) / 60.0,
+        "p90_before_min": weighted_quantile(before_s, demand, 0.9) / 60.0,
+        "p90_after_min": weighted_quantile(after_s, demand, 0.9) / 60.0,
+    }
+    if cand_s is not None:
+        catch = cand_s <= threshold_s
+        cd = float(demand[catch].sum())
+        out["catchment_demand"] = cd
+        out["overlap_share"] = float(demand[catch & cov_b].sum() / cd) if cd > 0 else np.nan
+    else:
+        out["catchment_demand"] = np.nan
+        out["overlap_share"] = np.nan
+    return out
+
+
+# ---------------------------------------------------------------------------------- engine
+class WhatIf:
+    """A what-if session: today's times per profile and mode, then cards for candidates.
+
+    Parameters
+    ----------
+    models
+        The access model(s): one model, a sequence, or ``{mode: model}``. The first is the
+        primary mode (rankings use it).
+    sites
+        The site directory (all networks), as loaded by
+        :func:`analysis.sites.directory.load_bundled_directory`.
+    communes
+        The communes (origins of the models, same order).
+    profiles
+        ``{key: Profile}`` or a sequence of profiles (default: the profiles file).
+    thresholds_min
+        Override of the profiles' thresholds: one number for all, or ``{profile key: min}``.
+    incremental
+        Use the incremental passes on road models (default). ``False`` recomputes everything
+        (the reference).
+
+    Examples
+    --------
+    >>> session = WhatIf(road_model, sites, communes)  # doctest: +SKIP
+    >>> result = session.evaluate(candidates, remove=["ML-0042"])  # doctest: +SKIP
+    >>> result.side_by_side(profile="jeunes_16_25")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        models: Any,
+        sites: pd.DataFrame,
+        communes: pd.DataFrame,
+        profiles: Any = None,
+        *,
+        thresholds_min: float | Mapping[str, float] | None = None,
+        incremental: bool = True,
+    ) -> None:
+        self.models = common.as_models(models)
+        for m in self.models.values():
+            common.check_origins(m, communes)
+        self.sites = sites
+        self.communes = communes
+        self.profiles = common.profile_map(profiles)
+        self.thresholds_min = thresholds_min
+        self.incremental = incremental
+        self._baselines: dict[tuple[str, str], Baseline] = {}
+        self.population = communes["pop_mun"].to_numpy(float)
+
+    # ------------------------------------------------------------------ baselines
+    def _threshold_min(self, key: str) -> float | None:
+        t = self.thresholds_min
+        if t is None:
+            return None
+        if isinstance(t, Mapping):
+            return t.get(key)
+        return float(t)
+
+    def baseline(self, profile: str, mode: str) -> Baseline:
+        """Today's times for one profile and mode (computed once, then cached).
+
+        Parameters
+        ----------
+        profile
+            Profile key.
+        mode
+            One of the session's modes.
+
+        Returns
+        -------
+        Baseline
+        """
+        if mode not in self.models:
+            raise UnknownNameError("mode", mode, self.models)
+        prof = common.get_profile(profile, self.profiles)
+        key = (prof.key, mode)
+        if key in self._baselines:
+            return self._baselines[key]
+        model = self.models[mode]
+        thr = common.threshold_s(prof, mode, self._threshold_min(prof.key))
+        demand = common.demand_of(prof, self.communes)
+        elig = common.eligible(prof, self.sites)
+        x = elig["x_l93"].to_numpy(float)
+        y = elig["y_l93"].to_numpy(float)
+        snap = node = None
+        if len(elig) == 0:
+            t = np.full(len(self.communes), np.inf)
+            s = np.full(len(self.communes), -1, dtype=np.int64)
+        elif common.is_road_model(model):
+            snap = model.snap_sites(x, y)
+            if snap.too_far.all():
+                node = NearestResult(
+                    time_s=np.full(model.graph.n_nodes, np.inf),
+                    site=np.full(model.graph.n_nodes, -1, dtype=np.int64),
+                )
+            else:
+                node = model.pass_from_snap(snap)
+            t, s = times_for_origins(node, model.origin_nodes, model.origin_offsets_s)
+        else:
+            ans = model.nearest(x, y)
+            t, s = ans.time_s, ans.site
+        b = Baseline(
+            profile=prof,
+            mode=mode,
+            threshold_s=thr,
+            demand=demand,
+            sites=elig,
+            origin_time_s=np.asarray(t, float),
+            origin_site=np.asarray(s, np.int64),
+            snap=snap,
+            node=node,
+        )
+        self._baselines[key] = b
+        logger.info("what-if baseline %s/%s: %d eligible sites", prof.key, mode, len(elig))
+        return b
+
+    # ------------------------------------------------------------------ one change
+    def _add(self, b: Baseline, x: float, y: float) -> Change:
+        model = self.models[b.mode]
+        before = b.origin_time_s
+        if common.is_road_model(model):
+            snap = model.snap_sites(np.array([x]), np.array([y]))
+            if snap.too_far[0]:
+                return Change(
+                    after_s=before.copy(), cand_s=np.full(len(before), np.inf), on_network=False
+                )
+            node, off = int(snap.node[0]), float(snap.offset_s[0])
+            o_nodes, o_off = model.origin_nodes, model.origin_offsets_s
+            if self.incremental and b.node is not None:
+                res = improvement_pass(
+                    model.graph.csr_reverse, node, off, b.node.time_s, settle_limit_s=b.threshold_s
+                )
+                cand = res.at(o_nodes) + o_off
+                return Change(after_s=np.minimum(before, cand), cand_s=cand)
+            # Full recompute: every eligible site + the candidate, and the candidate alone
+            # within the threshold (its catchment).
+            xs = np.append(b.sites["x_l93"].to_numpy(float), x)
+            ys = np.append(b.sites["y_l93"].to_numpy(float), y)
+            after = model.nearest(xs, ys).time_s
+            alone = dijkstra(
+                model.graph.csr_reverse, indices=node, limit=max(b.threshold_s - off, 0.0)
+            )
+            cand = off + alone[o_nodes] + o_off
+            return Change(after_s=np.asarray(after, float), cand_s=cand)
+        xs = np.append(b.sites["x_l93"].to_numpy(float), x)
+        ys = np.append(b.sites["y_l93"].to_numpy(float), y)
+        after = np.asarray(model.nearest(xs, ys).time_s, float)
+        cand = np.asarray(model.nearest(np.array([x]), np.array([y])).time_s, float)
+        return Change(after_s=after, cand_s=cand)
+
+    def _remove(self, b: Baseline, pos: int) -> Change:
+        model = self.models[b.mode]
+        before = b.origin_time_s
+        if common.is_road_model(model) and self.incremental and b.node is not None:
+            snap = b.snap
+            if snap.too_far[pos]:
+                return Change(after_s=before.copy(), cand_s=None, on_network=False)
+            g = model.graph
+            nodes, t, _s = closure_pass(
+                g.csr_reverse,
+                g.csr,
+                b.node.time_s,
+                b.node.site,
+                pos,
+                np.where(snap.too_far, -1, snap.node),
+                snap.offset_s,
+            )
+            if len(nodes) == 0:
+                return Change(after_s=before.copy(), cand_s=None)
+            order = np.argsort(nodes)
+            new_t = SparseTimes(nodes[order], t[order], len(nodes)).at(model.origin_nodes)
+            hit = np.isin(model.origin_nodes, nodes)
+            after = before.copy()
+            after[hit] = new_t[hit] + model.origin_offsets_s[hit]
+            return Change(after_s=after, cand_s=None)
+        keep = np.arange(len(b.sites)) != pos
+        if not keep.any():
+            return Change(after_s=np.full(len(before), np.inf), cand_s=None)
+        xs = b.sites["x_l93"].to_numpy(float)[keep]
+        ys = b.sites["y_l93"].to_numpy(float)[keep]
+        if common.is_road_model(model):
+            snap = model.snap_sites(xs, ys)
+            if snap.too_far.all():
+                return Change(after_s=np.full(len(before), np.inf), cand_s=None)
+        after = np.asarray(model.nearest(xs, ys).time_s, float)
+        return Change(after_s=after, cand_s=None)
+
+    # ------------------------------------------------------------------ public
+    def evaluate(
+        self,
+        candidates: pd.DataFrame | None = None,
+        *,
+        remove: Iterable[str] = (),
+        profiles: Sequence[str] | None = None,
+        rank_by: str | None = None,
+    ) -> WhatIfResult:
+        """Cards for each candidate (addition) and each removed site (closure).
+
+        Parameters
+        ----------
+        candidates
+            Candidate sites: ``name, network, kind, x_l93, y_l93`` (and ``lon, lat``),
+            e.g. from :func:`analysis.planning.candidates.read_candidates_csv`. Each is
+            evaluated alone against today's sites.
+        remove
+            ``site_id`` of existing sites to close, each evaluated alone.
+        profiles
+            Restrict the cards to these profile keys (default: every profile the
+            candidate's network serves).
+        rank_by
+            Profile key whose newly covered demand ranks the candidates (default: the sum
+            over the profiles of each card, primary mode). Ties: person-minutes saved.
+
+        Returns
+        -------
+        WhatIfResult
+
+        Raises
+        ------
+        UnknownNameError
+            An unknown profile key, or a ``site_id`` not in the directory.
+        ValidationError
+            If nothing is asked.
+        """
+        cands = _prepare_candidates(candidates)
+        remove = [str(r) for r in remove]
+        if len(cands) == 0 and not remove:
+            raise ValidationError("nothing to evaluate: give at least one candidate or closure")
+        if profiles is not None:
+            for k in profiles:
+                common.get_profile(k, self.profiles)
+        if rank_by is not None:
+            common.get_profile(rank_by, self.profiles)
+        ids = self.sites["site_id"].astype(str).to_numpy()
+        for r in remove:
+            if r not in ids:
+                raise UnknownNameError("site_id", r, [] if len(ids) > 50 else ids)
+        keys = list(profiles) if profiles is not None else list(self.profiles)
+
+        rows: list[dict[str, Any]] = []
+        change_parts: list[pd.DataFrame] = []
+        cand_rows: list[dict[str, Any]] = []
+        prov = common.provenance(self.models, self.sites, extra=cands)
+        for _, c in cands.iterrows():
+            cand_rows.append({**c.to_dict(), "action": "add"})
+            served = [k for k in keys if c["network"] in tuple(self.profiles[k].networks)]
+            if not served:
+                logger.warning("candidate %r serves none of the profiles asked", c["name"])
+            for k in served:
+                for mode in self.models:
+                    b = self.baseline(k, mode)
+                    ch = self._add(b, float(c["x_l93"]), float(c["y_l93"]))
+                    rows.append(self._card(c, "add", b, ch, prov))
+                    change_parts.append(self._changes(c["candidate_id"], b, ch))
+        for sid in remove:
+            site = self.sites[ids == sid].iloc[0]
+            c = pd.Series(
+                {
+                    "candidate_id": f"close:{sid}",
+                    "name": str(site["name"]),
+                    "network": site["network"],
+                    "kind": site.get("kind", ""),
+                    "x_l93": site["x_l93"],
+                    "y_l93": site["y_l93"],
+                    "lon": site["lon"],
+                    "lat": site["lat"],
+                    "provenance": site.get("provenance", ""),
+                    "site_id": sid,
+                }
+            )
+            cand_rows.append({**c.to_dict(), "action": "remove"})
+            for k in keys:
+                for mode in self.models:
+                    b = self.baseline(k, mode)
+                    pos = np.flatnonzero(b.sites["site_id"].astype(str).to_numpy() == sid)
+                    if len(pos) == 0:
+                        continue  # this site does not serve the profile
+                    ch = self._remove(b, int(pos[0]))
+                    rows.append(self._card(c, "remove", b, ch, prov))
+                    change_parts.append(self._changes(c["candidate_id"], b, ch))
+
+        cards = pd.DataFrame(rows, columns=[col for col in CARD_COLUMNS])
+        ranking = _rank(cards, primary=next(iter(self.models)), rank_by=rank_by)
+        if len(ranking):
+            cards = cards.drop(columns=["score", "rank"]).merge(
+                ranking[["candidate_id", "score", "rank"]], on="candidate_id", how="left"
+            )[list(CARD_COLUMNS)]
+        changes = _concat_changes(change_parts, self.communes)
+        cgdf = _candidates_gdf(cand_rows)
+        estimated = any(common.times_are(m) == "estimated" for m in self.models.values())
+        notes = []
+        if estimated:
+            notes.append(
+                "Times come from an ESTIMATED road network: they are approximations, "
+                "labelled 'estimated' in every table and export."
+            )
+        off = cards.loc[~cards["on_network"].astype(bool), "candidate_name"].unique()
+        for name in off:
+            notes.append(f"{name}: too far from the road network; no effect computed")
+        return WhatIfResult(
+            cards=cards,
+            changes=changes,
+            candidates=cgdf,
+            ranking=ranking,
+            models={m: getattr(v, "label", m) for m, v in self.models.items()},
+            estimated=estimated,
+            provenance=prov,
+            notes=notes,
+        )
+
+    # ------------------------------------------------------------------ assembly
+    def _card(
+        self, c: pd.Series, action: str, b: Baseline, ch: Change, prov: str
+    ) -> dict[str, Any]:
+        model = self.models[b.mode]
+        stats = card_stats(
+            b.origin_time_s,
+            ch.after_s,
+            b.demand,
+            self.population,
+            b.threshold_s,
+            cand_s=ch.cand_s,
+        )
+        return {
+            "candidate_id": c["candidate_id"],
+            "candidate_name": c["name"],
+            "action": action,
+            "network": c["network"],
+            "kind": c.get("kind", ""),
+            "profile": b.profile.key,
+            "profile_label": getattr(b.profile, "label", b.profile.key),
+            "mode": b.mode,
+            "threshold_min": b.threshold_s / 60.0,
+            "on_network": ch.on_network,
+            **stats,
+            "score": np.nan,
+            "rank": np.nan,
+            "times_are": common.times_are(model),
+            "model": getattr(model, "label", b.mode),
+            "provenance": prov,
+        }
+
+    def _changes(self, cand_id: str, b: Baseline, ch: Change) -> pd.DataFrame:
+        before, after = b.origin_time_s, ch.after_s
+        idx = np.flatnonzero(after != before)
+        cov_b = before[idx] <= b.threshold_s
+        cov_a = after[idx] <= b.threshold_s
+        status = np.where(
+            cov_a & ~cov_b,
+            "newly covered",
+            np.where(
+                cov_b & ~cov_a,
+                "loses cover",
+                np.where(after[idx] < before[idx], "faster", "slower"),
+            ),
+        )
+        return pd.DataFrame(
+            {
+                "candidate_id": cand_id,
+                "profile": b.profile.key,
+                "mode": b.mode,
+                "row": idx,
+                "before_min": before[idx] / 60.0,
+                "after_min": after[idx] / 60.0,
+                "gain_min": (before[idx] - after[idx]) / 60.0,
+                "demand": b.demand[idx],
+                "covered_before": cov_b,
+                "covered_after": cov_a,
+                "status_change": status,
+                "times_are": common.times_are(self.models[b.mode]),
+            }
+        )
+
+
+def _prepare_candidates(candidates: pd.DataFrame | None) -> pd.DataFrame:
+    if candidates is None:
+        return pd.DataFrame(columns=["candidate_id", "name", "network", "kind", "x_l93", "y_l93"])
+    c = pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")).reset_index(drop=True)
+    missing = [k for k in ("name", "network", "x_l93", "y_l93") if k not in c.columns]
+    if missing:
+        raise ValidationError(f"candidates lack the column(s) {', '.join(missing)}")
+    if "candidate_id" not in c.columns:
+        c["candidate_id"] = [f"C{i + 1}" for i in range(len(c))]
+    c["candidate_id"] = c["candidate_id"].astype(str)
+    if c["candidate_id"].duplicated().any():
+        raise ValidationError("candidate ids must be unique")
+    if "kind" not in c.columns:
+        c["kind"] = "permanence"
+    if "lon" not in c.columns or "lat" not in c.columns:
+        c["lon"], c["lat"] = common.to_lonlat(c["x_l93"], c["y_l93"])
+    if "provenance" not in c.columns:
+        c["provenance"] = "user"
+    return c
+
+
+def _rank(cards: pd.DataFrame, *, primary: str, rank_by: str | None) -> pd.DataFrame:
+    if cards.empty:
+        return pd.DataFrame(columns=["candidate_id", "candidate_name", "action", "score", "rank"])
+    c = cards[cards["mode"] == primary]
+    if rank_by is not None:
+        c = c[c["profile"] == rank_by]
+    score = (c["demand_newly_covered"] - c["demand_losing_cover"]).groupby(c["candidate_id"]).sum()
+    tie = c.groupby("candidate_id")["person_minutes_saved"].sum()
+    base = cards.drop_duplicates("candidate_id")[["candidate_id", "candidate_name", "action"]]
+    out = base.assign(
+        score=base["candidate_id"].map(score).fillna(0.0).to_numpy(),
+        tie=base["candidate_id"].map(tie).fillna(0.0).to_numpy(),
+    )
+    out = out.sort_values(["action", "score", "tie"], ascending=[True, False, False], kind="stable")
+    out["rank"] = out.groupby("action").cumcount() + 1
+    return out.drop(columns="tie").reset_index(drop=True)
+
+
+def _concat_changes(parts: list[pd.DataFrame], communes: pd.DataFrame) -> gpd.GeoDataFrame:
+    cols = ["insee", "nom", "dep", "urban_class"]
+    cols = [c for c in cols if c in communes.columns]
+    if parts:
+        ch = pd.concat(parts, ignore_index=True)
+    else:
+        ch = pd.DataFrame(columns=["candidate_id", "profile", "mode", "row"])
+    rows = ch["row"].to_numpy(np.int64)
+    info = communes.iloc[rows]
+    for col in reversed(cols):
+        ch.insert(3, col, info[col].to_numpy())
+    geom = info.geometry.to_numpy() if hasattr(communes, "geometry") else None
+    crs = getattr(communes, "crs", None)
+    return gpd.GeoDataFrame(ch.drop(columns="row"), geometry=geom, crs=crs)
+
+
+def _candidates_gdf(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+    df = pd.DataFrame(rows)
+    if df.empty:
+        df = pd.DataFrame(columns=["candidate_id", "name", "action", "lon", "lat"])
+    df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
+    return gpd.GeoDataFrame(
+        df,
+        geometry=gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float)),
+        crs="EPSG:4326",
+    )
+
+
+def what_if(
+    models: Any,
+    sites: pd.DataFrame,
+    communes: pd.DataFrame,
+    candidates: pd.DataFrame | None = None,
+    *,
+    remove: Iterable[str] = (),
+    profiles: Any = None,
+    only_profiles: Sequence[str] | None = None,
+    thresholds_min: float | Mapping[str, float] | None = None,
+    rank_by: str | None = None,
+    incremental: bool = True,
+) -> WhatIfResult:
+    """One-shot what-if: build a :class:`WhatIf` session and evaluate candidates/closures.
+
+    Parameters
+    ----------
+    models, sites, communes, profiles, thresholds_min, incremental
+        See :class:`WhatIf`.
+    candidates, remove, rank_by
+        See :meth:`WhatIf.evaluate`.
+    only_profiles
+        Restrict the cards to these profile keys.
+
+    Returns
+    -------
+    WhatIfResult
+    """
+    session = WhatIf(
+        models, sites, communes, profiles, thresholds_min=thresholds_min, incremental=incremental
+    )
+    return session.evaluate(candidates, remove=remove, profiles=only_profiles, rank_by=rank_by)
