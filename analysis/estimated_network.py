@@ -68,8 +68,11 @@ from .road_model import RoadModel
 
 logger = logging.getLogger(__name__)
 
-#: Label carried by the graph and every result computed on it.
+#: Label carried by the graph and every result computed on it (calibrated defaults).
 LABEL = "estimated regional road network (commune adjacency, calibrated on TER coach timetables)"
+
+#: Label when the speeds or circuity differ from the calibrated defaults.
+LABEL_CUSTOM = "estimated regional road network (commune adjacency, custom parameters)"
 
 #: Settlement classes (``deg3``) in the order of :attr:`EstimatedNetworkParams.speeds_kmh`.
 CLASS_NAMES = ("urban centre", "intermediate", "rural")
@@ -168,6 +171,15 @@ class EstimatedNetworkParams:
             self, speed_urban_kmh=s[0], speed_intermediate_kmh=s[1], speed_rural_kmh=s[2]
         )
 
+    @property
+    def is_calibrated(self) -> bool:
+        """Whether the speeds and circuity are the calibrated defaults."""
+        ref = EstimatedNetworkParams()
+        return bool(
+            np.allclose(self.speeds_kmh, ref.speeds_kmh, rtol=0, atol=1e-9)
+            and self.circuity == ref.circuity
+        )
+
     def to_dict(self) -> dict[str, float]:
         """Plain dictionary of the parameters (for provenance and cache keys)."""
         return {k: float(v) for k, v in dataclasses.asdict(self).items()}
@@ -217,6 +229,11 @@ class CommuneSkeleton:
     def n_nodes(self) -> int:
         """Number of communes."""
         return len(self.x)
+
+
+def label_for(params: EstimatedNetworkParams) -> str:
+    """Return the label of a network built with ``params`` (:data:`LABEL` if calibrated)."""
+    return LABEL if params.is_calibrated else LABEL_CUSTOM
 
 
 def _validate(communes: gpd.GeoDataFrame) -> None:
@@ -430,6 +447,7 @@ def model_from_skeleton(skeleton: CommuneSkeleton, params: EstimatedNetworkParam
     meta = {
         "road_model": "estimated",
         "params": params.to_dict(),
+        "calibrated": params.is_calibrated,
         "calibration": dict(CALIBRATION_SUMMARY),
         "n_adjacent_pairs": int((~skeleton.repaired).sum()),
         "n_corner_contacts_dropped": int(skeleton.n_corner_contacts),
@@ -438,7 +456,7 @@ def model_from_skeleton(skeleton: CommuneSkeleton, params: EstimatedNetworkParam
     }
     graph = RoadGraph.from_edges(
         u, v, np.concatenate([w, w]), skeleton.x, skeleton.y,
-        model="estimated", label=LABEL, node_ids=skeleton.insee, meta=meta,
+        model="estimated", label=label_for(params), node_ids=skeleton.insee, meta=meta,
     )  # fmt: skip
     return RoadModel(
         graph=graph,
@@ -527,7 +545,7 @@ def _read_model(path: Path, params: EstimatedNetworkParams) -> RoadModel:
         meta = json.loads(str(z["meta"]))
         graph = RoadGraph(
             x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
-            weights=z["weights"], model="estimated", label=LABEL,
+            weights=z["weights"], model="estimated", label=label_for(params),
             node_ids=z["node_ids"].astype(object), meta=dict(meta),
         )  # fmt: skip
         return RoadModel(

@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from analysis.errors import ValidationError
 from analysis.estimated_network import (
     LABEL,
+    LABEL_CUSTOM,
     EstimatedNetworkParams,
     access_times,
     build_estimated_network,
@@ -129,7 +130,10 @@ def test_model_metadata():
     assert list(m.origin_ids) == list(m.graph.node_ids)
     np.testing.assert_array_equal(m.origin_nodes, np.arange(4))
     assert m.graph.meta["params"] == EstimatedNetworkParams().to_dict()
-    assert "test" in m.meta["calibration"]
+    assert "test" in m.meta["calibration"] and m.meta["calibrated"]
+    custom = build_estimated_network(lattice(2, 2), params=SPEEDS)
+    assert custom.label == LABEL_CUSTOM and not custom.meta["calibrated"]
+    assert "estimated" in custom.label
     p = EstimatedNetworkParams()
     assert (m.snap_speed_kmh, m.snap_circuity, m.max_snap_m) == (
         p.snap_speed_kmh,
