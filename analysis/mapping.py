@@ -399,16 +399,28 @@ class _Legend(MacroElement):
         """
         {% macro header(this, kwargs) %}
         <style>
-        .spro-legend { background: rgba(255,255,255,0.94); padding: 8px 10px; font: 12px/1.35
+        .spro-legend { background: rgba(255,255,255,0.94); padding: 7px 9px; font: 11px/1.3
           system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
-          border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 250px; }
-        .spro-legend h4 { margin: 0 0 4px 0; font-size: 12px; font-weight: 600; }
-        .spro-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
-        .spro-legend .sw { width: 16px; height: 11px; flex: none; border: 1px solid #888; }
-        .spro-legend .dot { width: 10px; height: 10px; flex: none; border-radius: 50%; }
-        .spro-legend .sep { border-top: 1px solid #ddd; margin: 5px 0; }
+          border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 340px; }
+        .spro-legend h4 { margin: 0 0 2px 0; font-size: 11.5px; font-weight: 600; }
+        .spro-legend .sub { color: #555; margin-bottom: 4px; }
+        .spro-legend .bands { display: flex; gap: 1px; margin-bottom: 4px; }
+        .spro-legend .band { display: flex; flex-direction: column; align-items: center;
+          font-size: 9px; color: #333; width: 34px; white-space: nowrap; }
+        .spro-legend .band span { display: block; width: 100%; height: 11px; }
+        .spro-legend .band.beyond { font-weight: 600; }
+        .spro-legend .row { display: flex; align-items: center; gap: 5px; margin: 1px 0; }
+        .spro-legend .sw { width: 14px; height: 9px; flex: none; }
+        .spro-legend .dot { display: inline-block; width: 9px; height: 9px; flex: none;
+          border-radius: 50%; margin-right: 3px; vertical-align: -1px; }
+        .spro-legend .nets { display: flex; flex-wrap: wrap; gap: 2px 9px; }
+        .spro-legend .net { white-space: nowrap; }
+        .spro-legend .sep { border-top: 1px solid #ddd; margin: 4px 0; }
         .spro-legend .est { color: #8a4b00; font-weight: 600; }
         .leaflet-container { background: #eef1f4; }
+        .leaflet-control-layers { font: 12px/1.4 system-ui, -apple-system, "Segoe UI", Roboto,
+          sans-serif; }
+        .leaflet-control-layers label { margin: 0; }
         </style>
         {% endmacro %}
         {% macro script(this, kwargs) %}
@@ -463,34 +475,34 @@ def legend_html(
     est = ' <span class="est">(estimated)</span>' if estimated else ""
     parts = [
         f"<h4>Time to the nearest site, min{est}</h4>",
-        f'<div style="color:#555;margin-bottom:3px">{_esc(profile_label)} · {_esc(mode)}</div>',
+        f'<div class="sub">{_esc(profile_label)} · {_esc(mode)}</div>',
+        '<div class="bands">',
     ]
     for label, colour, beyond in zip(bands.labels, bands.colours, bands.beyond(), strict=True):
-        mark = " · beyond" if beyond else ""
+        cls = "band beyond" if beyond else "band"
         parts.append(
-            f'<div class="row"><span class="sw" style="background:{colour}"></span>'
-            f"{_esc(label)}{mark}</div>"
+            f'<div class="{cls}"><span style="background:{colour}"></span>{_esc(label)}</div>'
         )
     parts.append(
-        f'<div class="row"><span class="sw" style="background:{NO_TIME_COLOUR}"></span>'
-        "no time (unreachable)</div>"
+        f'<div class="band"><span style="background:{NO_TIME_COLOUR}"></span>none</div></div>'
     )
     parts.append(
-        f'<div class="row"><span class="sw" style="background:none;border:2px solid '
-        f'{BEYOND_OUTLINE}"></span>beyond {_fmt_min(bands.threshold_min)} min '
-        "(under-served cluster)</div>"
+        f'<div class="row"><span class="sw" style="background:none;border:2px dashed '
+        f'{BEYOND_OUTLINE}"></span>beyond {_fmt_min(bands.threshold_min)} min: '
+        "outlined; dashed = under-served cluster</div>"
     )
-    parts.append('<div class="sep"></div><h4>Sites by network</h4>')
+    parts.append('<div class="sep"></div><h4>Sites by network</h4><div class="nets">')
     for name in sorted(colours):
         parts.append(
-            f'<div class="row"><span class="dot" style="background:{colours[name]};'
-            f'border:1px solid #333"></span>{_esc(name)}</div>'
+            f'<span class="net"><span class="dot" style="background:{colours[name]};'
+            f'border:1px solid #333"></span>{_esc(name)}</span>'
         )
     if n_modelled:
         parts.append(
-            '<div class="row"><span class="dot" style="background:none;border:1.5px dashed '
-            f'#333"></span>modelled site ({n_modelled}): hollow, dashed</div>'
+            '<span class="net"><span class="dot" style="background:none;border:1.5px dashed '
+            f'#333"></span>modelled ({n_modelled}): hollow, dashed</span>'
         )
+    parts.append("</div>")
     return "".join(parts)
 
 
@@ -735,14 +747,14 @@ def coverage_map(
         label = f"Sites — {net} ({len(sub)}{f', {n_mod} modelled' if n_mod else ''})"
         site_style = f"""function(feature) {{
             var mod = feature.properties.m === 1;
-            return {{radius: mod ? 5 : 5.5, color: mod ? "{colour}" : "#222222",
-                     weight: mod ? 2 : 1, dashArray: mod ? "2 2" : null,
+            return {{radius: mod ? 4.5 : 4.5, color: mod ? "{colour}" : "#1b1b1b",
+                     weight: mod ? 1.8 : 0.7, dashArray: mod ? "2 2" : null,
                      fill: true, fillColor: "{colour}", fillOpacity: mod ? 0.0 : 0.95}};
         }}"""
         StyledGeoJson(
             _site_features(sub),
             js_style=site_style,
-            name=html.escape(label),
+            name=f'<span style="color:{colour}">&#9679;</span> {html.escape(label)}',
             marker=folium.CircleMarker(radius=5),
             popup=folium.GeoJsonPopup(
                 fields=["name", "network", "kind", "address", "source", "served"],

@@ -1,35 +1,164 @@
-"""Cached loaders shared by the app's pages (the only place the app touches data)."""
+"""Cached loaders shared by the app's pages (the only place the app touches data).
+
+Heavy, read-only objects (communes, sites, models, coverage results, web geometries) are
+cached with ``st.cache_resource``: every rerun gets the same object, without a copy, so
+callers must not modify them. Small tables use ``st.cache_data``.
+"""
 
 from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+from typing import Any
 
 import streamlit as st
 
 from analysis import communes as _communes
+from analysis import mapping as _mapping
 from analysis import profiles as _profiles
+from analysis import settings as _settings
 from analysis.sites import directory as _directory
 
 
-@st.cache_data(show_spinner="Loading communes…")
+@st.cache_resource(show_spinner="Loading communes…")
 def load_communes():
-    """Communes of the region (GeoDataFrame, EPSG:4326)."""
+    """Communes of the region (GeoDataFrame, EPSG:4326). Do not modify."""
     return _communes.load_communes()
 
 
-@st.cache_data(show_spinner="Loading the site directory…")
+@st.cache_resource(show_spinner="Loading the site directory…")
 def load_sites():
-    """Bundled site directory (real + modelled)."""
+    """Bundled site directory (real + modelled). Do not modify."""
     return _directory.load_bundled_directory()
 
 
 @st.cache_data
 def load_profiles():
-    """Profiles from the default profiles file."""
+    """Profiles from the default profiles file (key → Profile)."""
     return _profiles.load_profiles()
 
 
 @st.cache_resource(show_spinner="Building the estimated road network…")
-def load_road_model():
-    """The active road model (estimated network unless an OSM model was prepared)."""
+def load_road_model(road: str = "auto"):
+    """The road model in force (estimated network unless an OSM model was prepared)."""
     from analysis.models import active_road_model
 
-    return active_road_model(load_communes())
+    return active_road_model(load_communes(), road=road)
+
+
+def transit_available() -> bool:
+    """Whether this copy has the transit module (transit and best-of-two modes)."""
+    try:
+        return importlib.util.find_spec("analysis.transit") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@st.cache_resource(show_spinner="Building the transit model (timetable router)…")
+def load_transit_model():
+    """The transit model on the bundled TER timetable."""
+    from analysis.transit import build_transit_model
+
+    return build_transit_model(load_communes())
+
+
+@st.cache_resource
+def load_access_model(mode: str, road: str = "auto"):
+    """The access model answering ``mode`` (``road``, ``transit`` or ``best``)."""
+    if mode == "road":
+        return load_road_model(road)
+    if mode == "transit":
+        return load_transit_model()
+    if mode == "best":
+        from analysis.transit import BestOfModel
+
+        return BestOfModel(load_road_model(road), load_transit_model())
+    from analysis.errors import UnknownNameError
+
+    raise UnknownNameError("mode", mode, ("road", "transit", "best"))
+
+
+@st.cache_resource(show_spinner="Finding neighbouring communes…")
+def load_adjacency():
+    """Commune adjacency matrix (shared by every coverage result)."""
+    from analysis.adjacency import adjacency_matrix, commune_adjacency
+
+    communes = load_communes()
+    i, j = commune_adjacency(communes)
+    return adjacency_matrix(len(communes), i, j)
+
+
+@st.cache_resource(show_spinner="Simplifying the commune polygons for the map…")
+def load_web_base():
+    """Light commune and department geometries for the map (simplified once)."""
+    return _mapping.web_base(load_communes())
+
+
+@st.cache_resource(show_spinner="Computing travel times…", max_entries=48)
+def coverage(profile_key: str, mode: str, threshold: float, road: str = "auto"):
+    """Coverage of a profile by a mode at a threshold (one pass; cached per arguments).
+
+    Do not modify the result: it is shared by every session.
+    """
+    from analysis.coverage import compute_coverage
+
+    profile = load_profiles()[profile_key]
+    return compute_coverage(
+        load_access_model(mode, road),
+        load_sites(),
+        load_communes(),
+        profile,
+        threshold_min=float(threshold),
+        adjacency=load_adjacency(),
+    )
+
+
+@st.cache_resource(max_entries=16, show_spinner="Drawing the map…")
+def map_payload(profile_key: str, mode: str, threshold: float, road: str, basemap: str):
+    """The rendered map of a view (drawn once per view, sent as is on every rerun)."""
+    from app import components
+
+    result = coverage(profile_key, mode, threshold, road)
+    fmap = _mapping.coverage_map(result, load_web_base(), basemap=basemap, height=640)
+    return components.map_payload(_mapping.inline_leaflet(fmap), height=640)
+
+
+@st.cache_data(max_entries=48)
+def view_tables(profile_key: str, mode: str, threshold: float, road: str) -> dict[str, Any]:
+    """Small tables of a view: headline, time bands, clusters (no geometry), options."""
+    result = coverage(profile_key, mode, threshold, road)
+    clusters = result.clusters()
+    return {
+        "headline": _mapping.headline_figures(result),
+        "bands": _mapping.band_table(result),
+        "clusters": clusters.drop(columns="geometry"),
+        "commune_options": _mapping.commune_options(result),
+    }
+
+
+def _reachable(host: str, port: int, timeout_s: float) -> bool:
+    box: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                box.append(True)
+        except OSError:
+            box.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout_s + 0.5)  # DNS may hang longer than the socket timeout
+    return bool(box and box[0])
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def tiles_reachable() -> bool:
+    """Whether a tile server answers (else the map defaults to no base map).
+
+    Returns ``False`` at once when network use is off (``SPRO_OFFLINE=1``).
+    """
+    if not _settings.use_network:
+        return False
+    return _reachable("tile.openstreetmap.org", 443, 1.5)

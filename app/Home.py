@@ -1,0 +1,391 @@
+"""SPRO access — coverage map: who is far from a career-guidance site, for which public?
+
+Run with ``spro-access app`` (or ``streamlit run app/Home.py``). The page is thin: data come
+from ``app/loaders.py`` (cached), figures and maps from the library (``analysis``).
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run app/Home.py` puts app/ on the path, not the root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analysis import mapping
+from analysis.errors import SproError
+from app import components, loaders
+
+st.set_page_config(
+    page_title="SPRO access — coverage",
+    page_icon="🧭",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+st.markdown(
+    """
+    <style>
+    .block-container { padding-top: 1.6rem; padding-bottom: 2rem; }
+    [data-testid="stMetricValue"] { font-size: 1.55rem; }
+    [data-testid="stMetricLabel"] p { font-size: 0.82rem; }
+    [data-testid="stAppDeployButton"] { display: none; }
+    .spro-head { font-weight: 600; margin: 0.2rem 0 -0.4rem 0; }
+    .spro-est { color: #8a4b00; }
+    dl.spro-card { margin: 0; font-size: 0.86rem; }
+    dl.spro-card dt { color: #666; font-weight: 400; font-size: 0.76rem; margin-top: 0.35rem; }
+    dl.spro-card dd { margin: 0; font-weight: 500; overflow-wrap: anywhere; }
+    .spro-sub { color: #555; margin-top: -0.6rem; margin-bottom: 0.6rem; }
+    </style>
+    """,
+    unsafe_allow_html=True,
+)
+
+MODE_LABELS = {
+    "road": "Road (car)",
+    "transit": "Public transport (TER)",
+    "best": "Best of road and transit",
+}
+GROUPINGS = {
+    "dep": "Department",
+    "urban_class": "Urban / rural class",
+    "epci": "EPCI (intercommunality)",
+    "region": "Whole region",
+}
+
+# --------------------------------------------------------------------------- data & controls
+
+try:
+    profiles = loaders.load_profiles()
+    communes = loaders.load_communes()
+except SproError as exc:
+    st.error(f"The bundled data could not be loaded: {exc}")
+    st.stop()
+
+profile_keys = list(profiles)
+modes = ["road", *(["transit", "best"] if loaders.transit_available() else [])]
+
+
+def _default_threshold() -> int:
+    prof = profiles[st.session_state["profile"]]
+    mode = st.session_state["mode"]
+    value = float(prof.thresholds_min.get(mode, prof.thresholds_min.get("road", 30)))
+    return int(min(180, max(5, round(value))))
+
+
+def _reset_threshold() -> None:
+    st.session_state["threshold"] = _default_threshold()
+
+
+st.session_state.setdefault("profile", profile_keys[0])
+st.session_state.setdefault("mode", "road")
+if st.session_state["profile"] not in profiles:
+    st.session_state["profile"] = profile_keys[0]
+if st.session_state["mode"] not in modes:
+    st.session_state["mode"] = "road"
+st.session_state.setdefault("threshold", _default_threshold())
+st.session_state.setdefault("basemap", "positron" if loaders.tiles_reachable() else "none")
+
+with st.sidebar:
+    st.header("View")
+    profile_key = st.selectbox(
+        "Public (profile)",
+        profile_keys,
+        format_func=lambda k: profiles[k].label,
+        key="profile",
+        on_change=_reset_threshold,
+        help="Each public is served by its own networks (profiles file).",
+    )
+    profile = profiles[profile_key]
+    st.caption("Served by: " + ", ".join(profile.networks))
+    mode = st.radio(
+        "Mode",
+        modes,
+        format_func=MODE_LABELS.get,
+        key="mode",
+        on_change=_reset_threshold,
+    )
+    if len(modes) == 1:
+        st.caption(
+            "Public transport and best-of-two need the transit module, "
+            "not available in this installation."
+        )
+    threshold = st.slider(
+        "Threshold (minutes)",
+        min_value=5,
+        max_value=180,
+        step=5,
+        key="threshold",
+        format="%d min",
+        help="Communes farther than this from an eligible site are flagged under-served.",
+    )
+    st.caption(f"Profile default for this mode: {_default_threshold():g} min")
+    basemap = st.selectbox(
+        "Base map",
+        list(mapping.BASEMAPS),
+        format_func=lambda k: mapping.BASEMAPS[k][0],
+        key="basemap",
+        help="Without internet, tiles cannot load: keep 'No base map'; every layer still shows.",
+    )
+    road = "auto"
+    try:
+        road_model = loaders.load_road_model(road)
+        st.markdown("**Road model in force**")
+        st.caption(
+            road_model.label
+            + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
+        )
+    except SproError as exc:
+        st.error(f"No road model: {exc}")
+        st.stop()
+
+# --------------------------------------------------------------------------- coverage
+
+try:
+    result = loaders.coverage(profile_key, mode, float(threshold), road)
+except SproError as exc:
+    st.error(f"No coverage for this view: {exc}")
+    st.stop()
+except Exception as exc:  # transit/best failures must read clearly, not as a traceback
+    if mode != "road":
+        st.error(
+            f"{MODE_LABELS[mode]} times could not be computed: {exc}. "
+            "Choose *Road (car)* in the sidebar, or check the timetable (GTFS) data."
+        )
+        st.stop()
+    raise
+
+tables = loaders.view_tables(profile_key, mode, float(threshold), road)
+head = tables["headline"]
+est = " (estimated)" if result.estimated else ""
+
+st.title("SPRO access — coverage map")
+st.markdown(
+    f'<div class="spro-sub">{html.escape(profile.label)} · {html.escape(MODE_LABELS[mode])} · '
+    f"threshold {threshold:g} min · {len(result.sites)} eligible sites</div>",
+    unsafe_allow_html=True,
+)
+
+facts = mapping.provenance_facts(result, loaders.load_sites())
+banner = (
+    f"**Real:** {facts.real}  \n**Modelled:** {facts.modelled}  \n**Estimated:** {facts.estimated}"
+)
+if facts.estimated_times or facts.n_modelled:
+    st.warning(banner, icon="⚠️")
+else:
+    st.info(banner, icon="ℹ️")
+
+st.markdown(
+    '<div class="spro-head">Headline figures'
+    + (' · <span class="spro-est">estimated times</span>' if result.estimated else "")
+    + "</div>",
+    unsafe_allow_html=True,
+)
+c = st.columns(6)
+c[0].metric(
+    f"Share beyond {threshold:g} min",
+    f"{100 * head['share_beyond']:.1f} %",
+    help=f"Share of the profile's demand (people){est} beyond the threshold.",
+)
+c[1].metric("People beyond", f"{head['demand_beyond']:,.0f}", help="Demand beyond" + est)
+c[2].metric(
+    "Communes beyond", f"{head['communes_beyond']:,.0f}", help="of " + f"{len(result.communes):,}"
+)
+c[3].metric("Median time (P50)", f"{head['p50_min']:.0f} min", help="Demand-weighted" + est)
+c[4].metric("P90 time", f"{head['p90_min']:.0f} min", help="Demand-weighted" + est)
+c[5].metric(
+    "Under-served clusters",
+    f"{head['clusters']:,.0f}",
+    help=f"{head['rural_clusters']:.0f} mainly rural. Contiguous communes beyond the threshold.",
+)
+
+# --------------------------------------------------------------------------- map + details
+
+map_col, detail_col = st.columns([3.2, 1], gap="medium")
+
+with map_col:
+    returned = components.show_map(
+        loaders.map_payload(profile_key, mode, float(threshold), road, basemap)
+    )
+    st.caption(
+        "Colour: time to the nearest eligible site"
+        + (" (estimated)" if result.estimated else "")
+        + ". Dark outline: beyond the threshold; dashed: under-served clusters. "
+        "Filled dots: real sites; hollow dashed dots: modelled sites. "
+        "Click a commune for its details."
+    )
+
+options = tables["commune_options"]
+by_insee = {o.rsplit(" — ", 1)[1]: o for o in options}
+clicked = None
+drawing = (returned or {}).get("last_active_drawing") or {}
+props = drawing.get("properties") or {}
+if isinstance(props, dict) and props.get("insee") in by_insee:
+    clicked = props["insee"]
+if clicked and clicked != st.session_state.get("_last_click"):
+    st.session_state["_last_click"] = clicked
+    st.session_state["commune"] = by_insee[clicked]
+if st.session_state.get("commune") not in by_insee.values():
+    # default: the most populated commune beyond the threshold, else the first
+    df = result.communes
+    beyond = df[~df["covered"]]
+    pick = beyond.loc[beyond["demand"].idxmax(), "insee"] if len(beyond) else df["insee"].iloc[0]
+    st.session_state["commune"] = by_insee[str(pick)]
+
+with detail_col:
+    st.subheader("Commune")
+    choice = st.selectbox(
+        "Commune (name or INSEE code)", options, key="commune", label_visibility="collapsed"
+    )
+    card = mapping.commune_card(result, choice.rsplit(" — ", 1)[1])
+    covered = card["Covered"].startswith("yes")
+    (st.success if covered else st.error)(
+        f"{card['Time to nearest site']} — {'covered' if covered else 'beyond the threshold'}"
+    )
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in card.items())
+    st.markdown(f'<dl class="spro-card">{rows}</dl>', unsafe_allow_html=True)
+
+# --------------------------------------------------------------------------- tables & downloads
+
+tab_sum, tab_clu, tab_bands, tab_dl = st.tabs(
+    ["Summary", "Under-served clusters", "Map data (time bands)", "Downloads"]
+)
+
+with tab_sum:
+    by = st.radio(
+        "Summarise by",
+        list(GROUPINGS),
+        format_func=GROUPINGS.get,
+        horizontal=True,
+        key="summary_by",
+    )
+    summary = mapping.summary_table(result, by)
+    st.dataframe(
+        summary,
+        hide_index=True,
+        width="stretch",
+        key="summary_table",
+        column_config={
+            "group": GROUPINGS[by],
+            "demand": st.column_config.NumberColumn("demand", format="%.0f"),
+            "demand_beyond": st.column_config.NumberColumn(
+                f"demand beyond {threshold:g} min", format="%.0f"
+            ),
+            "share_beyond_pct": st.column_config.ProgressColumn(
+                "share beyond (%)", min_value=0, max_value=100, format="%.1f %%"
+            ),
+            "p50_min": st.column_config.NumberColumn("P50 (min)", format="%.1f"),
+            "p90_min": st.column_config.NumberColumn("P90 (min)", format="%.1f"),
+        },
+    )
+    st.caption(
+        f"Demand = the profile's share of the population. Times are "
+        f"{'estimated' if result.estimated else 'measured'}; P50/P90 weighted by demand."
+    )
+
+with tab_clu:
+    clusters = tables["clusters"]
+    if clusters.empty:
+        st.info(f"No commune is beyond {threshold:g} min for this public.")
+    else:
+        st.dataframe(
+            clusters[
+                [
+                    "name",
+                    "communes",
+                    "population",
+                    "demand",
+                    "rural_share",
+                    "max_time_min",
+                    "mean_time_min",
+                    "deps",
+                    "times_are",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="clusters_table",
+            column_config={
+                "population": st.column_config.NumberColumn(format="%.0f"),
+                "demand": st.column_config.NumberColumn(format="%.0f"),
+                "rural_share": st.column_config.NumberColumn("rural share", format="%.2f"),
+                "max_time_min": st.column_config.NumberColumn("max time (min)", format="%.0f"),
+                "mean_time_min": st.column_config.NumberColumn("mean time (min)", format="%.0f"),
+            },
+        )
+        st.caption("Mainly rural clusters first, then by demand beyond the threshold.")
+
+with tab_bands:
+    bands = tables["bands"]
+    st.dataframe(
+        bands.drop(columns="colour"),
+        hide_index=True,
+        width="stretch",
+        key="bands_table",
+        column_config={
+            "band": "time band (min)",
+            "population": st.column_config.NumberColumn(format="%.0f"),
+            "demand": st.column_config.NumberColumn(format="%.0f"),
+            "share_of_demand": st.column_config.NumberColumn("share of demand", format="%.3f"),
+        },
+    )
+    st.caption("The colours of the map: communes, population and demand per time band.")
+
+with tab_dl:
+    stem = f"spro_{profile_key}_{mode}_{threshold:g}min"
+    st.caption(
+        "Files of the current view. Text cells are neutralised against spreadsheet formulas; "
+        "each file carries the provenance line"
+        + (" and says the times are estimated." if result.estimated else ".")
+    )
+    d = st.columns(5)
+    d[0].download_button(
+        "Communes (CSV)",
+        lambda: mapping.csv_bytes(result.communes, provenance=result.provenance),
+        file_name=f"{stem}_communes.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_communes",
+    )
+    d[1].download_button(
+        "Clusters (CSV)",
+        lambda: mapping.csv_bytes(result.clusters(), provenance=result.provenance),
+        file_name=f"{stem}_clusters.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_clusters",
+    )
+    d[2].download_button(
+        "Summary (CSV)",
+        lambda: mapping.csv_bytes(
+            mapping.summary_table(result, by),
+            provenance=result.provenance,
+        ),
+        file_name=f"{stem}_summary.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_summary",
+    )
+    d[3].download_button(
+        "GeoPackage",
+        lambda: mapping.gpkg_bytes(mapping.view_layers(result)),
+        file_name=f"{stem}.gpkg",
+        mime="application/geopackage+sqlite3",
+        on_click="ignore",
+        key="dl_gpkg",
+    )
+    d[4].download_button(
+        "Map (HTML)",
+        lambda: mapping.map_html(
+            mapping.coverage_map(result, loaders.load_web_base(), basemap=basemap)
+        ).encode("utf-8"),
+        file_name=f"{stem}_map.html",
+        mime="text/html",
+        on_click="ignore",
+        key="dl_html",
+    )
+
+st.caption(f"Provenance: {result.provenance}. Road model: {result.model_label}.")
