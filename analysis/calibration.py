@@ -298,7 +298,20 @@ def path_class_lengths(
 
 
 def snap_times(dist_m: np.ndarray, params: EstimatedNetworkParams) -> np.ndarray:
-    """Time of the straight leg between a point and its commune node, seconds."""
+    """Time of the straight leg between a point and its commune node.
+
+    Parameters
+    ----------
+    dist_m
+        Straight distances, metres.
+    params
+        Snap speed and circuity.
+
+    Returns
+    -------
+    numpy.ndarray
+        Seconds.
+    """
     return np.asarray(dist_m, dtype=float) * params.snap_circuity / (params.snap_speed_kmh / 3.6)
 
 

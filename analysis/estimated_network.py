@@ -211,6 +211,9 @@ class CommuneSkeleton:
     n_corner_contacts
         Pairs that touched only at a point (or along less than the minimum border) and
         were dropped.
+    repairs
+        The links added by the connectivity repair: ``{"from", "to", "dist_m"}`` with
+        INSEE codes and the straight distance between the nodes.
     """
 
     insee: np.ndarray
@@ -396,10 +399,22 @@ def commune_skeleton(
 
 
 def edge_class_lengths(skeleton: CommuneSkeleton, circuity: float) -> np.ndarray:
-    """Road length of each pair driven in each class, shape ``(n_pairs, 3)``, metres.
+    """Road length of each pair driven in each class.
 
     Half of each edge lies in each end's class, so
     ``time = lengths @ (1 / speed_m_per_s)``.
+
+    Parameters
+    ----------
+    skeleton
+        Nodes and neighbour pairs.
+    circuity
+        Road distance over straight distance.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_pairs, 3)``: metres in urban-centre, intermediate and rural communes.
     """
     half = 0.5 * skeleton.dist_m * circuity
     out = np.zeros((len(half), 3))
@@ -409,7 +424,20 @@ def edge_class_lengths(skeleton: CommuneSkeleton, circuity: float) -> np.ndarray
 
 
 def edge_times(skeleton: CommuneSkeleton, params: EstimatedNetworkParams) -> np.ndarray:
-    """Travel time of each neighbour pair (either direction), seconds."""
+    """Travel time of each neighbour pair (either direction).
+
+    Parameters
+    ----------
+    skeleton
+        Nodes and neighbour pairs.
+    params
+        Circuity and class speeds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Seconds, one per pair of ``skeleton.u, skeleton.v``.
+    """
     return edge_class_lengths(skeleton, params.circuity) @ (3.6 / params.speeds_kmh)
 
 
@@ -440,7 +468,20 @@ def access_times(
 
 
 def model_from_skeleton(skeleton: CommuneSkeleton, params: EstimatedNetworkParams) -> RoadModel:
-    """Time a skeleton with ``params`` and wrap it as a :class:`RoadModel`."""
+    """Time a skeleton with ``params`` and wrap it as a :class:`RoadModel`.
+
+    Parameters
+    ----------
+    skeleton
+        Nodes and neighbour pairs (:func:`commune_skeleton`).
+    params
+        Speeds, circuity and snap rules.
+
+    Returns
+    -------
+    RoadModel
+        See :func:`build_estimated_network`.
+    """
     w = edge_times(skeleton, params)
     u = np.concatenate([skeleton.u, skeleton.v])
     v = np.concatenate([skeleton.v, skeleton.u])
