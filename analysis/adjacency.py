@@ -1,7 +1,10 @@
-"""Which communes touch: the contiguity used for under-served clusters.
+"""Which communes touch: the contiguity shared by the estimated network and the clusters.
 
-Two communes are neighbours when their polygons share a border. The bundled polygons are
-simplified, so borders are matched with a small tolerance (``tolerance_m``, Lambert-93).
+Two communes are neighbours when their polygons (Lambert-93) lie within ``tolerance_m`` of
+each other along at least ``min_shared_m`` of border. The bundled polygons are simplified,
+so a small tolerance lets touching borders count; the minimum shared length drops corner
+contacts (four communes meeting at a point), where no road passes. See
+``docs/estimated_network.md`` for the measurements behind the defaults.
 """
 
 from __future__ import annotations
@@ -11,34 +14,74 @@ import logging
 import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
+import shapely
 
 from . import settings
 
 logger = logging.getLogger(__name__)
 
+#: Default tolerance (metres) within which two borders count as shared.
+TOLERANCE_M = 1.0
 
-def commune_adjacency(
-    communes: gpd.GeoDataFrame, *, tolerance_m: float = 50.0
-) -> tuple[np.ndarray, np.ndarray]:
+#: Default minimum length (metres) of shared border for two communes to be neighbours.
+MIN_SHARED_M = 10.0
+
+
+def adjacent_pairs(
+    geoms: np.ndarray, *, tolerance_m: float = TOLERANCE_M, min_shared_m: float = MIN_SHARED_M
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Neighbouring polygons (projected): pairs ``i < j`` sharing enough border.
+
+    Parameters
+    ----------
+    geoms
+        Polygons in a projected CRS (metres).
+    tolerance_m
+        Borders closer than this count as shared.
+    min_shared_m
+        Minimum length of shared border; ``0`` keeps corner contacts.
+
+    Returns
+    -------
+    i, j : numpy.ndarray
+        Positions of the neighbouring pairs.
+    n_corner : int
+        Pairs dropped as corner contacts.
+    """
+    tree = shapely.STRtree(geoms)
+    if tolerance_m > 0:
+        left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
+    else:
+        left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep].astype(np.int64), right[keep].astype(np.int64)
+    if min_shared_m <= 0 or len(left) == 0:
+        return left, right, 0
+    # Length of i's border lying within the tolerance of j: a corner contact measures
+    # about 2 × tolerance, a true shared border its own length.
+    near = shapely.buffer(geoms[right], max(tolerance_m, 1e-3))
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), near))
+    ok = shared >= min_shared_m
+    return left[ok], right[ok], int((~ok).sum())
+
+
+def commune_adjacency(communes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of neighbouring communes (each unordered pair once, ``i < j``).
 
     Parameters
     ----------
     communes
         Commune polygons (any CRS; projected to Lambert-93 internally).
-    tolerance_m
-        Polygons closer than this distance count as sharing a border.
 
     Returns
     -------
     i, j : numpy.ndarray
         Row positions of the neighbouring pairs.
     """
-    geoms = communes.geometry.to_crs(settings.projected_crs).buffer(tolerance_m / 2).values
-    left, right = gpd.GeoSeries(geoms).sindex.query(geoms, predicate="intersects")
-    keep = left < right
-    logger.debug("%d neighbouring commune pairs", int(keep.sum()))
-    return left[keep].astype(np.int64), right[keep].astype(np.int64)
+    geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+    i, j, _ = adjacent_pairs(geoms)
+    logger.debug("%d neighbouring commune pairs", len(i))
+    return i, j
 
 
 def adjacency_matrix(n: int, i: np.ndarray, j: np.ndarray) -> sp.csr_matrix:

@@ -61,6 +61,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from . import settings
+from .adjacency import adjacent_pairs
 from .errors import ValidationError
 from .graph import RoadGraph
 from .io import verify_checksum, write_with_checksum
@@ -280,27 +281,6 @@ def _validate(communes: gpd.GeoDataFrame) -> None:
         )
 
 
-def _adjacent_pairs(
-    geoms: np.ndarray, *, tolerance_m: float, min_shared_m: float
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Neighbouring polygons (projected): pairs ``i < j`` sharing enough border."""
-    tree = shapely.STRtree(geoms)
-    if tolerance_m > 0:
-        left, right = tree.query(geoms, predicate="dwithin", distance=tolerance_m)
-    else:
-        left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep].astype(np.int64), right[keep].astype(np.int64)
-    if min_shared_m <= 0 or len(left) == 0:
-        return left, right, 0
-    # Length of i's border lying within the tolerance of j: a corner contact measures
-    # about 2 × tolerance, a true shared border its own length.
-    near = shapely.buffer(geoms[right], max(tolerance_m, 1e-3))
-    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), near))
-    ok = shared >= min_shared_m
-    return left[ok], right[ok], int((~ok).sum())
-
-
 def _repair_connectivity(
     x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -359,7 +339,7 @@ def commune_skeleton(
     x = communes["x_l93"].to_numpy(dtype=float)
     y = communes["y_l93"].to_numpy(dtype=float)
     geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
-    u, v, n_corner = _adjacent_pairs(
+    u, v, n_corner = adjacent_pairs(
         geoms, tolerance_m=params.adjacency_tolerance_m, min_shared_m=params.min_shared_border_m
     )
     ru, rv = _repair_connectivity(x, y, u, v)
