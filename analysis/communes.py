@@ -13,6 +13,8 @@ it, and returns one row per commune (COG 2026), sorted by INSEE code:
   degree of urbanisation at the town hall (an approximation of INSEE's grid);
 - ``postcodes``: the commune's postcodes, space-separated (from the npm package
   ``@etalab/decoupage-administratif``);
+- ``former_codes`` (space-separated) and ``former_names`` (``|``-separated): the
+  communes déléguées / former communes merged into it, so that older files still match;
 - ``geometry``: the (simplified) commune polygon.
 """
 
@@ -53,7 +55,8 @@ URBAN_CLASSES: dict[int, str] = {1: "urban centre", 2: "intermediate", 3: "rural
 #: Columns returned, in order (``geometry`` last).
 COLUMNS = [
     "insee", "nom", "dep", "epci", "epci_nom", "pop_mun", "surface_km2", "densite",
-    "x_l93", "y_l93", "lon", "lat", "deg3", "urban_class", "postcodes", "geometry",
+    "x_l93", "y_l93", "lon", "lat", "deg3", "urban_class", "postcodes", "former_codes",
+    "former_names", "geometry",
 ]  # fmt: skip
 
 _REQUIRED = ("insee", "nom", "dep", "epci", "epci_nom", "pop_mun", "surface_km2",
@@ -206,11 +209,14 @@ def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:
             "lat": lat,
             "deg3": deg3.astype("int64").to_numpy(),
             "urban_class": deg3.astype(int).map(URBAN_CLASSES).to_numpy(object),
-            "postcodes": (
-                gdf["postcodes"].fillna("").astype(str).to_numpy(object)
-                if "postcodes" in gdf.columns
-                else np.full(len(gdf), "", dtype=object)
-            ),
+            **{
+                col: (
+                    gdf[col].fillna("").astype(str).to_numpy(object)
+                    if col in gdf.columns
+                    else np.full(len(gdf), "", dtype=object)
+                )
+                for col in ("postcodes", "former_codes", "former_names")
+            },
         },
         geometry=gdf.geometry.to_numpy(),
         crs=settings.geographic_crs,

@@ -23,7 +23,8 @@ Two ways:
     ``communes_84_degurba_proxy.csv``), without any download. The mirror has no postcodes;
     in this mode the ``postcodes`` column is filled from the (postcode, commune) pairs
     found in the access-point files of ``../shared/data/access_points``, which covers
-    fewer communes (the directory falls back to those pairs anyway).
+    fewer communes (the directory falls back to those pairs anyway), and the
+    ``former_codes`` / ``former_names`` columns (communes déléguées) stay empty.
 
 Both ways write the same columns (see ``COLUMNS``), EPSG:4326, atomically. The file is
 replaced only with ``--overwrite`` when it exists. Every step is reproducible: none needs
@@ -86,7 +87,8 @@ PACKAGES = {
 
 #: Columns of the layer, in order (geometry last).
 COLUMNS = [
-    "insee", "nom", "dep", "reg", "epci", "epci_nom", "pop_mun", "postcodes", "geom_src",
+    "insee", "nom", "dep", "reg", "epci", "epci_nom", "pop_mun", "postcodes", "former_codes",
+    "former_names", "geom_src",
     "surface_km2", "densite", "lon_centroid", "lat_centroid", "lon_pos", "lat_pos",
     "degurba_mairie", "degurba_pos", "degurba_ref", "deg3", "n_samples",
     "sh_10", "sh_11", "sh_12", "sh_13", "sh_21", "sh_22", "sh_23", "sh_30",
@@ -151,6 +153,13 @@ def read_decoupage(tgz: Path) -> pd.DataFrame:
         if c.get("region") == REGION and c.get("type") == "arrondissement-municipal"
     ]
     member = {m["code"]: (e["code"], e["nom"]) for e in epcis for m in e["membres"]}
+    former: dict[str, list[tuple[str, str]]] = {}
+    for c in communes:  # communes déléguées / associées: former communes still named
+        if c.get("region") == REGION and c.get("type") in ("commune-deleguee", "commune-associee"):
+            former.setdefault(c["chefLieu"], []).append((c["code"], c["nom"]))
+    for c in rows:
+        for old in c.get("anciensCodes") or []:
+            former.setdefault(c["code"], []).append((old, ""))
     df = pd.DataFrame(
         {
             "insee": [c["code"] for c in rows],
@@ -161,6 +170,14 @@ def read_decoupage(tgz: Path) -> pd.DataFrame:
             "epci_nom": [member.get(c["code"], ("", ""))[1] for c in rows],
             "pop_mun": [int(c.get("population") or 0) for c in rows],
             "postcodes": [" ".join(sorted(c.get("codesPostaux") or [])) for c in rows],
+            "former_codes": [
+                " ".join(sorted({k for k, _ in former.get(c["code"], []) if k != c["code"]}))
+                for c in rows
+            ],
+            "former_names": [
+                "|".join(sorted({n for _, n in former.get(c["code"], []) if n and n != c["nom"]}))
+                for c in rows
+            ],
         }
     )
     arm = pd.DataFrame(
@@ -389,6 +406,8 @@ def build_from_mirror(shared: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]
     )
     gdf = gdf.rename(columns={"lon": "lon_centroid", "lat": "lat_centroid"})
     gdf["postcodes"] = gdf["insee"].map(mirror_postcodes(shared)).fillna("")
+    gdf["former_codes"] = ""  # the mirror has no commune history
+    gdf["former_names"] = ""
     gdf = gdf.sort_values("insee", kind="stable").reset_index(drop=True)
     out = gpd.GeoDataFrame(gdf[[*COLUMNS, "geometry"]], geometry="geometry", crs=gdf.crs)
     return out, arr
@@ -406,7 +425,7 @@ def compare_with_mirror(gdf: gpd.GeoDataFrame, arr: gpd.GeoDataFrame, shared: Pa
     if list(mirror["insee"]) != list(gdf["insee"]):
         return ["the commune codes differ"]
     for col in COLUMNS:
-        if col == "postcodes":
+        if col in ("postcodes", "former_codes", "former_names"):
             continue
         a, b = gdf[col].to_numpy(), mirror[col].to_numpy()
         if a.dtype.kind in "fi" and b.dtype.kind in "fi":
