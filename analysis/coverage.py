@@ -27,6 +27,10 @@ from .stats import weighted_quantile
 
 logger = logging.getLogger(__name__)
 
+#: Statuses of communes the model cannot assess (e.g. outside an OSM extract): they are
+#: neither covered nor under-served, and left out of the shares and clusters.
+UNASSESSED = ("outside_network",)
+
 #: Groupings offered by :meth:`CoverageResult.summary`.
 GROUPINGS = {"region": None, "dep": "dep", "epci": "epci_nom", "urban_class": "urban_class"}
 
@@ -82,7 +86,8 @@ class CoverageResult:
     communes
         One row per commune: ``insee, nom, dep, epci, epci_nom, urban_class, pop_mun, demand,
         time_min, nearest_site_id, nearest_site_name, nearest_network, nearest_provenance,
-        covered, status, cluster_id, times_are, geometry``.
+        covered, assessed, status, cluster_id, times_are, geometry``. ``assessed`` is false
+        where the model has no data (e.g. outside an OSM extract).
     sites
         The eligible sites used, with their snap distance and a ``used`` flag.
     profile, mode, threshold_min
@@ -122,7 +127,8 @@ class CoverageResult:
         -------
         pandas.DataFrame
             Per group: ``communes``, ``demand``, ``demand_beyond``, ``share_beyond``,
-            ``communes_beyond``, ``p50_min``, ``p90_min`` (demand-weighted).
+            ``communes_beyond``, ``p50_min``, ``p90_min`` (demand-weighted), and
+            ``communes_unassessed`` (outside the model's data, left out of the figures).
         """
         if by not in GROUPINGS:
             raise UnknownNameError("grouping", by, GROUPINGS)
@@ -130,7 +136,9 @@ class CoverageResult:
         key = GROUPINGS[by]
         groups = [("Auvergne-Rhône-Alpes", df)] if key is None else df.groupby(key, sort=True)
         rows = []
-        for name, g in groups:
+        for name, g_all in groups:
+            assessed = g_all["assessed"].to_numpy(bool)
+            g = g_all[assessed]
             d = g["demand"].to_numpy(float)
             t = g["time_min"].to_numpy(float)
             beyond = ~g["covered"].to_numpy(bool)
@@ -145,6 +153,7 @@ class CoverageResult:
                     "communes_beyond": int(beyond.sum()),
                     "p50_min": weighted_quantile(t, d, 0.5),
                     "p90_min": weighted_quantile(t, d, 0.9),
+                    "communes_unassessed": int((~assessed).sum()),
                 }
             )
         out = pd.DataFrame(rows)
@@ -291,6 +300,7 @@ def compute_coverage(
     demand = np.asarray(profile_demand(profile, communes), dtype=float)
     time_min = ans.time_s / 60.0
     covered = np.isfinite(time_min) & (time_min <= threshold_min)
+    assessed = ~np.isin(ans.status, UNASSESSED)
     has = ans.site >= 0
     pos = np.where(has, ans.site, 0)
 
@@ -315,12 +325,13 @@ def compute_coverage(
             "nearest_network": pick("network"),
             "nearest_provenance": pick("provenance"),
             "covered": covered,
+            "assessed": assessed,
             "status": ans.status,
         },
         geometry=communes.geometry.to_numpy(),
         crs=communes.crs,
     )
-    cluster_id, adjacency = _cluster_ids(~covered, communes, adjacency)
+    cluster_id, adjacency = _cluster_ids(~covered & assessed, communes, adjacency)
     out["cluster_id"] = cluster_id
     out["profile"] = profile.key
     out["mode"] = mode
@@ -336,7 +347,7 @@ def compute_coverage(
     logger.info(
         "coverage %s/%s at %.0f min: %.1f%% of demand beyond",
         profile.key, mode, threshold_min,
-        100 * demand[~covered].sum() / max(demand.sum(), 1e-9),
+        100 * demand[~covered & assessed].sum() / max(demand[assessed].sum(), 1e-9),
     )  # fmt: skip
     return CoverageResult(
         communes=out,

@@ -178,7 +178,7 @@ class RoadModel:
         snap = self.snap_sites(x_l93, y_l93)
         res = self.pass_from_snap(snap)
         t, s = times_for_origins(res, self.origin_nodes, self.origin_offsets_s)
-        status = np.where(np.isfinite(t), "ok", "unreachable")
+        status = np.where(np.isfinite(t), "ok", "unreachable").astype(object)
         return OriginTimes(time_s=t, site=s, status=status)
 
     def __post_init__(self) -> None:

@@ -178,3 +178,38 @@ def test_provenance_says_modelled_and_estimated():
     assert "estimated" in res.provenance
     assert "1 real (open data)" in res.provenance and "1 modelled" in res.provenance
     assert (res.communes.loc[7:, "nearest_provenance"] == "modelled").all()
+
+
+class _PartialModel:
+    """A model that cannot assess the last two communes (outside its data)."""
+
+    mode = "road"
+    estimated = False
+    label = "partial OSM extract"
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.origin_ids = inner.origin_ids
+
+    def nearest(self, x, y):
+        ans = self.inner.nearest(x, y)
+        t, status = ans.time_s.copy(), ans.status.copy()
+        t[-2:] = np.inf
+        status[-2:] = "outside_network"
+        return type(ans)(time_s=t, site=np.where(np.isfinite(t), ans.site, -1), status=status)
+
+
+def test_communes_outside_the_model_are_left_out_not_under_served():
+    communes, model = strip()
+    sites = sites_at([800_000], ["Mission Locale"])
+    res = compute_coverage(_PartialModel(model), sites, communes, PROFILE)
+    c = res.communes
+    assert c["assessed"].tolist() == [True] * 6 + [False] * 2
+    assert (c["cluster_id"].to_numpy()[6:] == -1).all()
+    region = res.summary("region").iloc[0]
+    pop = np.array([100 * (i + 1) for i in range(8)], dtype=float)
+    assert region["demand"] == pop[:6].sum()
+    assert region["communes_unassessed"] == 2
+    # beyond 156 s among the assessed: communes 3, 4, 5 (210, 270, 330 s)
+    assert region["demand_beyond"] == pop[3:6].sum()
+    assert (c["times_are"] == "measured").all()
