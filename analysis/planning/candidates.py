@@ -12,6 +12,7 @@ geocoder, so give ``lon``/``lat`` or a commune with them.
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import os
@@ -206,7 +207,7 @@ def _err_args(exc: SproError) -> tuple[Any, ...]:
 
 
 def candidates_from_records(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any] | None],
     communes: pd.DataFrame,
     *,
     source: str | None = None,
@@ -217,7 +218,8 @@ def candidates_from_records(
     Parameters
     ----------
     records
-        One mapping per candidate (see :func:`make_candidate`).
+        One mapping per candidate (see :func:`make_candidate`); ``None`` skips a row while
+        keeping the numbering of the next ones.
     communes
         The communes.
     source
@@ -232,6 +234,8 @@ def candidates_from_records(
     good: list[dict[str, Any]] = []
     problems: list[ValidationError] = []
     for i, rec in enumerate(records, start=1):
+        if rec is None:  # a blank or already rejected row keeps its number
+            continue
         try:
             cand = make_candidate(rec, communes, row=i, source=source)
         except ValidationError as exc:
@@ -279,36 +283,61 @@ def read_candidates_csv(
         message lists the rows and their problems).
     """
     source = os.fspath(path) if isinstance(path, str | os.PathLike) else "candidates CSV"
-    buf: Any = io.BytesIO(path) if isinstance(path, bytes) else path
     try:
-        table = pd.read_csv(
-            buf,
-            sep=None,
-            engine="python",
-            dtype=str,
-            keep_default_na=False,
-            encoding="utf-8-sig",
-            skip_blank_lines=True,
-        )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        if isinstance(path, bytes):
+            raw = path
+        elif isinstance(path, str | os.PathLike):
+            with open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read()
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw).lstrip("\ufeff")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(
+            f"cannot read the candidates file (UTF-8 CSV expected): {exc}", source=source
+        ) from None
+    header = text.split("\n", 1)[0]
+    if not header.strip():
+        raise ValidationError("cannot read the candidates file: it is empty", source=source)
+    sep = ";" if header.count(";") > header.count(",") else ","
+    try:
+        table = list(csv.reader(io.StringIO(text), delimiter=sep))
+    except csv.Error as exc:
         raise ValidationError(f"cannot read the candidates file: {exc}", source=source) from None
-    table.columns = [str(c).strip().lower() for c in table.columns]
-    missing = [c for c in ("name", "network") if c not in table.columns]
+    columns = [str(c).strip().lower() for c in table[0]]
+    body = table[1:]
+    missing = [c for c in ("name", "network") if c not in columns]
     if missing:
         raise ValidationError(
             f"missing column(s) {', '.join(missing)}; expected columns: {', '.join(CSV_COLUMNS)}",
             source=source,
         )
-    if not ({"lon", "lat"} <= set(table.columns) or {"insee", "commune"} & set(table.columns)):
+    if not ({"lon", "lat"} <= set(columns) or {"insee", "commune"} & set(columns)):
         raise ValidationError(
             "no position column: give lon and lat, or insee or commune", source=source
         )
-    records = table.to_dict("records")
+    records: list[dict[str, Any] | None] = []
+    shape_problems: list[ValidationError] = []
+    for i, fields in enumerate(body, start=1):
+        if not any(f.strip() for f in fields):
+            records.append(None)  # blank line
+        elif len(fields) != len(columns):
+            records.append(None)
+            shape_problems.append(
+                ValidationError(
+                    f"{len(fields)} fields where the header has {len(columns)}",
+                    source=source,
+                    rows=[i],
+                )
+            )
+        else:
+            records.append(dict(zip(columns, fields, strict=True)))
     load = candidates_from_records(records, communes, source=source)
+    load.problems = sorted(load.problems + shape_problems, key=lambda p: p.rows)
     if load.problems and strict:
         raise load.problems[0]
     if len(load.candidates) == 0:
-        if not records:
+        if not any(r is not None for r in records) and not shape_problems:
             raise ValidationError("the candidates file has no data row", source=source)
         raise ValidationError(
             "no usable candidate: " + "; ".join(p.detail for p in load.problems[:10]),

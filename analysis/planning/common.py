@@ -211,7 +211,7 @@ def eligible(profile: Any, sites: pd.DataFrame) -> pd.DataFrame:
     """Return the sites serving ``profile`` (:func:`analysis.profiles.eligible_sites`)."""
     from ..profiles import eligible_sites
 
-    return eligible_sites(profile, sites).reset_index(drop=True)
+    return eligible_sites(profile, sites, allow_empty=True).reset_index(drop=True)
 
 
 def canonical_network(name: str) -> str:

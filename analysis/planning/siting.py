@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import UnknownNameError, ValidationError
+from ..errors import DataMissingError, UnknownNameError, ValidationError
 from . import common
 from .paths import limited_times
 
@@ -425,7 +426,7 @@ class MCLP:
         import pulp
 
         self._check_k(k)
-        solvers = {"highs": "HiGHS", "cbc": "PULP_CBC_CMD"}
+        solvers = {"highs": ("HiGHS",), "cbc": ("COIN_CMD", "PULP_CBC_CMD")}
         if solver not in solvers:
             raise UnknownNameError("solver", solver, solvers)
         t0 = time.perf_counter()
@@ -439,8 +440,10 @@ class MCLP:
         sub = sub[useful_c].tocsc()
         w = self.weights[useful_pts]
         prob = pulp.LpProblem("mclp", pulp.LpMaximize)
-        x = [pulp.LpVariable(f"x{j}", cat="Binary") for j in range(len(useful_c))]
-        y = [pulp.LpVariable(f"y{i}", lowBound=0, upBound=1) for i in range(len(useful_pts))]
+        # PuLP >= 3.3 creates variables through the problem (the 4.0 API); older ones directly.
+        new_var = getattr(prob, "add_variable", None) or pulp.LpVariable
+        x = [new_var(f"x{j}", 0, 1, cat="Binary") for j in range(len(useful_c))]
+        y = [new_var(f"y{i}", 0, 1, cat="Continuous") for i in range(len(useful_pts))]
         prob += pulp.LpAffineExpression([(y[i], float(w[i])) for i in range(len(useful_pts))])
         for i in range(len(useful_pts)):
             js = sub.indices[sub.indptr[i] : sub.indptr[i + 1]]
@@ -449,21 +452,35 @@ class MCLP:
         prob += pulp.LpConstraint(
             pulp.LpAffineExpression([(v, 1.0) for v in x]), sense=pulp.LpConstraintLE, rhs=k
         )
-        name = solvers[solver]
-        try:
-            s = pulp.getSolver(name, msg=False, timeLimit=time_limit_s)
-            if not s.available():
-                raise pulp.PulpSolverError(f"{name} is not available")
-        except pulp.PulpSolverError:
-            name = "PULP_CBC_CMD"
-            s = pulp.getSolver(name, msg=False, timeLimit=time_limit_s)
-        prob.solve(s)
+        name, s = _solver(solvers[solver], time_limit_s)
+        with warnings.catch_warnings():
+            # PuLP 3.3 flags its bundled CBC as deprecated for 4.0; still the offline fallback.
+            warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+            prob.solve(s)
         status = pulp.LpStatus[prob.status]
         chosen = [int(useful_c[j]) for j in range(len(x)) if (x[j].value() or 0) > 0.5]
         obj = self.objective(chosen)
         secs = time.perf_counter() - t0
         logger.info("MCLP exact (%s): %s, objective %.1f in %.2f s", name, status, obj, secs)
         return ExactSolution(sorted(chosen), obj, status, name, secs)
+
+
+def _solver(names: Sequence[str], time_limit_s: float) -> tuple[str, Any]:
+    """Return an available PuLP solver: one of ``names``, else HiGHS or a CBC."""
+    import pulp
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "PULP_CBC_CMD is deprecated", DeprecationWarning)
+        for cand in dict.fromkeys([*names, "HiGHS", "COIN_CMD", "PULP_CBC_CMD"]):
+            try:
+                s = pulp.getSolver(cand, msg=False, timeLimit=time_limit_s)
+            except pulp.PulpSolverError:
+                continue
+            if s.available():
+                if cand not in names:
+                    logger.warning("solver %s is not available; using %s", names[0], cand)
+                return cand, s
+    raise DataMissingError("no integer-programming solver is available (install highspy)")
 
 
 # ---------------------------------------------------------------------------------- hosts

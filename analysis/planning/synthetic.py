@@ -282,28 +282,40 @@ def grid_road_model(
     )
 
 
-def profile_kwargs() -> list[dict[str, Any]]:
-    """Keyword arguments of the synthetic profiles (for ``analysis.profiles.Profile``)."""
-    return [
-        {
-            "key": "jeunes",
-            "label": "Young people",
-            "networks": ("Mission Locale", "Info Jeunes"),
-            "thresholds_min": {"road": 20.0},
-            "share": 0.1,
-        },
-        {
-            "key": "demandeurs",
-            "label": "Job seekers",
-            "networks": ("France Travail",),
-            "thresholds_min": {"road": 20.0},
-            "share": 0.07,
-        },
-        {
-            "key": "tous",
-            "label": "Everyone",
-            "networks": tuple(SYNTHETIC_NETWORKS),
-            "thresholds_min": {"road": 15.0},
-            "share": 1.0,
-        },
-    ]
+def synthetic_profiles() -> dict[str, Any]:
+    """Three profiles over the synthetic networks, demand a share of ``pop_mun``.
+
+    Returns
+    -------
+    dict of str to analysis.profiles.Profile
+        ``jeunes`` (Mission Locale, Info Jeunes; 20 min), ``demandeurs`` (France Travail;
+        20 min) and ``tous`` (every synthetic network; 15 min).
+    """
+    from ..profiles import Profile
+
+    return {k["key"]: Profile(**k, base="pop_mun") for k in _PROFILES}
+
+
+_PROFILES: list[dict[str, Any]] = [
+    {
+        "key": "jeunes",
+        "label": "Young people",
+        "networks": ("Mission Locale", "Info Jeunes"),
+        "thresholds_min": {"road": 20.0},
+        "share": 0.1,
+    },
+    {
+        "key": "demandeurs",
+        "label": "Job seekers",
+        "networks": ("France Travail",),
+        "thresholds_min": {"road": 20.0},
+        "share": 0.07,
+    },
+    {
+        "key": "tous",
+        "label": "Everyone",
+        "networks": tuple(SYNTHETIC_NETWORKS),
+        "thresholds_min": {"road": 15.0},
+        "share": 1.0,
+    },
+]

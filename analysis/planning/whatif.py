@@ -31,13 +31,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
 
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
-from ..stats import weighted_quantile
+from ..road_model import SiteSnap
 from . import common
-from .paths import SparseTimes, closure_pass, improvement_pass
+from .cardstats import CardBase, card_figures
+from .paths import closure_pass, pruned_search
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,12 @@ class Baseline:
         The profile's eligible sites (row positions are the ``site`` values below).
     origin_time_s, origin_site
         Time from every commune to its nearest eligible site and which site.
+    card
+        Today's figures prepared for sparse card computations.
     snap, node
         Road models only: the sites' snap and the node-level pass (for incremental passes).
+    node_old
+        Road models only: the node-level times as a Python list (fast scalar reads).
     """
 
     profile: Any
@@ -109,8 +113,10 @@ class Baseline:
     sites: pd.DataFrame
     origin_time_s: np.ndarray
     origin_site: np.ndarray
+    card: CardBase
     snap: Any = None
     node: NearestResult | None = None
+    node_old: Any = None
 
     @property
     def covered(self) -> np.ndarray:
@@ -120,11 +126,33 @@ class Baseline:
 
 @dataclass
 class Change:
-    """What one candidate or closure does for one profile and mode (internal)."""
+    """What one candidate or closure does for one profile and mode.
 
+    Attributes
+    ----------
+    rows
+        Communes whose time changes.
+    after_s
+        Their new time, seconds.
+    on_network
+        False when the candidate is too far from the road network (no effect computed).
+    """
+
+    rows: np.ndarray
     after_s: np.ndarray
-    cand_s: np.ndarray | None
     on_network: bool = True
+
+    @classmethod
+    def dense(cls, before_s: np.ndarray, after_s: np.ndarray) -> Change:
+        """Build a change from full before/after arrays."""
+        after_s = np.asarray(after_s, dtype=float)
+        rows = np.flatnonzero(after_s != before_s)
+        return cls(rows=rows, after_s=after_s[rows])
+
+    @classmethod
+    def none(cls, *, on_network: bool = True) -> Change:
+        """No commune changes."""
+        return cls(rows=np.zeros(0, np.int64), after_s=np.zeros(0), on_network=on_network)
 
 
 @dataclass
@@ -254,80 +282,6 @@ class WhatIfResult:
         return whatif_map(self, profile=profile, mode=mode, basemap=basemap)
 
 
-# ---------------------------------------------------------------------------------- stats
-def card_stats(
-    before_s: np.ndarray,
-    after_s: np.ndarray,
-    demand: np.ndarray,
-    population: np.ndarray,
-    threshold_s: float,
-    *,
-    cand_s: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Compute the figures of one card from per-commune times before and after.
-
-    Parameters
-    ----------
-    before_s, after_s
-        Time to the nearest eligible site per commune, seconds (``inf`` = unreachable).
-    demand
-        The profile's demand per commune.
-    population
-        Population per commune.
-    threshold_s
-        Coverage threshold, seconds.
-    cand_s
-        Time from each commune to the candidate alone (exact within the threshold), for
-        the catchment and overlap; ``None`` for closures.
-
-    Returns
-    -------
-    dict of str to float
-    """
-    cov_b = before_s <= threshold_s
-    cov_a = after_s <= threshold_s
-    better = after_s < before_s
-    worse = after_s > before_s
-    gain = np.where(better, before_s - after_s, 0.0)
-    loss = np.where(worse, after_s - before_s, 0.0)
-    fin_gain = better & np.isfinite(gain)
-    fin_loss = worse & np.isfinite(loss)
-
-    def wmean(x: np.ndarray, mask: np.ndarray) -> float:
-        w = demand[mask]
-        return float(np.average(x[mask], weights=w) / 60.0) if w.sum() > 0 else 0.0
-
-    out = {
-        "demand_newly_covered": float(demand[cov_a & ~cov_b].sum()),
-        "demand_losing_cover": float(demand[cov_b & ~cov_a].sum()),
-        "communes_newly_covered": int((cov_a & ~cov_b).sum()),
-        "communes_losing_cover": int((cov_b & ~cov_a).sum()),
-        "demand_time_improved": float(demand[better].sum()),
-        "population_time_improved": float(population[better].sum()),
-        "demand_time_worsened": float(demand[worse].sum()),
-        "population_time_worsened": float(population[worse].sum()),
-        "mean_gain_min": wmean(gain, fin_gain),
-        "max_gain_min": float(gain[fin_gain].max() / 60.0) if fin_gain.any() else 0.0,
-        "mean_loss_min": wmean(loss, fin_loss),
-        "max_loss_min": float(loss[fin_loss].max() / 60.0) if fin_loss.any() else 0.0,
-        "person_minutes_saved": float((demand[fin_gain] * gain[fin_gain]).sum() / 60.0)
-        - float((demand[fin_loss] * loss[fin_loss]).sum() / 60.0),
-        "p50_before_min": weighted_quantile(before_s, demand, 0.5) / 60.0,
-        "p50_after_min": weighted_quantile(after_s, demand, 0.5) / 60.0,
-        "p90_before_min": weighted_quantile(before_s, demand, 0.9) / 60.0,
-        "p90_after_min": weighted_quantile(after_s, demand, 0.9) / 60.0,
-    }
-    if cand_s is not None:
-        catch = cand_s <= threshold_s
-        cd = float(demand[catch].sum())
-        out["catchment_demand"] = cd
-        out["overlap_share"] = float(demand[catch & cov_b].sum() / cd) if cd > 0 else np.nan
-    else:
-        out["catchment_demand"] = np.nan
-        out["overlap_share"] = np.nan
-    return out
-
-
 # ---------------------------------------------------------------------------------- engine
 class WhatIf:
     """A what-if session: today's times per profile and mode, then cards for candidates.
@@ -376,6 +330,7 @@ class WhatIf:
         self.thresholds_min = thresholds_min
         self.incremental = incremental
         self._baselines: dict[tuple[str, str], Baseline] = {}
+        self._origin_index: dict[str, tuple[dict[int, list[int]], list[float]]] = {}
         self.population = communes["pop_mun"].to_numpy(float)
 
     # ------------------------------------------------------------------ baselines
@@ -414,107 +369,215 @@ class WhatIf:
         x = elig["x_l93"].to_numpy(float)
         y = elig["y_l93"].to_numpy(float)
         snap = node = None
-        if len(elig) == 0:
-            t = np.full(len(self.communes), np.inf)
-            s = np.full(len(self.communes), -1, dtype=np.int64)
-        elif common.is_road_model(model):
+        road = common.is_road_model(model)
+        if road:
             snap = model.snap_sites(x, y)
-            if snap.too_far.all():
-                node = NearestResult(
-                    time_s=np.full(model.graph.n_nodes, np.inf),
-                    site=np.full(model.graph.n_nodes, -1, dtype=np.int64),
-                )
+            if len(elig) == 0 or snap.too_far.all():
+                n = model.graph.n_nodes
+                node = NearestResult(np.full(n, np.inf), np.full(n, -1, dtype=np.int64))
             else:
                 node = model.pass_from_snap(snap)
             t, s = times_for_origins(node, model.origin_nodes, model.origin_offsets_s)
+        elif len(elig) == 0:
+            t = np.full(len(self.communes), np.inf)
+            s = np.full(len(self.communes), -1, dtype=np.int64)
         else:
             ans = model.nearest(x, y)
             t, s = ans.time_s, ans.site
+        t = np.asarray(t, float)
         b = Baseline(
             profile=prof,
             mode=mode,
             threshold_s=thr,
             demand=demand,
             sites=elig,
-            origin_time_s=np.asarray(t, float),
+            origin_time_s=t,
             origin_site=np.asarray(s, np.int64),
+            card=CardBase.build(t, demand, self.population, thr),
             snap=snap,
             node=node,
+            node_old=_fast_list(node.time_s) if node is not None else None,
         )
         self._baselines[key] = b
         logger.info("what-if baseline %s/%s: %d eligible sites", prof.key, mode, len(elig))
         return b
 
+    def _origins_at(self, mode: str) -> tuple[dict[int, list[int]], list[float]]:
+        """Origin rows standing on each node, and the origins' access times (cached)."""
+        if mode not in self._origin_index:
+            model = self.models[mode]
+            at: dict[int, list[int]] = {}
+            for r, v in enumerate(np.asarray(model.origin_nodes).tolist()):
+                at.setdefault(v, []).append(r)
+            self._origin_index[mode] = (at, np.asarray(model.origin_offsets_s, float).tolist())
+        return self._origin_index[mode]
+
     # ------------------------------------------------------------------ one change
-    def _add(self, b: Baseline, x: float, y: float) -> Change:
+    def change_for_addition(
+        self, b: Baseline, x: float, y: float, *, snap: SiteSnap | None = None
+    ) -> Change:
+        """Which communes a new site at ``(x, y)`` (Lambert-93) speeds up, and their new times.
+
+        Road models with ``incremental=True``: one pruned pass from the new site
+        (:func:`~analysis.planning.paths.pruned_search`); otherwise a full recompute.
+
+        Parameters
+        ----------
+        b
+            The baseline (profile and mode).
+        x, y
+            The new site, Lambert-93 metres.
+        snap
+            The site already snapped to the road model (skips snapping it again).
+
+        Returns
+        -------
+        Change
+        """
         model = self.models[b.mode]
         before = b.origin_time_s
-        if common.is_road_model(model):
-            snap = model.snap_sites(np.array([x]), np.array([y]))
-            if snap.too_far[0]:
-                return Change(
-                    after_s=before.copy(), cand_s=np.full(len(before), np.inf), on_network=False
-                )
-            node, off = int(snap.node[0]), float(snap.offset_s[0])
-            o_nodes, o_off = model.origin_nodes, model.origin_offsets_s
-            if self.incremental and b.node is not None:
-                res = improvement_pass(
-                    model.graph.csr_reverse, node, off, b.node.time_s, settle_limit_s=b.threshold_s
-                )
-                cand = res.at(o_nodes) + o_off
-                return Change(after_s=np.minimum(before, cand), cand_s=cand)
-            # Full recompute: every eligible site + the candidate, and the candidate alone
-            # within the threshold (its catchment).
+
+        def full() -> Change:
             xs = np.append(b.sites["x_l93"].to_numpy(float), x)
             ys = np.append(b.sites["y_l93"].to_numpy(float), y)
-            after = model.nearest(xs, ys).time_s
-            alone = dijkstra(
-                model.graph.csr_reverse, indices=node, limit=max(b.threshold_s - off, 0.0)
-            )
-            cand = off + alone[o_nodes] + o_off
-            return Change(after_s=np.asarray(after, float), cand_s=cand)
-        xs = np.append(b.sites["x_l93"].to_numpy(float), x)
-        ys = np.append(b.sites["y_l93"].to_numpy(float), y)
-        after = np.asarray(model.nearest(xs, ys).time_s, float)
-        cand = np.asarray(model.nearest(np.array([x]), np.array([y])).time_s, float)
-        return Change(after_s=after, cand_s=cand)
+            return Change.dense(before, model.nearest(xs, ys).time_s)
 
-    def _remove(self, b: Baseline, pos: int) -> Change:
+        if not common.is_road_model(model):
+            return full()
+        if snap is None:
+            snap = model.snap_sites(np.array([x]), np.array([y]))
+        if snap.too_far[0]:
+            return Change.none(on_network=False)
+        if not self.incremental:
+            return full()
+        best = pruned_search(
+            model.graph.csr_reverse, int(snap.node[0]), float(snap.offset_s[0]), b.node_old
+        )
+        at, o_off = self._origins_at(b.mode)
+        before_l = b.card.before_list
+        pairs = []
+        for v, t in best.items():
+            for r in at.get(v, ()):
+                nt = t + o_off[r]
+                if nt < before_l[r]:
+                    pairs.append((r, nt))
+        pairs.sort()  # rows ascending, as a full recompute lists them
+        return Change(
+            rows=np.fromiter((r for r, _ in pairs), np.int64, len(pairs)),
+            after_s=np.fromiter((t for _, t in pairs), float, len(pairs)),
+        )
+
+    def change_for_closure(self, b: Baseline, pos: int) -> Change:
+        """Which communes lose time if the eligible site at row ``pos`` closes.
+
+        Road models with ``incremental=True``: a pass restricted to the nodes whose nearest
+        site it was (:func:`~analysis.planning.paths.closure_pass`); otherwise a full
+        recompute without the site.
+        """
         model = self.models[b.mode]
         before = b.origin_time_s
-        if common.is_road_model(model) and self.incremental and b.node is not None:
-            snap = b.snap
-            if snap.too_far[pos]:
-                return Change(after_s=before.copy(), cand_s=None, on_network=False)
+        road = common.is_road_model(model)
+        if road and b.snap.too_far[pos]:
+            return Change.none(on_network=False)
+        if road and self.incremental:
             g = model.graph
-            nodes, t, _s = closure_pass(
-                g.csr_reverse,
-                g.csr,
-                b.node.time_s,
-                b.node.site,
-                pos,
-                np.where(snap.too_far, -1, snap.node),
-                snap.offset_s,
-            )
-            if len(nodes) == 0:
-                return Change(after_s=before.copy(), cand_s=None)
-            order = np.argsort(nodes)
-            new_t = SparseTimes(nodes[order], t[order], len(nodes)).at(model.origin_nodes)
-            hit = np.isin(model.origin_nodes, nodes)
-            after = before.copy()
-            after[hit] = new_t[hit] + model.origin_offsets_s[hit]
-            return Change(after_s=after, cand_s=None)
+            nodes, t, _ = closure_pass(
+                g.csr_reverse, g.csr, b.node.time_s, b.node.site, pos, b.snap.node,
+                b.snap.offset_s,
+            )  # fmt: skip
+            at, o_off = self._origins_at(b.mode)
+            rows: list[int] = []
+            vals: list[float] = []
+            for v, tv in zip(nodes.tolist(), t.tolist(), strict=True):
+                for r in at.get(v, ()):
+                    rows.append(r)
+                    vals.append(tv + o_off[r])
+            rows_a = np.asarray(rows, np.int64)
+            vals_a = np.asarray(vals, float)
+            moved = vals_a != before[rows_a]
+            return Change(rows=rows_a[moved], after_s=vals_a[moved])
         keep = np.arange(len(b.sites)) != pos
+        if road:
+            keep &= ~b.snap.too_far
         if not keep.any():
-            return Change(after_s=np.full(len(before), np.inf), cand_s=None)
+            return Change.dense(before, np.full(len(before), np.inf))
         xs = b.sites["x_l93"].to_numpy(float)[keep]
         ys = b.sites["y_l93"].to_numpy(float)[keep]
-        if common.is_road_model(model):
-            snap = model.snap_sites(xs, ys)
-            if snap.too_far.all():
-                return Change(after_s=np.full(len(before), np.inf), cand_s=None)
-        after = np.asarray(model.nearest(xs, ys).time_s, float)
-        return Change(after_s=after, cand_s=None)
+        return Change.dense(before, model.nearest(xs, ys).time_s)
+
+    def serves(self, network: str, keys: Sequence[str] | None = None) -> list[str]:
+        """Keys of the profiles (among ``keys``, default all) that ``network`` serves."""
+        keys = list(self.profiles) if keys is None else list(keys)
+        return [k for k in keys if network in tuple(self.profiles[k].networks)]
+
+    def addition_card(
+        self,
+        x: float,
+        y: float,
+        network: str,
+        *,
+        profiles: Sequence[str] | None = None,
+    ) -> list[tuple[str, str, Change, dict[str, float]]]:
+        """Figures of one candidate's card: every profile its network serves × every mode.
+
+        The candidate is snapped once per road model.
+
+        Parameters
+        ----------
+        x, y
+            The candidate, Lambert-93 metres.
+        network
+            Its (canonical) network.
+        profiles
+            Restrict to these profile keys.
+
+        Returns
+        -------
+        list of (profile key, mode, Change, figures)
+        """
+        snaps: dict[str, SiteSnap] = {}
+        for mode, model in self.models.items():
+            if common.is_road_model(model):
+                snaps[mode] = model.snap_sites(np.array([x]), np.array([y]))
+        out = []
+        for k in self.serves(network, profiles):
+            for mode in self.models:
+                b = self.baseline(k, mode)
+                ch = self.change_for_addition(b, x, y, snap=snaps.get(mode))
+                out.append((k, mode, ch, card_figures(b.card, ch.rows, ch.after_s, addition=True)))
+        return out
+
+    def figures(
+        self, profile: str, mode: str, *, add: tuple[float, float] | None = None,
+        remove: str | None = None,
+    ) -> dict[str, float]:  # fmt: skip
+        """Compute the figures of one card: one addition or closure, one profile, one mode.
+
+        Parameters
+        ----------
+        profile, mode
+            Which baseline.
+        add
+            ``(x_l93, y_l93)`` of a new site.
+        remove
+            ``site_id`` of an eligible site to close.
+
+        Returns
+        -------
+        dict of str to float
+            See :mod:`analysis.planning.cardstats` for the definitions.
+        """
+        b = self.baseline(profile, mode)
+        if (add is None) == (remove is None):
+            raise ValidationError("give exactly one of add= and remove=")
+        if add is not None:
+            ch = self.change_for_addition(b, float(add[0]), float(add[1]))
+        else:
+            pos = np.flatnonzero(b.sites["site_id"].astype(str).to_numpy() == str(remove))
+            if len(pos) == 0:
+                raise UnknownNameError("eligible site_id", remove, [])
+            ch = self.change_for_closure(b, int(pos[0]))
+        return card_figures(b.card, ch.rows, ch.after_s, addition=add is not None)
 
     # ------------------------------------------------------------------ public
     def evaluate(
@@ -574,15 +637,15 @@ class WhatIf:
         prov = common.provenance(self.models, self.sites, extra=cands)
         for _, c in cands.iterrows():
             cand_rows.append({**c.to_dict(), "action": "add"})
-            served = [k for k in keys if c["network"] in tuple(self.profiles[k].networks)]
-            if not served:
+            card = self.addition_card(
+                float(c["x_l93"]), float(c["y_l93"]), str(c["network"]), profiles=keys
+            )
+            if not card:
                 logger.warning("candidate %r serves none of the profiles asked", c["name"])
-            for k in served:
-                for mode in self.models:
-                    b = self.baseline(k, mode)
-                    ch = self._add(b, float(c["x_l93"]), float(c["y_l93"]))
-                    rows.append(self._card(c, "add", b, ch, prov))
-                    change_parts.append(self._changes(c["candidate_id"], b, ch))
+            for k, mode, ch, fig in card:
+                b = self.baseline(k, mode)
+                rows.append(self._card(c, "add", b, ch, prov, figures=fig))
+                change_parts.append(self._changes(c["candidate_id"], b, ch))
         for sid in remove:
             site = self.sites[ids == sid].iloc[0]
             c = pd.Series(
@@ -606,7 +669,7 @@ class WhatIf:
                     pos = np.flatnonzero(b.sites["site_id"].astype(str).to_numpy() == sid)
                     if len(pos) == 0:
                         continue  # this site does not serve the profile
-                    ch = self._remove(b, int(pos[0]))
+                    ch = self.change_for_closure(b, int(pos[0]))
                     rows.append(self._card(c, "remove", b, ch, prov))
                     change_parts.append(self._changes(c["candidate_id"], b, ch))
 
@@ -641,17 +704,17 @@ class WhatIf:
 
     # ------------------------------------------------------------------ assembly
     def _card(
-        self, c: pd.Series, action: str, b: Baseline, ch: Change, prov: str
+        self,
+        c: pd.Series,
+        action: str,
+        b: Baseline,
+        ch: Change,
+        prov: str,
+        *,
+        figures: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         model = self.models[b.mode]
-        stats = card_stats(
-            b.origin_time_s,
-            ch.after_s,
-            b.demand,
-            self.population,
-            b.threshold_s,
-            cand_s=ch.cand_s,
-        )
+        stats = figures or card_figures(b.card, ch.rows, ch.after_s, addition=action == "add")
         return {
             "candidate_id": c["candidate_id"],
             "candidate_name": c["name"],
@@ -672,18 +735,15 @@ class WhatIf:
         }
 
     def _changes(self, cand_id: str, b: Baseline, ch: Change) -> pd.DataFrame:
-        before, after = b.origin_time_s, ch.after_s
-        idx = np.flatnonzero(after != before)
-        cov_b = before[idx] <= b.threshold_s
-        cov_a = after[idx] <= b.threshold_s
+        idx = ch.rows
+        before = b.origin_time_s[idx]
+        after = ch.after_s
+        cov_b = before <= b.threshold_s
+        cov_a = after <= b.threshold_s
         status = np.where(
             cov_a & ~cov_b,
             "newly covered",
-            np.where(
-                cov_b & ~cov_a,
-                "loses cover",
-                np.where(after[idx] < before[idx], "faster", "slower"),
-            ),
+            np.where(cov_b & ~cov_a, "loses cover", np.where(after < before, "faster", "slower")),
         )
         return pd.DataFrame(
             {
@@ -691,9 +751,9 @@ class WhatIf:
                 "profile": b.profile.key,
                 "mode": b.mode,
                 "row": idx,
-                "before_min": before[idx] / 60.0,
-                "after_min": after[idx] / 60.0,
-                "gain_min": (before[idx] - after[idx]) / 60.0,
+                "before_min": before / 60.0,
+                "after_min": after / 60.0,
+                "gain_min": (before - after) / 60.0,
                 "demand": b.demand[idx],
                 "covered_before": cov_b,
                 "covered_after": cov_a,
@@ -701,6 +761,11 @@ class WhatIf:
                 "times_are": common.times_are(self.models[b.mode]),
             }
         )
+
+
+def _fast_list(a: np.ndarray) -> Any:
+    """Node times for scalar reads in Python loops: a list when small enough, else the array."""
+    return a.tolist() if len(a) <= 2_000_000 else a
 
 
 def _prepare_candidates(candidates: pd.DataFrame | None) -> pd.DataFrame:
