@@ -504,13 +504,17 @@ class BestOfModel:
 
 
 # ---------------------------------------------------------------------------------- factory
-def default_date(gtfs_paths: Sequence[str | os.PathLike[str]]) -> dt.date:
+def default_date(
+    gtfs_paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True
+) -> dt.date:
     """Pick a representative weekday: the first Tuesday at least a week into every feed.
 
     Parameters
     ----------
     gtfs_paths
         The feeds.
+    use_cache
+        Use the cached calendar ranges.
 
     Returns
     -------
@@ -522,7 +526,7 @@ def default_date(gtfs_paths: Sequence[str | os.PathLike[str]]) -> dt.date:
     ValidationError
         If the feeds' calendars do not overlap.
     """
-    infos = [feed_calendar(p) for p in gtfs_paths]
+    infos = [feed_calendar(p, use_cache=use_cache) for p in gtfs_paths]
     lo = max(dt.date.fromisoformat(i["start_date"]) for i in infos)
     hi = min(dt.date.fromisoformat(i["end_date"]) for i in infos)
     if hi < lo:
@@ -634,7 +638,10 @@ def build_transit_model(
     if not np.isfinite(min_transfer_min) or min_transfer_min <= 0:
         raise ValidationError("min_transfer_min must be a positive number of minutes")
     with tqdm(total=3, desc="transit model", disable=not verbose) as bar:
-        day = parse_gtfs_date(date) if date is not None else default_date(paths)  # type: ignore[arg-type]
+        if date is None:
+            day = default_date(paths, use_cache=use_cache)
+        else:
+            day = parse_gtfs_date(date)  # type: ignore[arg-type]
         bar.update(1)
         clip = region_clip(ox, oy, buffer_km=clip_buffer_km) if len(ox) else None
         tt = load_timetable(paths, day, clip_l93=clip, use_cache=use_cache)

@@ -479,7 +479,9 @@ def _calendar_cache(sha256: str) -> Path:
     return _cache_dir() / f"calendar_{sha256[:24]}.json"
 
 
-def feed_calendar(path: str | os.PathLike[str], *, sha256: str | None = None) -> dict[str, Any]:
+def feed_calendar(
+    path: str | os.PathLike[str], *, sha256: str | None = None, use_cache: bool = True
+) -> dict[str, Any]:
     """Name, checksum and calendar range of a feed (only its calendar files are read).
 
     Parameters
@@ -488,6 +490,8 @@ def feed_calendar(path: str | os.PathLike[str], *, sha256: str | None = None) ->
         The feed.
     sha256
         Its checksum if already known.
+    use_cache
+        Read and write the answer in ``data/processed/transit``.
 
     Returns
     -------
@@ -499,7 +503,7 @@ def feed_calendar(path: str | os.PathLike[str], *, sha256: str | None = None) ->
         raise DataMissingError(f"GTFS feed not found: {p}")
     digest = sha256 or feed_checksum(p)
     cache = _calendar_cache(digest)
-    if cache.exists():
+    if use_cache and cache.exists():
         try:
             info = json.loads(cache.read_text(encoding="utf-8"))
             info["path"] = str(p)
@@ -514,7 +518,8 @@ def feed_calendar(path: str | os.PathLike[str], *, sha256: str | None = None) ->
         "start_date": lo.isoformat(),
         "end_date": hi.isoformat(),
     }
-    write_json(info, cache)
+    if use_cache:
+        write_json(info, cache)
     return info
 
 
@@ -559,7 +564,7 @@ def load_timetable(
     sums = [feed_checksum(p) for p in paths]
     # Check the date against the (cached) calendars before any heavy work.
     for p, s in zip(paths, sums, strict=True):
-        info = feed_calendar(p, sha256=s)
+        info = feed_calendar(p, sha256=s, use_cache=use_cache)
         lo, hi = info["start_date"], info["end_date"]
         if not lo <= day.isoformat() <= hi:
             raise ValidationError(
