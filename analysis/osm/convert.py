@@ -255,11 +255,11 @@ def great_circle_m(lon1: Any, lat1: Any, lon2: Any, lat2: Any) -> np.ndarray:
 def _lengths(table: EdgeTable) -> np.ndarray:
     """Edge lengths in metres; missing ones from the endpoints' straight-line distance."""
     raw = table.attrs.get("length")
-    length = (
-        pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce").to_numpy(dtype=float)
-        if raw is not None
-        else np.full(table.n_edges, np.nan)
-    )
+    if raw is None:
+        length = np.full(table.n_edges, np.nan)
+    else:
+        numeric = pd.to_numeric(pd.Series(raw, dtype=object), errors="coerce")
+        length = numeric.to_numpy(dtype=float, copy=True)
     bad = ~np.isfinite(length) | (length < 0)
     if bad.any():
         u, v = table.u[bad], table.v[bad]

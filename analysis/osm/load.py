@@ -90,7 +90,7 @@ class OsmSource:
         if self.kind == "file":
             what = f"file {self.name}"
         elif self.kind == "place":
-            what = f"place {self.name!r}"
+            what = f"place '{self.name}'"
         else:
             what = f"polygon {self.name}"
         if self.timestamp:
@@ -161,6 +161,89 @@ def detect_osm_format(path: str | Path) -> str:
         f".osm.pbf or .osm extract ({EXTRACT_HINT})",
         source=str(p),
     )
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    """Decode a protobuf varint at ``buf[i]``; return the value and the next position."""
+    shift = value = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise ValueError("bad varint")
+        b = buf[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def _blob_datasize(header: bytes) -> int:
+    """Read the ``datasize`` field (3) of a PBF ``BlobHeader`` message."""
+    i = 0
+    size = None
+    while i < len(header):
+        key, i = _varint(header, i)
+        field_no, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(header, i)
+            if field_no == 3:
+                size = value
+        elif wire == 2:
+            n, i = _varint(header, i)
+            i += n
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+    if size is None or i != len(header):
+        raise ValueError("BlobHeader without datasize")
+    return size
+
+
+def check_pbf_framing(path: str | Path) -> int:
+    """Walk the blocks of an OSM PBF file (headers only) to detect truncated downloads.
+
+    Parameters
+    ----------
+    path
+        The ``.osm.pbf`` file.
+
+    Returns
+    -------
+    int
+        The number of blocks.
+
+    Raises
+    ------
+    ValidationError
+        If the file is truncated or its block structure is broken.
+    """
+    p = Path(path)
+    total = p.stat().st_size
+    pos = n = 0
+    with open(p, "rb") as f:
+        while pos < total:
+            raw = f.read(4)
+            length = int.from_bytes(raw, "big") if len(raw) == 4 else -1
+            header = f.read(length) if 0 < length <= 64 * 1024 else b""
+            try:
+                if len(header) != length:
+                    raise ValueError("short block header")
+                size = _blob_datasize(header)
+            except ValueError as exc:
+                raise ValidationError(
+                    f"this OSM PBF file is broken at byte {pos:,} of {total:,} ({exc}); the "
+                    f"download may be incomplete: download it again ({EXTRACT_HINT})",
+                    source=str(p),
+                ) from exc
+            pos += 4 + length + size
+            if pos > total:
+                raise ValidationError(
+                    f"this OSM PBF file is truncated ({total:,} bytes, its last block ends at "
+                    f"{pos:,}); the download is incomplete: download it again",
+                    source=str(p),
+                )
+            f.seek(pos)
+            n += 1
+    return n
 
 
 def pbf_header(path: str | Path) -> dict[str, Any]:
@@ -251,6 +334,8 @@ def file_source(path: str | Path) -> OsmSource:
     """
     p = Path(path).resolve()
     fmt = detect_osm_format(p)
+    if fmt == "pbf":
+        check_pbf_framing(p)
     header = pbf_header(p) if fmt == "pbf" else xml_header(p)
     st = p.stat()
     if header["timestamp"]:
@@ -325,7 +410,8 @@ def read_pbf_graph(path: str | Path, *, network: str = "drive", verbose: bool = 
                 retain_all=True,
                 osmnx_compatible=True,
                 simplify=True,
-                tags_to_keep=["highway", "maxspeed"],
+                # 'oneway' also for walking: pyrosm warns when the column is absent.
+                tags_to_keep=["highway", "maxspeed", "oneway", "junction"],
             )
     except ValidationError:
         raise
