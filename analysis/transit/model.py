@@ -353,8 +353,17 @@ class TransitModel:
         if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
             raise ValidationError("every site needs finite Lambert-93 coordinates")
         tt = self.timetable
-        eg_t, eg_s = walk_legs(tt.stop_x, tt.stop_y, x, y, self.access).min_per_point()
+        egress = walk_legs(tt.stop_x, tt.stop_y, x, y, self.access)
+        eg_t, eg_s = egress.min_per_point()
         di_t, di_s = walk_legs(self.origin_x, self.origin_y, x, y, self.access).min_per_point()
+        near_stop = np.zeros(len(x), dtype=bool)
+        near_stop[egress.target] = True
+        if not near_stop.all():
+            logger.info(
+                "%d of %d site(s) have no stop within %.0f m of walking: transit reaches them "
+                "only on foot from a commune nearby",
+                int((~near_stop).sum()), len(x), self.access.max_walk_m,
+            )  # fmt: skip
         return _as_int_times(eg_t), eg_s, _as_int_times(di_t), di_s
 
     def arrivals(self, x_l93: np.ndarray, y_l93: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
