@@ -7,7 +7,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from analysis.engine import nearest_sites
 from analysis.graph import RoadGraph
-from analysis.planning.paths import closure_pass, improvement_pass, limited_times
+from analysis.planning import paths
+from analysis.planning.paths import (
+    closure_pass,
+    improvement_pass,
+    limited_times,
+    pruned_search,
+)
 
 
 def random_graph(rng, n, m, *, integer=True, zero_share=0.0):
@@ -73,10 +79,18 @@ def test_improvement_pass_equals_full_recompute(seed):
     np.testing.assert_allclose(cand[within], alone[within], atol=1e-9)
     known = np.isfinite(cand)
     np.testing.assert_allclose(cand[known], alone[known], atol=1e-9)
+    # the fast path (no settle limit) gives exactly the improved nodes and times
+    fast = pruned_search(g.csr_reverse, new_node, new_off, base.time_s.tolist())
+    assert set(fast) == set(np.flatnonzero(cand < base.time_s))
+    for v, t in fast.items():
+        assert t == pytest.approx(cand[v], abs=1e-9)
 
 
+@pytest.mark.parametrize("python_path", [True, False])
 @pytest.mark.parametrize("seed", range(40))
-def test_closure_pass_equals_full_recompute(seed):
+def test_closure_pass_equals_full_recompute(seed, python_path, monkeypatch):
+    # both implementations: the Python Dijkstra (few affected nodes) and the scipy subgraph
+    monkeypatch.setattr(paths, "CLOSURE_PYTHON_MAX", 10**9 if python_path else 0)
     rng = np.random.default_rng(100 + seed)
     n = int(rng.integers(5, 60))
     g = random_graph(rng, n, int(rng.integers(n, 4 * n)), zero_share=0.1 if seed % 4 == 0 else 0)

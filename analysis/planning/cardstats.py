@@ -182,6 +182,11 @@ class CardBase:
         if not events:
             return list(self.quantiles_before_s)
         events.sort()
+        lowest = events[0][0]
+        qb = self.quantiles_before_s
+        if lowest > qb[0] and lowest > qb[1]:
+            # Every change lies above both quantiles: neither moves.
+            return list(qb)
         bps: list[float] = []
         dk = [0.0]  # D on (-inf, bps[0]), [bps[0], bps[1]), ...
         acc = 0.0
@@ -192,20 +197,32 @@ class CardBase:
                 dk.append(acc)
         news.sort()
         total = cum[-1]
-        # Baseline values of interval i are srt[starts[i]:starts[i + 1]].
-        starts = [0, *(bisect.bisect_left(srt, t) for t in bps), n]
+        nb = len(bps)
+
+        def end(i: int) -> int:  # baseline values of interval i are srt[start:end(i)]
+            return n if i == nb else bisect.bisect_left(srt, bps[i])
+
         out = []
         for q in QUANTILES:
             target = q * total - 1e-9 * total
-            best = math.inf
-            # F_after is non-decreasing: the first interval whose largest value reaches the
-            # target holds the smallest such baseline value.
-            for i in range(len(bps) + 1):
-                lo, hi = starts[i], starts[i + 1]
-                if hi > lo and cum[hi - 1] + dk[i] >= target:
-                    best = srt[bisect.bisect_left(cum, target - dk[i], lo, hi)]
-                    break
-            for t in news:
+            # H(i) = F_after just below the end of interval i is non-decreasing: find the
+            # first interval where it reaches the target (binary search).
+            lo_i, hi_i = 0, nb
+            while lo_i < hi_i:
+                mid = (lo_i + hi_i) // 2
+                e = end(mid)
+                if (cum[e - 1] if e > 0 else 0.0) + dk[mid] >= target:
+                    hi_i = mid
+                else:
+                    lo_i = mid + 1
+            i = lo_i
+            start = 0 if i == 0 else bisect.bisect_left(srt, bps[i - 1])
+            stop = end(i)
+            j = bisect.bisect_left(cum, target - dk[i], start, stop)
+            best = srt[j] if j < stop else math.inf
+            # A new value in the interval may come first.
+            k0 = 0 if i == 0 else bisect.bisect_left(news, bps[i - 1])
+            for t in news[k0:]:
                 if t >= best:
                     break
                 k = bisect.bisect_right(srt, t) - 1

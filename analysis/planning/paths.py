@@ -67,6 +67,9 @@ class SparseTimes:
         return out
 
 
+#: Closures affecting at most this many nodes are recomputed in Python (less overhead).
+CLOSURE_PYTHON_MAX = 5_000
+
 #: Graphs with at most this many edges get Python adjacency lists (3-4x faster searches).
 ADJACENCY_LISTS_MAX_EDGES = 1_000_000
 
@@ -332,6 +335,11 @@ def closure_pass(
     m = len(aff)
     if m == 0:
         return aff, np.zeros(0), np.zeros(0, np.int64)
+    if m <= CLOSURE_PYTHON_MAX:
+        adj = adjacency_lists(search)
+        adj_t = adjacency_lists(search_t) if adj is not None else None
+        if adj is not None and adj_t is not None:
+            return _closure_python(adj, adj_t, old, old_site, closed, site_nodes, offsets, aff)
     n = search.shape[0]
     local = np.full(n, -1, dtype=np.int64)
     local[aff] = np.arange(m)
@@ -389,6 +397,55 @@ def closure_pass(
     time = dist[:m]
     site = np.where(reached, seed_src[np.maximum(root[:m], 0)], -1)
     return aff, time, site
+
+
+def _closure_python(
+    adj: list[list[tuple[int, float]]],
+    adj_t: list[list[tuple[int, float]]],
+    old: np.ndarray,
+    old_site: np.ndarray,
+    closed: int,
+    site_nodes: np.ndarray,
+    offsets: np.ndarray,
+    aff: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`closure_pass` for few affected nodes: the same seeds, a Python Dijkstra."""
+    inf = math.inf
+    affected = set(aff.tolist())
+    best: dict[int, float] = {}
+    src: dict[int, int] = {}
+    for v in affected:
+        bt, bs = inf, -1
+        for u, w in adj_t[v]:
+            if u not in affected:
+                t = float(old[u]) + w
+                if t < bt:
+                    bt, bs = t, int(old_site[u])
+        if bt < inf:
+            best[v], src[v] = bt, bs
+    nodes = site_nodes.tolist()
+    offs = offsets.tolist()
+    for s_idx, v in enumerate(nodes):
+        if s_idx != closed and v in affected and offs[s_idx] < best.get(v, inf):
+            best[v], src[v] = offs[s_idx], s_idx
+    heap = [(t, v) for v, t in best.items()]
+    heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        d, v = pop(heap)
+        if d > best[v]:
+            continue
+        for nb, w in adj[v]:
+            if nb in affected:
+                nd = d + w
+                if nd < best.get(nb, inf):
+                    best[nb] = nd
+                    src[nb] = src[v]
+                    push(heap, (nd, nb))
+    order = aff.tolist()
+    time_s = np.array([best.get(v, inf) for v in order])
+    site = np.array([src.get(v, -1) for v in order], dtype=np.int64)
+    return aff, time_s, site
 
 
 def limited_times(
