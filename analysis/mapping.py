@@ -90,7 +90,9 @@ NETWORK_COLOURS: dict[str, str] = {
     "MIFE": "#6b6ecf",
     "Cité des métiers": "#e7969c",
     "Maison de l'emploi": "#637939",
-    "Structure labellisée": "#393b79",
+    "Labelled structure": "#393b79",
+    "Campus connecté": "#9edae5",
+    "France Services": "#000080",
 }
 _FALLBACK_COLOURS = (
     "#393b79", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1",
@@ -137,6 +139,18 @@ def _round_coords(geoms: np.ndarray, decimals: int) -> np.ndarray:
     return shapely.transform(geoms, lambda c: np.round(c, decimals))
 
 
+def _polygon_union(shapes: np.ndarray) -> Any:
+    """Union of (possibly slightly invalid, after rounding) polygons, polygonal parts only."""
+    try:
+        out = shapely.union_all(shapes)
+    except shapely.errors.GEOSException:
+        out = shapely.union_all(shapely.make_valid(shapes))
+    if out.geom_type == "GeometryCollection":
+        parts = [g for g in shapely.get_parts(out) if g.geom_type in ("Polygon", "MultiPolygon")]
+        out = shapely.union_all(parts)
+    return out
+
+
 def web_base(
     communes: gpd.GeoDataFrame, *, tolerance_m: float = 600.0, decimals: int = 4
 ) -> WebBase:
@@ -171,7 +185,7 @@ def web_base(
     deps = communes["dep"].astype(str).to_numpy()
     dep_features = []
     for dep in sorted(set(deps)):
-        border = shapely.union_all(shapely.buffer(shapes[deps == dep], 1e-5))
+        border = _polygon_union(shapely.buffer(shapes[deps == dep], 1e-5))
         border = _round_coords(np.array([shapely.simplify(border, 1e-4)]), decimals)[0]
         dep_features.append(
             {
@@ -587,7 +601,7 @@ def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:
     cid = result.communes["cluster_id"].to_numpy()
     feats = []
     for row in clusters.itertuples(index=False):
-        geom = shapely.union_all(base.shapes[cid == row.cluster_id])
+        geom = _polygon_union(base.shapes[cid == row.cluster_id])
         geom = _round_coords(np.array([geom]), 4)[0]
         feats.append(
             {
@@ -1009,6 +1023,12 @@ def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> Prov
         )
     else:
         estimated = f"Travel times come from {result.model_label}."
+    profile = result.profile
+    if getattr(profile, "estimated", False):
+        src = getattr(profile, "demand_source", "")
+        estimated += " The demand of this public per commune is estimated" + (
+            f" ({src})." if src else "."
+        )
     return ProvenanceFacts(
         real=real,
         modelled=modelled,

@@ -72,7 +72,10 @@ modes = ["road", *(["transit", "best"] if loaders.transit_available() else [])]
 def _default_threshold() -> int:
     prof = profiles[st.session_state["profile"]]
     mode = st.session_state["mode"]
-    value = float(prof.thresholds_min.get(mode, prof.thresholds_min.get("road", 30)))
+    try:
+        value = prof.threshold(mode)
+    except SproError:
+        value = prof.threshold("road")
     return int(min(180, max(5, round(value))))
 
 
@@ -100,7 +103,12 @@ with st.sidebar:
         help="Each public is served by its own networks (profiles file).",
     )
     profile = profiles[profile_key]
-    st.caption("Served by: " + ", ".join(profile.networks))
+    served = (
+        f"every SPRO network ({len(profile.networks)})"
+        if len(profile.networks) > 8
+        else ", ".join(profile.networks)
+    )
+    st.caption(f"Served by: {served}")
     mode = st.radio(
         "Mode",
         modes,
