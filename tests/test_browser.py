@@ -244,5 +244,23 @@ def _check_controls(pg, server: str) -> None:
     assert to_int(communes_after) < to_int(communes_mid) or to_int(communes_mid) == 0
     assert third["fills"] != second["fills"]  # bands re-drawn around the new threshold
 
+    # clicking a commune on the map shows its details
+    card = pg.locator(".spro-card dd").first
+    shown = card.inner_text()
+    box = pg.locator(MAP_FRAME).first.bounding_box()
+    for fx, fy in ((0.35, 0.62), (0.62, 0.35)):
+        pg.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        with contextlib.suppress(Exception):
+            pg.wait_for_function(
+                "t => document.querySelector('.spro-card dd')?.innerText !== t",
+                arg=shown,
+                timeout=20_000,
+            )
+        if card.inner_text() != shown:
+            break
+    assert card.inner_text() != shown, "clicking the map did not select a commune"
+    assert re.search(r"\(\d[0-9AB]\d{3}\)$", card.inner_text())  # "Name (INSEE)"
+    _wait_idle(pg)
+
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "app_home.png"), full_page=True)
