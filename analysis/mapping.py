@@ -1022,7 +1022,7 @@ def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> Prov
             "graph: use them to compare places, not as exact durations."
         )
     else:
-        estimated = f"Travel times come from {result.model_label}."
+        estimated = f"Travel times are not estimated: they are computed on {result.model_label}."
     profile = result.profile
     if getattr(profile, "estimated", False):
         src = getattr(profile, "demand_source", "")

@@ -7,6 +7,7 @@ from ``app/loaders.py`` (cached), figures and maps from the library (``analysis`
 from __future__ import annotations
 
 import html
+import math
 import sys
 from pathlib import Path
 
@@ -186,6 +187,11 @@ if facts.estimated_times or facts.n_modelled:
 else:
     st.info(banner, icon="ℹ️")
 
+
+def _minutes(v: float) -> str:
+    return f"{v:.0f} min" if math.isfinite(v) else "no service"
+
+
 st.markdown(
     '<div class="spro-head">Headline figures'
     + (' · <span class="spro-est">estimated times</span>' if result.estimated else "")
@@ -202,8 +208,8 @@ c[1].metric("People beyond", f"{head['demand_beyond']:,.0f}", help="Demand beyon
 c[2].metric(
     "Communes beyond", f"{head['communes_beyond']:,.0f}", help="of " + f"{len(result.communes):,}"
 )
-c[3].metric("Median time (P50)", f"{head['p50_min']:.0f} min", help="Demand-weighted" + est)
-c[4].metric("P90 time", f"{head['p90_min']:.0f} min", help="Demand-weighted" + est)
+c[3].metric("Median time (P50)", _minutes(head["p50_min"]), help="Demand-weighted" + est)
+c[4].metric("P90 time", _minutes(head["p90_min"]), help="Demand-weighted" + est)
 c[5].metric(
     "Under-served clusters",
     f"{head['clusters']:,.0f}",
