@@ -338,7 +338,7 @@ class TransitModel:
 
     # ------------------------------------------------------------------ queries
     def site_legs(self, x_l93: np.ndarray, y_l93: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Egress (per stop) and direct (per origin) walking legs to the given sites.
+        """Compute the egress (per stop) and direct (per origin) walking legs to the sites.
 
         Returns
         -------
@@ -388,10 +388,10 @@ class TransitModel:
         prof = build_profiles(
             self.timetable, self.footpaths, eg_t, eg_s, t_min=int(dep[0]), t_max=t_max
         )
-        n_sites_near_stops = int(np.count_nonzero(eg_s >= 0))
+        n_stops_near_sites = int(np.count_nonzero(eg_s >= 0))
         logger.info(
             "transit pass: %d stop(s) within walking distance of a site; %d profile entries",
-            n_sites_near_stops, int(prof.count.sum()),
+            n_stops_near_sites, int(prof.count.sum()),
         )  # fmt: skip
         return earliest_arrivals(prof, self.origin_legs, dep, di_t, di_s)
 
