@@ -188,6 +188,8 @@ def threshold_s(profile: Any, mode: str, override_min: float | None = None) -> f
     """Return the threshold of ``profile`` for ``mode``, seconds (or the override, minutes)."""
     if override_min is None:
         thr = getattr(profile, "thresholds_min", {})
+        if mode == "best" and mode not in thr and "road" in thr:
+            mode = "road"  # the best of road and transit defaults to the road threshold
         if mode not in thr:
             raise UnknownNameError("mode", mode, thr)
         override_min = thr[mode]
