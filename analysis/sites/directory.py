@@ -1,0 +1,361 @@
+"""The directory of SPRO access points: one normalised, de-duplicated table.
+
+:func:`load_bundled_directory` builds it from the real open-data files of the local
+mirror (``<shared>/access_points``, never copied into the repository):
+
+1. read and check every SPRO file (:mod:`.records`): canonical network, commune,
+   coordinates, postcode and vintage checks, with ``flags``;
+2. merge the records of one place (:mod:`.dedupe`), keeping their ids in ``merged_from``;
+3. complete the networks that fall short of their known size with ``modelled`` sites
+   (:mod:`.modelled`; ``complete_modelled=False`` gives real rows only);
+4. place the sites without coordinates inside their commune (the commune's origin point,
+   or the Lyon arrondissement's; several sites on one point are spread on a small
+   deterministic spiral inside the polygon) with ``position="commune"``.
+
+The result is cached in ``data/processed`` (atomic write + checksum) under a hash of the
+input files and of this package's code. :func:`load_france_services` gives the France
+Services sites (not SPRO: candidate hosts). A user's own export is read by
+:func:`~.user_import.load_user_directory` and replaces the bundled sites of its networks
+through :func:`~.user_import.merge_user_directory` (both re-exported here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import settings
+from ..communes import communes_path, load_communes
+from ..errors import DataMissingError
+from ..io import sha256_file, verify_checksum, write_with_checksum
+from .dedupe import merge_duplicates
+from .modelled import complete_modelled
+from .normalise import CommuneIndex, to_lonlat
+from .quality import join_flags
+from .records import (
+    ACCESS_POINTS_DIR,
+    FRANCE_SERVICES_FILE,
+    SOURCE_FILES,
+    read_source,
+    region_postcode_pairs,
+    resolve_records,
+)
+from .user_import import load_user_directory, merge_user_directory, read_user_directory
+
+logger = logging.getLogger(__name__)
+
+#: Columns of every site table, in order (``geometry`` last).
+SITE_COLUMNS: list[str] = [
+    "site_id", "name", "network", "circle", "kind", "insee", "commune_name", "dep", "address",
+    "postcode", "lon", "lat", "x_l93", "y_l93", "position", "provenance", "vintage", "source",
+    "flags", "source_id", "subtype", "arrondissement", "merged_from", "n_records",
+    "vintage_year", "geometry",
+]  # fmt: skip
+
+#: Bump to invalidate cached directories when the output layout changes.
+CACHE_VERSION = "1"
+
+__all__ = [
+    "SITE_COLUMNS",
+    "BundledDirectory",
+    "build_bundled_directory",
+    "load_bundled_directory",
+    "load_france_services",
+    "load_user_directory",
+    "merge_user_directory",
+    "read_user_directory",
+]
+
+
+@dataclass
+class BundledDirectory:
+    """A full build of the bundled directory, with what was left out.
+
+    Attributes
+    ----------
+    sites
+        The directory (real + modelled sites), see :data:`SITE_COLUMNS`.
+    dropped
+        Rows of the files left out: ``file, row, source_id, name, reason``.
+    records
+        Every usable record before merging (one row per file row), for auditing.
+    """
+
+    sites: gpd.GeoDataFrame
+    dropped: pd.DataFrame
+    records: pd.DataFrame
+
+
+def _access_dir(shared_dir: str | os.PathLike[str] | None) -> Path:
+    base = Path(settings.shared_data_dir) if shared_dir is None else Path(shared_dir)
+    folder = base / ACCESS_POINTS_DIR
+    if not folder.is_dir():
+        raise DataMissingError(
+            f"access-point folder not found: {folder}; the bundled directory is built from "
+            "the local mirror ../shared/data/access_points (set analysis.settings."
+            "shared_data_dir or pass shared_dir=), or load your own directory export with "
+            "load_user_directory()"
+        )
+    return folder
+
+
+def _index(folder: Path) -> CommuneIndex:
+    return CommuneIndex(load_communes(), extra_postcodes=region_postcode_pairs(folder))
+
+
+def place_sites(frame: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame:
+    """Fill ``x_l93, y_l93, lon, lat`` of commune-level sites, spread when they share a point.
+
+    Sites with ``position="commune"`` go to their commune's origin point (or their Lyon
+    arrondissement's); the k-th site on the same point (ordered real first, then by
+    ``site_id``) moves to the k-th point of a golden-angle spiral of step 200 m, kept
+    inside the polygon (:meth:`~.normalise.CommuneIndex.jitter`).
+
+    Parameters
+    ----------
+    frame
+        Sites with ``insee``, ``arrondissement``, ``position``, ``x_l93``, ``y_l93``.
+    index
+        Commune look-ups.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with positions and ``lon``/``lat`` filled.
+    """
+    out = frame.copy()
+    todo = out.index[(out["position"] == "commune").to_numpy()]
+    key = (
+        out.loc[todo, "insee"].astype(str)
+        + "|"
+        + out.loc[todo, "arrondissement"].fillna("").astype(str)
+    )
+    modelled = (out.loc[todo, "provenance"] == "modelled").to_numpy()
+    order = pd.DataFrame(
+        {"key": key.to_numpy(), "modelled": modelled, "site_id": out.loc[todo, "site_id"]},
+        index=todo,
+    ).sort_values(["key", "modelled", "site_id"], kind="stable")
+    rank = order.groupby("key").cumcount()
+    for ix, k in rank.items():
+        insee, arr = out.at[ix, "insee"], out.at[ix, "arrondissement"] or ""
+        ax, ay, poly = index.anchor(str(insee), str(arr))
+        x, y = index.jitter(ax, ay, poly, int(k))
+        out.at[ix, "x_l93"], out.at[ix, "y_l93"] = x, y
+    lon, lat = to_lonlat(out["x_l93"].to_numpy(float), out["y_l93"].to_numpy(float))
+    out["lon"] = np.round(lon, 6)
+    out["lat"] = np.round(lat, 6)
+    return out
+
+
+def finalise(frame: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Turn internal rows into a site table with :data:`SITE_COLUMNS` (EPSG:4326).
+
+    Parameters
+    ----------
+    frame
+        Rows with positions filled (see :func:`place_sites`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    df = frame.copy()
+    df["flags"] = df["flag_list"].map(join_flags)
+    for col in ("merged_from", "arrondissement", "subtype", "source_id"):
+        if col not in df:
+            df[col] = ""
+        df[col] = df[col].fillna("").astype(str)
+    if "n_records" not in df:
+        df["n_records"] = 1
+    df["n_records"] = df["n_records"].fillna(1).astype("int64")
+    df["circle"] = df["circle"].astype("int64")
+    df["vintage_year"] = df["vintage_year"].fillna(-1).astype("int64")
+    for col in ("name", "network", "kind", "insee", "commune_name", "dep", "address",
+                "postcode", "position", "provenance", "vintage", "source", "site_id"):  # fmt: skip
+        df[col] = df[col].fillna("").astype(str)
+    geom = gpd.points_from_xy(df["lon"], df["lat"], crs=settings.geographic_crs)
+    gdf = gpd.GeoDataFrame(df, geometry=geom, crs=settings.geographic_crs)
+    gdf = gdf[SITE_COLUMNS].sort_values("site_id", kind="stable").reset_index(drop=True)
+    return gdf
+
+
+def build_bundled_directory(
+    *, shared_dir: str | os.PathLike[str] | None = None, complete_modelled_sites: bool = True
+) -> BundledDirectory:
+    """Build the bundled directory from the raw files, without cache.
+
+    Parameters
+    ----------
+    shared_dir
+        The local mirror (default :data:`analysis.settings.shared_data_dir`).
+    complete_modelled_sites
+        Add the ``modelled`` sites.
+
+    Returns
+    -------
+    BundledDirectory
+
+    Raises
+    ------
+    DataMissingError
+        If the access-point folder or a file is missing.
+    """
+    folder = _access_dir(shared_dir)
+    index = _index(folder)
+    recs, drops = [], []
+    for sf in SOURCE_FILES:
+        r, d = resolve_records(
+            read_source(folder / sf.file),
+            index,
+            file=sf.file,
+            short=sf.short,
+            priority=sf.priority,
+            file_flags=sf.flags,
+        )
+        recs.append(r)
+        drops.append(d)
+    records = pd.concat(recs, ignore_index=True)
+    dropped = pd.concat(drops, ignore_index=True)
+    real = merge_duplicates(records, index)
+    parts = [real]
+    if complete_modelled_sites:
+        mod = complete_modelled(real, index)
+        if len(mod):
+            parts.append(mod)
+    sites = finalise(place_sites(pd.concat(parts, ignore_index=True), index))
+    logger.info(
+        "bundled directory: %d real sites from %d records (%d rows dropped), %d modelled",
+        int((sites["provenance"] != "modelled").sum()), len(records), len(dropped),
+        int((sites["provenance"] == "modelled").sum()),
+    )  # fmt: skip
+    return BundledDirectory(sites=sites, dropped=dropped, records=records)
+
+
+def _inputs_key(folder: Path, files: list[str]) -> str:
+    h = hashlib.sha256(CACHE_VERSION.encode())
+    for name in files:
+        h.update(name.encode())
+        h.update(sha256_file(folder / name).encode())
+    h.update(sha256_file(communes_path()).encode())
+    for py in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(py.read_bytes())
+    h.update(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _cached(kind: str, key: str, build: object) -> gpd.GeoDataFrame:
+    """Read ``<processed>/<kind>_<key>.parquet`` if valid, else build and write it."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:  # pragma: no cover - no cache without pyarrow
+        return build()  # type: ignore[operator]
+    path = Path(settings.processed_data_dir) / f"{kind}_{key}.parquet"
+    if verify_checksum(path):
+        try:
+            return gpd.read_parquet(path)
+        except Exception as exc:  # a corrupt cache is rebuilt, never trusted
+            logger.warning("cached %s unreadable (%s); rebuilding", path, exc)
+    gdf = build()  # type: ignore[operator]
+    try:
+        write_with_checksum(path, lambda tmp: gdf.to_parquet(tmp, index=False))
+        for old in path.parent.glob(f"{kind}_*.parquet"):
+            if old != path:
+                old.unlink(missing_ok=True)
+                old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+    except OSError as exc:  # read-only checkout: work without cache
+        logger.info("could not cache %s (%s)", path, exc)
+    return gdf
+
+
+def load_bundled_directory(
+    *, shared_dir: str | os.PathLike[str] | None = None, complete_modelled: bool = True
+) -> gpd.GeoDataFrame:
+    """Return the bundled SPRO directory (real open data, completed with modelled sites).
+
+    Parameters
+    ----------
+    shared_dir
+        The local mirror holding ``access_points/`` (default
+        :data:`analysis.settings.shared_data_dir`).
+    complete_modelled
+        Include the ``modelled`` sites (rules ML-1, CAP-1, AA-1); ``False`` gives the real
+        rows only.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326, one row per site, columns :data:`SITE_COLUMNS`: ``site_id, name, network
+        (canonical), circle, kind (site/antenne/permanence/mobile), insee, commune_name,
+        dep, address, postcode, lon, lat, x_l93, y_l93, position (exact/commune),
+        provenance (open-data:<file>/modelled), vintage, source, flags`` (``;``-joined
+        codes of :data:`analysis.sites.quality.FLAGS`), then ``source_id, subtype,
+        arrondissement, merged_from, n_records, vintage_year, geometry``.
+
+    Raises
+    ------
+    DataMissingError
+        If the mirror's access-point files (or the commune layer) are missing.
+    """
+    folder = _access_dir(shared_dir)
+    files = [sf.file for sf in SOURCE_FILES]
+    for name in files:
+        if not (folder / name).exists():
+            raise DataMissingError(f"access-point file not found: {folder / name}")
+    key = _inputs_key(folder, files)
+    sites = _cached(
+        "sites_bundled",
+        key,
+        lambda: build_bundled_directory(shared_dir=folder.parent).sites,
+    )
+    if not complete_modelled:
+        sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
+    return sites
+
+
+def _build_france_services(folder: Path) -> gpd.GeoDataFrame:
+    index = _index(folder)
+    recs, drops = resolve_records(
+        read_source(folder / FRANCE_SERVICES_FILE),
+        index,
+        file=FRANCE_SERVICES_FILE,
+        short="fs24",
+        allow_non_spro=True,
+    )
+    if len(drops):
+        logger.info("France Services: %d rows left out", len(drops))
+    recs["merged_from"] = recs["site_id"]
+    recs["n_records"] = 1
+    return finalise(place_sites(recs, index))
+
+
+def load_france_services(*, shared_dir: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:
+    """Return the France Services sites: candidate hosts for permanences, not SPRO sites.
+
+    Parameters
+    ----------
+    shared_dir
+        The local mirror (default :data:`analysis.settings.shared_data_dir`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same columns as the directory (:data:`SITE_COLUMNS`), ``network="France
+        Services"``, ``circle=0``; ``kind`` is ``mobile`` for the buses.
+
+    Raises
+    ------
+    DataMissingError
+        If the file is missing.
+    """
+    folder = _access_dir(shared_dir)
+    if not (folder / FRANCE_SERVICES_FILE).exists():
+        raise DataMissingError(f"France Services file not found: {folder / FRANCE_SERVICES_FILE}")
+    key = _inputs_key(folder, [FRANCE_SERVICES_FILE])
+    return _cached("france_services", key, lambda: _build_france_services(folder))

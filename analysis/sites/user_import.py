@@ -1,0 +1,602 @@
+"""A user's own directory export: reading, validation, and merging into the bundled one.
+
+Accepted files: CSV (UTF-8 or Windows-1252, separated by ``,`` ``;`` or tab), GeoJSON and
+GeoPackage (point geometries). Columns (case and accents do not matter):
+
+- ``name`` and ``network`` (required; network names or aliases of
+  :data:`~analysis.sites.networks.NETWORKS`);
+- where the site is: ``commune`` (INSEE code or name) and/or ``address`` (a postcode in it
+  is used when there is no commune), and/or ``lon``/``lat`` in degrees (or ``x_l93``/
+  ``y_l93`` in Lambert-93 metres, or the file's point geometry);
+- optional ``id``, ``kind`` (site / antenne / permanence / mobile), ``postcode``.
+
+Problems that concern the whole file stop the import with a
+:class:`~analysis.errors.ValidationError` naming the file, the rows and the fix: an empty
+file, missing or misnamed columns (with the likely rename), unknown network names
+(:class:`~analysis.errors.UnknownNameError` listing the known ones), a non-SPRO network,
+duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees. Problems of
+single rows leave the row out and are reported (good rows still load): no name,
+coordinates outside the region or not numbers, unknown or ambiguous commune, no place at
+all. The user's file is only ever read.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import settings
+from ..communes import load_communes
+from ..errors import DataMissingError, UnknownNameError, ValidationError
+from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
+from .normalise import CommuneIndex, Resolved, infer_kind, project, text_key
+from .quality import FAR_FROM_COMMUNE_M
+
+logger = logging.getLogger(__name__)
+
+#: Canonical column → accepted spellings (compared after :func:`_col_key`).
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "network": ("network",),
+    "address": ("address",),
+    "commune": ("commune", "insee", "commune_insee", "code_insee", "insee_code"),
+    "postcode": ("postcode", "postal_code"),
+    "lon": ("lon", "longitude", "lng"),
+    "lat": ("lat", "latitude"),
+    "x_l93": ("x_l93",),
+    "y_l93": ("y_l93",),
+    "id": ("id", "site_id"),
+    "kind": ("kind",),
+}
+
+#: Usual other names, suggested in the error message (never renamed silently).
+SYNONYMS: dict[str, str] = {
+    "nom": "name", "libelle": "name", "intitule": "name", "nom_site": "name",
+    "nom_structure": "name", "structure": "name", "site": "name", "reseau": "network",
+    "type_structure": "network", "adresse": "address", "adresse_postale": "address",
+    "rue": "address", "ville": "commune", "code_commune": "commune", "codgeo": "commune",
+    "nom_commune": "commune", "cp": "postcode", "code_postal": "postcode", "long": "lon",
+    "x": "lon", "y": "lat", "identifiant": "id", "ref": "id", "type": "kind",
+    "nature": "kind", "type_site": "kind",
+}  # fmt: skip
+
+_KINDS = {
+    "site": "site", "siege": "site", "principal": "site", "agence": "site",
+    "antenne": "antenne", "permanence": "permanence", "mobile": "mobile", "bus": "mobile",
+    "itinerant": "mobile", "itinerante": "mobile", "caravane": "mobile",
+}  # fmt: skip
+
+#: Plausible Lambert-93 ranges over the region (metres).
+_L93_X = (600_000.0, 1_150_000.0)
+_L93_Y = (6_300_000.0, 6_750_000.0)
+
+
+@dataclass
+class UserDirectory:
+    """A user's directory export after validation.
+
+    Attributes
+    ----------
+    sites
+        The usable rows as a site table (provenance ``user``).
+    dropped
+        Rows left out: ``row`` (1-based data row), ``name``, ``reason``.
+    messages
+        Notes for the user (what was dropped, guessed or corrected).
+    source
+        The file read.
+    """
+
+    sites: gpd.GeoDataFrame
+    dropped: pd.DataFrame
+    messages: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+def _col_key(name: object) -> str:
+    return text_key(name).replace(" ", "_")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValidationError(
+            "the file is empty; export your directory with a header row (name, network, "
+            "commune or address, lon, lat)",
+            source=str(path),
+        )
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
+    sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True
+        )
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        raise ValidationError(
+            f"cannot read the file as CSV ({exc}); check the separator and the quoting",
+            source=str(path),
+        ) from exc
+    return df
+
+
+def _read_spatial(path: Path) -> pd.DataFrame:
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)
+        layer = str(layers[0][0]) if len(layers) else None
+        gdf = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise ValidationError(
+            f"cannot read the file ({exc}); save it as CSV, GeoJSON or GeoPackage",
+            source=str(path),
+        ) from exc
+    df = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore")).astype(object)
+    df = df.where(pd.notna(df), "").astype(str)
+    geom = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else None
+    if geom is not None and len(geom) and geom.notna().any():
+        kinds = set(geom.dropna().geom_type)
+        if not kinds <= {"Point"}:
+            raise ValidationError(
+                f"the geometries must be points (found {', '.join(sorted(kinds))}); export "
+                "one point per site",
+                source=str(path),
+            )
+        if geom.crs is not None and geom.crs.to_epsg() != 4326:
+            geom = geom.to_crs(settings.geographic_crs)
+        xs = [f"{p.x!r}" if p is not None and not p.is_empty else "" for p in geom]
+        ys = [f"{p.y!r}" if p is not None and not p.is_empty else "" for p in geom]
+        keys = {_col_key(c) for c in df.columns}
+        if not keys & set(COLUMN_NAMES["lon"]):
+            df["lon"] = xs
+            df["lat"] = ys
+    return df
+
+
+def _read_any(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise DataMissingError(f"directory file not found: {path}")
+    if path.is_dir():
+        raise ValidationError("this is a folder, not a file", source=str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        df = _read_csv(path)
+    elif suffix in (".geojson", ".json", ".gpkg"):
+        if path.stat().st_size == 0:
+            raise ValidationError("the file is empty", source=str(path))
+        df = _read_spatial(path)
+    else:
+        raise ValidationError(
+            f"unsupported file type {suffix or '(none)'}; use CSV, GeoJSON or GeoPackage",
+            source=str(path),
+        )
+    if len(df.columns) == 0:
+        raise ValidationError("the file is empty (no header row)", source=str(path))
+    if len(df) == 0:
+        raise ValidationError(
+            "the file has a header but no data row; add one row per site", source=str(path)
+        )
+    return df
+
+
+def _map_columns(df: pd.DataFrame, src: str) -> dict[str, str]:
+    """Canonical name → the file's column; raise with suggested renames if incomplete."""
+    by_key: dict[str, str] = {}
+    for col in df.columns:
+        by_key.setdefault(_col_key(col), str(col))
+    found: dict[str, str] = {}
+    for canon, spellings in COLUMN_NAMES.items():
+        for sp in spellings:
+            if sp in by_key:
+                found[canon] = by_key[sp]
+                break
+    missing = [c for c in ("name", "network") if c not in found]
+    has_place = (
+        "commune" in found
+        or "address" in found
+        or ("lon" in found and "lat" in found)
+        or ("x_l93" in found and "y_l93" in found)
+    )
+    if not has_place:
+        missing.append("commune")
+    if ("lon" in found) != ("lat" in found):
+        missing.append("lat" if "lon" in found else "lon")
+    if missing:
+        unused = [k for k in by_key if k not in {_col_key(v) for v in found.values()}]
+        hints = []
+        for m in missing:
+            cands = [by_key[k] for k in unused if SYNONYMS.get(k) == m]
+            if not cands:
+                close = difflib.get_close_matches(m, unused, n=1, cutoff=0.6)
+                cands = [by_key[k] for k in close]
+            if cands:
+                hints.append(f"rename {cands[0]!r} to {m!r}")
+        what = ", ".join(repr(m) for m in missing)
+        extra = (
+            " (a place is needed: 'commune' with an INSEE code or a name, or 'address', or "
+            "'lon' and 'lat')"
+            if "commune" in missing
+            else ""
+        )
+        raise ValidationError(
+            f"missing column(s) {what}{extra}; the file has "
+            f"{', '.join(repr(str(c)) for c in df.columns)}"
+            + (f"; {'; '.join(hints)}" if hints else "")
+            + ". Required: name, network, and commune or address or lon/lat",
+            source=src,
+        )
+    return found
+
+
+def _number(value: object) -> float:
+    s = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    if not s:
+        return math.nan
+    if s.count(",") == 1 and "." not in s:
+        s = s.replace(",", ".")
+    try:
+        return float(s)
+    except ValueError:
+        return -math.inf  # a marker for "not a number"
+
+
+def _in_bbox(lon: float, lat: float) -> bool:
+    minx, miny, maxx, maxy = settings.region_bbox_lonlat
+    return minx <= lon <= maxx and miny <= lat <= maxy
+
+
+def _is_l93(x: float, y: float) -> bool:
+    return _L93_X[0] <= x <= _L93_X[1] and _L93_Y[0] <= y <= _L93_Y[1]
+
+
+def read_user_directory(
+    path: str | os.PathLike[str], *, index: CommuneIndex | None = None
+) -> UserDirectory:
+    """Read and validate a user's directory export.
+
+    Parameters
+    ----------
+    path
+        CSV, GeoJSON or GeoPackage file (only read, never written).
+    index
+        Commune look-ups (built from the bundled commune layer if not given).
+
+    Returns
+    -------
+    UserDirectory
+        The usable sites, the dropped rows and the messages.
+
+    Raises
+    ------
+    DataMissingError
+        If the file does not exist.
+    ValidationError
+        For a problem of the whole file (see the module docstring); the message names
+        the file, the rows and the fix.
+    UnknownNameError
+        For network names that are not known (the message lists the known ones).
+    """
+    p = Path(path)
+    src = str(p)
+    df = _read_any(p)
+    cols = _map_columns(df, src)
+
+    def col(name: str) -> list[str]:
+        return [str(v).strip() for v in df[cols[name]]] if name in cols else [""] * len(df)
+
+    names, nets, communes, addresses = col("name"), col("network"), col("commune"), col("address")
+    postcodes, ids, kinds = col("postcode"), col("id"), col("kind")
+
+    # ---- whole-file checks: networks, ids, coordinate conventions
+    unknown: dict[str, list[int]] = {}
+    non_spro: dict[str, list[int]] = {}
+    canon: list[str] = []
+    for k, raw in enumerate(nets):
+        try:
+            c = canonical_network(raw) if raw else ""
+        except UnknownNameError:
+            unknown.setdefault(raw, []).append(k + 1)
+            c = ""
+        if c and not NETWORKS[c].spro:
+            non_spro.setdefault(c, []).append(k + 1)
+        canon.append(c)
+    if unknown:
+        rows = sorted(r for rs in unknown.values() for r in rs)
+        raise UnknownNameError(
+            "network", ", ".join(sorted(unknown)), SPRO_NETWORKS, source=src, rows=rows
+        )
+    if non_spro:
+        rows = sorted(r for rs in non_spro.values() for r in rs)
+        raise ValidationError(
+            f"{', '.join(sorted(non_spro))} is not an SPRO network (its sites are candidate "
+            "hosts, see load_france_services); remove these rows or give the SPRO network "
+            "the site belongs to",
+            source=src,
+            rows=rows,
+        )
+    missing_net = [k + 1 for k, c in enumerate(canon) if not c]
+    if "id" in cols:
+        seen: dict[str, list[int]] = {}
+        for k, v in enumerate(ids):
+            if v:
+                seen.setdefault(v, []).append(k + 1)
+        dups = {v: rs for v, rs in seen.items() if len(rs) > 1}
+        if dups:
+            rows = sorted(r for rs in dups.values() for r in rs)
+            shown = ", ".join(repr(v) for v in list(dups)[:5])
+            raise ValidationError(
+                f"duplicate id(s) {shown}; give every site its own id (or remove the id column)",
+                source=src,
+                rows=rows,
+            )
+    x = np.full(len(df), np.nan)
+    y = np.full(len(df), np.nan)
+    bad_number: list[int] = []
+    if "x_l93" in cols:
+        xs = [_number(v) for v in col("x_l93")]
+        ys = [_number(v) for v in col("y_l93")]
+        for k, (a, b) in enumerate(zip(xs, ys, strict=True)):
+            if a == -math.inf or b == -math.inf:
+                bad_number.append(k + 1)
+            elif math.isfinite(a) and math.isfinite(b):
+                x[k], y[k] = a, b
+    if "lon" in cols:
+        lons = [_number(v) for v in col("lon")]
+        lats = [_number(v) for v in col("lat")]
+        swapped, l93 = [], []
+        for k, (lo, la) in enumerate(zip(lons, lats, strict=True)):
+            if lo == -math.inf or la == -math.inf:
+                bad_number.append(k + 1)
+                continue
+            if not (math.isfinite(lo) and math.isfinite(la)):
+                continue
+            if _is_l93(lo, la):
+                l93.append(k + 1)
+            elif not _in_bbox(lo, la) and _in_bbox(la, lo):
+                swapped.append(k + 1)
+            elif abs(lo) <= 180 and abs(la) <= 90:
+                xx, yy = project(np.array([lo]), np.array([la]))
+                x[k], y[k] = float(xx[0]), float(yy[0])
+            else:
+                bad_number.append(k + 1)
+        if l93:
+            raise ValidationError(
+                f"columns {cols['lon']!r}/{cols['lat']!r} hold Lambert-93 metres (EPSG:2154), "
+                "not degrees; rename them 'x_l93' and 'y_l93' (they are then converted) or "
+                "give longitude/latitude in degrees (EPSG:4326)",
+                source=src,
+                rows=l93,
+            )
+        if swapped:
+            raise ValidationError(
+                f"longitude and latitude look swapped (the region spans longitudes 2 to 7.3 "
+                f"and latitudes 44 to 46.9); swap the values of {cols['lon']!r} and "
+                f"{cols['lat']!r}",
+                source=src,
+                rows=swapped,
+            )
+
+    # ---- row by row
+    if index is None:
+        index = CommuneIndex(load_communes())
+    dropped: list[dict] = []
+    rows: list[dict] = []
+    stamp = datetime.fromtimestamp(p.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d")
+
+    def drop(k: int, reason: str) -> None:
+        dropped.append({"row": k + 1, "name": names[k], "reason": reason})
+
+    for k in range(len(df)):
+        if k + 1 in missing_net:
+            drop(k, "no network")
+            continue
+        if not names[k]:
+            drop(k, "no name")
+            continue
+        if k + 1 in bad_number:
+            drop(k, "coordinates are not numbers")
+            continue
+        flags: list[str] = []
+        has_xy = bool(np.isfinite(x[k]))
+        if has_xy and not index.in_region(float(x[k]), float(y[k])):
+            drop(k, "coordinates outside Auvergne-Rhône-Alpes")
+            continue
+        res: Resolved | None = None
+        cval = communes[k]
+        if cval:
+            if re.fullmatch(r"\d[\dAB]\d{2,3}", cval):
+                res = index.from_code(cval)
+                if res is None and not has_xy:
+                    drop(k, f"unknown commune code {cval!r} (not a commune of the region)")
+                    continue
+                if res is not None and res.how == "former_code":
+                    flags.append("commune_from_former_code")
+            else:
+                found = index.from_name(cval)
+                if len(found) > 1:
+                    pc = postcodes[k] or (re.findall(r"\b\d{5}\b", addresses[k]) or [""])[-1]
+                    narrowed = [i for i in found if pc and pc in index.postcodes[i]]
+                    found = narrowed if len(narrowed) == 1 else found
+                if len(found) == 1:
+                    res = Resolved(str(index.communes["insee"].iat[found[0]]), "", "name")
+                elif not has_xy:
+                    why = "ambiguous" if found else "unknown"
+                    drop(k, f"{why} commune name {cval!r}; give its INSEE code")
+                    continue
+        if res is None and not has_xy:
+            pcs = [postcodes[k]] if postcodes[k] else re.findall(r"\b\d{5}\b", addresses[k])
+            if pcs:
+                res = index.from_postcode(pcs[-1], name=f"{addresses[k]} {names[k]}")
+                if res is not None:
+                    flags.append("commune_from_postcode")
+            if res is None:
+                drop(k, "no place: give a commune (INSEE code or name), or lon/lat")
+                continue
+        position = "commune"
+        if has_xy:
+            position = "exact"
+            j = index.at_point(float(x[k]), float(y[k]))
+            if res is not None:
+                i = index.by_code[res.insee]
+                d = index.distance_to_commune(i, float(x[k]), float(y[k]))
+                if d > FAR_FROM_COMMUNE_M and j is not None:
+                    flags.append("commune_from_coordinates")
+                    res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
+            elif j is not None:
+                res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
+            else:  # within 100 m of the region but in no polygon (simplified borders)
+                res = Resolved(index.nearest_commune(float(x[k]), float(y[k])), "", "point")
+        else:
+            flags.append("user_position_commune")
+        if res is None:  # unreachable: every branch above sets it or drops the row
+            drop(k, "no place")
+            continue
+        i = index.by_code[res.insee]
+        kind_text = text_key(kinds[k])
+        kind = _KINDS.get(kind_text.split()[0], "") if kind_text else ""
+        kind = kind or infer_kind(kinds[k], names[k])
+        rows.append(
+            {
+                "source_id": ids[k] or str(k + 1),
+                "site_id": f"user:{ids[k]}" if ids[k] else f"user:{p.stem}:{k + 1}",
+                "name": names[k],
+                "network": canon[k],
+                "circle": NETWORKS[canon[k]].circle,
+                "subtype": kinds[k],
+                "kind": kind,
+                "insee": res.insee,
+                "arrondissement": res.arrondissement,
+                "commune_name": str(index.names[i]),
+                "dep": str(index.deps[i]),
+                "address": addresses[k],
+                "postcode": postcodes[k],
+                "x_l93": x[k] if has_xy else np.nan,
+                "y_l93": y[k] if has_xy else np.nan,
+                "position": position,
+                "provenance": "user",
+                "vintage": f"user file {p.name} ({stamp})",
+                "vintage_year": int(stamp[:4]),
+                "source": src,
+                "flag_list": flags,
+                "merged_from": "",
+                "n_records": 1,
+            }
+        )
+    drops = pd.DataFrame(dropped, columns=["row", "name", "reason"])
+    if not rows:
+        reasons = "; ".join(f"row {d['row']}: {d['reason']}" for d in dropped[:5])
+        raise ValidationError(
+            f"no usable row ({reasons}{'…' if len(dropped) > 5 else ''})",
+            source=src,
+            rows=[d["row"] for d in dropped],
+        )
+    from .directory import finalise, place_sites
+
+    sites = finalise(place_sites(pd.DataFrame(rows), index))
+    messages = [f"{src}: {len(sites)} site(s) loaded"]
+    for d in dropped:
+        messages.append(f"{src}: row {d['row']} ({d['name'] or 'no name'}) left out: {d['reason']}")
+    placed = int((sites["position"] == "commune").sum())
+    if placed:
+        messages.append(f"{src}: {placed} site(s) without coordinates placed inside their commune")
+    for m in messages[1:]:
+        logger.warning("%s", m)
+    return UserDirectory(sites=sites, dropped=drops, messages=messages, source=src)
+
+
+def load_user_directory(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Load a user's directory export as a site table (provenance ``user``).
+
+    Parameters
+    ----------
+    path
+        CSV, GeoJSON or GeoPackage (see the module docstring for the columns).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same columns as the bundled directory. Rows left out are logged (warning) and
+        listed in ``.attrs["load_report"]`` (a list of strings).
+
+    Raises
+    ------
+    DataMissingError
+        If the file does not exist.
+    ValidationError
+        For a problem of the whole file (the message names the file, rows and fix).
+    """
+    ud = read_user_directory(path)
+    sites = ud.sites
+    sites.attrs["load_report"] = list(ud.messages)
+    return sites
+
+
+def merge_user_directory(bundled: gpd.GeoDataFrame, user: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Replace the bundled sites of the networks a user's export covers.
+
+    Every bundled site (real or modelled) of a network present in ``user`` is removed and
+    the user's sites are added; the other networks keep their bundled sites.
+
+    Parameters
+    ----------
+    bundled
+        The bundled directory (:func:`~analysis.sites.directory.load_bundled_directory`).
+    user
+        A user's directory (:func:`load_user_directory`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The merged directory (RangeIndex); ``.attrs["merge_report"]`` says what was
+        replaced.
+
+    Raises
+    ------
+    ValidationError
+        If ``user`` is empty or lacks the directory columns, or site ids collide.
+    """
+    for name, table in (("bundled", bundled), ("user", user)):
+        missing = [c for c in ("site_id", "network", "x_l93", "y_l93") if c not in table]
+        if missing:
+            raise ValidationError(f"the {name} directory lacks column(s) {', '.join(missing)}")
+    if len(user) == 0:
+        raise ValidationError("the user directory has no site; nothing to merge")
+    nets = sorted(set(user["network"]))
+    drop = bundled["network"].isin(nets).to_numpy()
+    kept = bundled.loc[~drop]
+    n_mod = int((bundled.loc[drop, "provenance"] == "modelled").sum())
+    both = pd.concat([kept, user], ignore_index=True)
+    dup = both["site_id"].duplicated(keep=False)
+    if dup.any():
+        ids = sorted(set(both.loc[dup, "site_id"]))[:5]
+        raise ValidationError(f"site ids used twice after merging: {', '.join(ids)}")
+    out = gpd.GeoDataFrame(both, geometry="geometry", crs=bundled.crs or user.crs)
+    report = [
+        f"{net}: {int((bundled['network'] == net).sum())} bundled site(s) replaced by "
+        f"{int((user['network'] == net).sum())} from the user file"
+        for net in nets
+    ]
+    if n_mod:
+        report.append(f"{n_mod} modelled site(s) among the replaced ones")
+    out.attrs = {"merge_report": report}
+    logger.info("merged user directory: %s", "; ".join(report))
+    return out
