@@ -113,7 +113,11 @@ class CoverageResult:
     def headline(self) -> dict[str, float]:
         """Regional figures: demand, share beyond the threshold, weighted P50/P90 (min)."""
         row = self.summary("region").iloc[0]
-        return {k: float(v) for k, v in row.items() if k != "group"}
+        return {
+            k: float(v)
+            for k, v in row.items()
+            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+        }
 
     def summary(self, by: str = "dep") -> pd.DataFrame:
         """Coverage figures per group.

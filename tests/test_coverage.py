@@ -213,3 +213,14 @@ def test_communes_outside_the_model_are_left_out_not_under_served():
     # beyond 156 s among the assessed: communes 3, 4, 5 (210, 270, 330 s)
     assert region["demand_beyond"] == pop[3:6].sum()
     assert (c["times_are"] == "measured").all()
+
+
+def test_headline_numbers():
+    communes, model = strip()
+    res = compute_coverage(
+        model, sites_at([800_000, 807_100], ["Mission Locale"] * 2), communes, PROFILE
+    )
+    h = res.headline()
+    pop = np.array([100 * (i + 1) for i in range(8)], dtype=float)
+    assert h["share_beyond"] == pytest.approx(pop[3:6].sum() / pop.sum())
+    assert h["communes_beyond"] == 3 and h["p50_min"] == pytest.approx(100 / 60)
