@@ -1190,8 +1190,8 @@ def summary_table(result: Any, by: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``group, communes, demand, demand_beyond, share_beyond_pct, communes_beyond,
-        p50_min, p90_min, times_are``.
+        ``group, grouping, communes, demand, demand_beyond, share_beyond_pct,
+        communes_beyond, p50_min, p90_min, times_are``.
     """
     s = result.summary(by).copy()
     s["share_beyond_pct"] = (100 * s["share_beyond"]).round(1)
@@ -1200,7 +1200,7 @@ def summary_table(result: Any, by: str) -> pd.DataFrame:
     for col in ("p50_min", "p90_min"):
         s[col] = s[col].round(1)
     cols = [
-        "group", "communes", "demand", "demand_beyond", "share_beyond_pct",
+        "group", "grouping", "communes", "demand", "demand_beyond", "share_beyond_pct",
         "communes_beyond", "p50_min", "p90_min", "times_are",
     ]  # fmt: skip
     return s[cols]

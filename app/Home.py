@@ -11,6 +11,7 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 if __package__ in (None, ""):  # `streamlit run app/Home.py` puts app/ on the path, not the root
@@ -249,7 +250,10 @@ if st.session_state.get("commune") not in by_insee.values():
     pick = beyond.loc[beyond["demand"].idxmax(), "insee"] if len(beyond) else df["insee"].iloc[0]
     st.session_state["commune"] = by_insee[str(pick)]
 
-with detail_col:
+
+@st.fragment
+def commune_panel() -> None:
+    """Details of one commune (a fragment: picking a commune reruns only this)."""
     st.subheader("Commune")
     choice = st.selectbox(
         "Commune (name or INSEE code)", options, key="commune", label_visibility="collapsed"
@@ -262,13 +266,10 @@ with detail_col:
     rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in card.items())
     st.markdown(f'<dl class="spro-card">{rows}</dl>', unsafe_allow_html=True)
 
-# --------------------------------------------------------------------------- tables & downloads
 
-tab_sum, tab_clu, tab_bands, tab_dl = st.tabs(
-    ["Summary", "Under-served clusters", "Map data (time bands)", "Downloads"]
-)
-
-with tab_sum:
+@st.fragment
+def summary_panel() -> None:
+    """Summary table by the chosen grouping (a fragment: regrouping reruns only this)."""
     by = st.radio(
         "Summarise by",
         list(GROUPINGS),
@@ -284,6 +285,7 @@ with tab_sum:
         key="summary_table",
         column_config={
             "group": GROUPINGS[by],
+            "grouping": None,
             "demand": st.column_config.NumberColumn("demand", format="%.0f"),
             "demand_beyond": st.column_config.NumberColumn(
                 f"demand beyond {threshold:g} min", format="%.0f"
@@ -295,10 +297,32 @@ with tab_sum:
             "p90_min": st.column_config.NumberColumn("P90 (min)", format="%.1f"),
         },
     )
-    st.caption(
+    left, right = st.columns([4, 1])
+    left.caption(
         f"Demand = the profile's share of the population. Times are "
         f"{'estimated' if result.estimated else 'measured'}; P50/P90 weighted by demand."
     )
+    right.download_button(
+        "This table (CSV)",
+        lambda: mapping.csv_bytes(summary, provenance=result.provenance),
+        file_name=f"spro_{profile_key}_{mode}_{threshold:g}min_summary_{by}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="dl_summary_view",
+    )
+
+
+with detail_col:
+    commune_panel()
+
+# --------------------------------------------------------------------------- tables & downloads
+
+tab_sum, tab_clu, tab_bands, tab_dl = st.tabs(
+    ["Summary", "Under-served clusters", "Map data (time bands)", "Downloads"]
+)
+
+with tab_sum:
+    summary_panel()
 
 with tab_clu:
     clusters = tables["clusters"]
@@ -373,9 +397,9 @@ with tab_dl:
         key="dl_clusters",
     )
     d[2].download_button(
-        "Summary (CSV)",
+        "Summaries (CSV)",
         lambda: mapping.csv_bytes(
-            mapping.summary_table(result, by),
+            pd.concat([mapping.summary_table(result, g) for g in GROUPINGS], ignore_index=True),
             provenance=result.provenance,
         ),
         file_name=f"{stem}_summary.csv",
