@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import math
 import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import settings
 from .errors import SproError
+from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +40,12 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
+    from .profiles import load_profiles
     from .runs import run_coverage
 
-    profiles = args.profile
+    profiles = list(dict.fromkeys(args.profile))
+    if "all" in profiles:
+        profiles = list(load_profiles())
     for key in profiles:
         result, files = run_coverage(
             key,
@@ -84,9 +90,28 @@ def _cmd_app(args: argparse.Namespace) -> int:
     return subprocess.call(cmd)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (what is wrong, where to read more)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` and a pointer to ``--help``; exit with code 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_minutes(text: str) -> float:
+    """Parse a threshold in minutes: a finite number above 0 (an ``argparse`` type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of minutes (e.g. 30)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser, with the subcommands of every feature module."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="spro-access",
         description="Travel time to the SPRO career-guidance sites of Auvergne-Rhône-Alpes.",
     )
@@ -103,9 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("coverage", help="coverage of one or more profiles, written to files")
     p.add_argument("--profile", nargs="+", required=True, help="profile key(s), or 'all'")
-    p.add_argument("--mode", default="road", help="road, transit or best (default road)")
-    p.add_argument("--threshold", type=float, help="minutes (default: the profile's)")
-    p.add_argument("--road", default="auto", help="auto, estimated or osm (default auto)")
+    p.add_argument(
+        "--mode", default="road", choices=MODES, help="road, transit or best (default road)"
+    )
+    p.add_argument("--threshold", type=positive_minutes, help="minutes (default: the profile's)")
+    p.add_argument(
+        "--road", default="auto", choices=ROAD_CHOICES, help="auto, estimated or osm (default auto)"
+    )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
     p.add_argument("--date", help="transit date (YYYY-MM-DD)")
     p.add_argument("--out", type=Path, help="output folder (default outputs/<profile>_<mode>)")
@@ -135,17 +164,32 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument (one line printed already)
+        return exc.code if isinstance(exc.code, int) else 2
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
     except SproError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the user gave is a folder, unreadable, on a full disk...
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; outputs already written are complete, nothing was half-written")
+        print(
+            "interrupted; outputs already written are complete, nothing was half-written",
+            file=sys.stderr,
+        )
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the exception's message on one line (line breaks folded)."""
+    text = str(exc) or type(exc).__name__
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 if __name__ == "__main__":  # pragma: no cover

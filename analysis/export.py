@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import __version__
 from .coverage import CoverageResult
+from .errors import ValidationError
 from .io import check_can_write, write_csv, write_gpkg, write_json
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,37 @@ def coverage_outputs(out_dir: Path) -> dict[str, Path]:
         "sites_csv": out_dir / "sites.csv",
         "metadata": out_dir / "metadata.json",
     }
+
+
+def check_coverage_outputs(out_dir: str | Path, *, overwrite: bool) -> dict[str, Path]:
+    """Check that :func:`export_coverage` may write in ``out_dir``, before any work.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder (need not exist yet).
+    overwrite
+        Whether files already there may be replaced.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        The files that will be written.
+
+    Raises
+    ------
+    ValidationError
+        If ``out_dir`` is an existing file.
+    OverwriteRefusedError
+        If one of the files exists and ``overwrite`` is false.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"{out} is a file, not a folder; give an output folder with --out")
+    files = coverage_outputs(out)
+    for p in files.values():
+        check_can_write(p, overwrite=overwrite)
+    return files
 
 
 def export_coverage(
@@ -45,9 +77,7 @@ def export_coverage(
         The files written.
     """
     out = Path(out_dir)
-    files = coverage_outputs(out)
-    for p in files.values():  # refuse up front: nothing half-written
-        check_can_write(p, overwrite=overwrite)
+    files = check_coverage_outputs(out, overwrite=overwrite)  # up front: nothing half-written
     out.mkdir(parents=True, exist_ok=True)
     communes = result.communes.copy()
     communes["provenance"] = result.provenance

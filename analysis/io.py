@@ -80,6 +80,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path.unlink()
     try:
         yield tmp_path
+        if tmp_path.is_file():  # on disk before the rename: a crash leaves old or new, whole
+            with open(tmp_path, "rb") as f:
+                os.fsync(f.fileno())
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
@@ -203,6 +206,10 @@ def verify_checksum(path: str | os.PathLike[str]) -> bool:
     """Return whether an artefact exists and matches its recorded checksum."""
     p = Path(path)
     sidecar = p.with_name(p.name + ".sha256")
-    if not p.exists() or not sidecar.exists():
+    if not p.is_file() or not sidecar.is_file():
         return False
-    return sidecar.read_text(encoding="ascii").strip() == sha256_file(p)
+    try:
+        recorded = sidecar.read_bytes().decode("ascii").strip()
+        return recorded == sha256_file(p)
+    except (OSError, UnicodeDecodeError):  # an unreadable or garbled sidecar: not verified
+        return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import geopandas as gpd
 
 from . import settings
 from .coverage import CoverageResult, compute_coverage
-from .export import export_coverage
+from .errors import UnknownNameError, ValidationError
+from .export import check_coverage_outputs, export_coverage
 from .profiles import Profile, get_profile, load_profiles
 
 logger = logging.getLogger(__name__)
@@ -83,9 +85,25 @@ def run_coverage(
     files : dict of str to pathlib.Path
     """
     from .communes import load_communes
-    from .models import access_model
+    from .models import MODES, ROAD_CHOICES, access_model
 
+    # Check the cheap arguments before loading anything.
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    if mode not in MODES:
+        raise UnknownNameError("mode", mode, MODES)
+    if road not in ROAD_CHOICES:
+        raise UnknownNameError("road model", road, ROAD_CHOICES)
+    if threshold_min is not None:
+        t = float(threshold_min)
+        if not math.isfinite(t) or t <= 0:
+            raise ValidationError(
+                f"the threshold must be a positive number of minutes, not {threshold_min}"
+            )
+    threshold = threshold_min if threshold_min is not None else prof.thresholds_min.get(mode)
+    if out_dir is None and threshold is not None:
+        out_dir = settings.output_dir / f"{prof.key}_{mode}_{float(threshold):g}min"
+    if out_dir is not None:  # refuse to overwrite before the work, not after it
+        check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
     sites = load_sites(sites_file) if sites is None else sites
     if model is None:
