@@ -23,7 +23,8 @@ in the same commune**:
   then the newest vintage, then with an address, then the file order of
   :data:`~.records.SOURCE_FILES`. Missing address or postcode are filled from the others.
   ``merged_from`` lists every record's id; ``duplicate_merged`` (and
-  ``duplicate_in_source`` when one file had it twice) is added to its flags.
+  ``duplicate_in_source`` when one file had it twice) is added to its flags, and the
+  data-quality flags of any merged record (:data:`CARRIED_FLAGS`) are kept.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ logger = logging.getLogger(__name__)
 
 #: Records of one network closer than this (metres) are the same place.
 SAME_PLACE_M = 50.0
+
+#: Data-quality flags of any merged record that the merged site keeps.
+CARRIED_FLAGS = frozenset(
+    {
+        "coords_far_from_commune", "commune_corrected", "commune_name_mismatch",
+        "postcode_other_dep", "commune_from_coordinates",
+    }
+)  # fmt: skip
 
 
 def _commune_words(index: CommuneIndex, insee: str, arrondissement: str) -> set[str]:
@@ -168,6 +177,8 @@ def merge_duplicates(records: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame
             )
             rep = order.iloc[0].to_dict()
             flags = list(rep["flag_list"])
+            for member_flags in members["flag_list"]:  # record-level problems stay visible
+                flags.extend(f for f in member_flags if f in CARRIED_FLAGS)
             positions = [g.index.get_loc(ix) for ix in members.index]
             if any(p in flagged for p in positions):
                 flags.append("possible_duplicate")
