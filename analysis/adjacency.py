@@ -9,7 +9,9 @@ contacts (four communes meeting at a point), where no road passes. See
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +19,7 @@ import scipy.sparse as sp
 import shapely
 
 from . import settings
+from .io import verify_checksum, write_with_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -65,23 +68,63 @@ def adjacent_pairs(
     return left[ok], right[ok], int((~ok).sum())
 
 
-def commune_adjacency(communes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+_MEMO: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _communes_key(communes: gpd.GeoDataFrame) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"adjacency-v1|{TOLERANCE_M}|{MIN_SHARED_M}|".encode())
+    h.update("|".join(communes["insee"].astype(str)).encode())
+    for wkb in communes.geometry.to_wkb():
+        h.update(wkb)
+    return h.hexdigest()
+
+
+def commune_adjacency(
+    communes: gpd.GeoDataFrame, *, cache_dir: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of neighbouring communes (each unordered pair once, ``i < j``).
+
+    The pairs are cached in memory and in ``cache_dir`` (default
+    :data:`analysis.settings.processed_data_dir`) under a hash of the codes and polygons,
+    with a checksum; a corrupt cache file is rebuilt.
 
     Parameters
     ----------
     communes
-        Commune polygons (any CRS; projected to Lambert-93 internally).
+        Commune polygons (any CRS; projected to Lambert-93 internally) with ``insee``.
+    cache_dir
+        Folder of the cache file.
 
     Returns
     -------
     i, j : numpy.ndarray
         Row positions of the neighbouring pairs.
     """
-    geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
-    i, j, _ = adjacent_pairs(geoms)
-    logger.debug("%d neighbouring commune pairs", len(i))
-    return i, j
+    key = _communes_key(communes)
+    if key in _MEMO:
+        return _MEMO[key]
+    folder = Path(cache_dir) if cache_dir is not None else settings.processed_data_dir
+    path = folder / f"commune_adjacency_{key}.npz"
+    if verify_checksum(path):
+        with np.load(path, allow_pickle=False) as z:
+            pair = (z["i"], z["j"])
+    else:
+        geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+        i, j, _ = adjacent_pairs(geoms)
+        pair = (i, j)
+        try:
+            write_with_checksum(path, lambda tmp: _save(tmp, i, j))
+        except OSError as exc:  # a read-only folder only costs the rebuild next time
+            logger.warning("could not cache the commune adjacency in %s: %s", folder, exc)
+    logger.debug("%d neighbouring commune pairs", len(pair[0]))
+    _MEMO[key] = pair
+    return pair
+
+
+def _save(tmp: Path, i: np.ndarray, j: np.ndarray) -> None:
+    with open(tmp, "wb") as f:
+        np.savez(f, i=i, j=j)
 
 
 def adjacency_matrix(n: int, i: np.ndarray, j: np.ndarray) -> sp.csr_matrix:

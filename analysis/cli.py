@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import settings
-from .errors import SproError
+from .errors import EmptyProfileError, SproError
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -46,18 +46,36 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     profiles = list(dict.fromkeys(args.profile))
     if "all" in profiles:
         profiles = list(load_profiles())
+    from .communes import load_communes
+    from .models import access_model
+    from .runs import load_sites
+
+    communes = load_communes()
+    sites = load_sites(args.sites, include_modelled=not args.real_only)
+    options: dict[str, object] = {"verbose": not args.quiet}
+    if args.date is not None:
+        options["date"] = args.date
+    model = access_model(args.mode, communes, road=args.road, transit_options=options)
     for key in profiles:
-        result, files = run_coverage(
-            key,
-            mode=args.mode,
-            threshold_min=args.threshold,
-            road=args.road,
-            sites_file=args.sites,
-            out_dir=args.out,
-            overwrite=args.overwrite,
-            transit_date=args.date,
-            verbose=not args.quiet,
-        )
+        out = args.out
+        if out is not None and len(profiles) > 1:
+            out = out / key
+        try:
+            result, files = run_coverage(
+                key,
+                threshold_min=args.threshold,
+                include_modelled=not args.real_only,
+                out_dir=out,
+                overwrite=args.overwrite,
+                communes=communes,
+                sites=sites,
+                model=model,
+            )
+        except EmptyProfileError as exc:
+            if "all" not in args.profile:
+                raise
+            print(f"{key}: skipped — {exc}")
+            continue
         h = result.headline()
         label = "ESTIMATED " if result.estimated else ""
         print(
@@ -136,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--road", default="auto", choices=ROAD_CHOICES, help="auto, estimated or osm (default auto)"
     )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument(
+        "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
+    )
     p.add_argument("--date", help="transit date (YYYY-MM-DD)")
     p.add_argument("--out", type=Path, help="output folder (default outputs/<profile>_<mode>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")

@@ -47,7 +47,7 @@ def prepare(
     from .estimated_network import load_or_build_estimated_network
     from .runs import load_sites
 
-    steps = ["communes", "site directory", "estimated road network"]
+    steps = ["communes", "commune contiguity", "site directory", "estimated road network"]
     if osm_file is not None or place is not None:
         steps.append("OSM road network")
     if transit:
@@ -61,6 +61,11 @@ def prepare(
         if step == "communes":
             communes = load_communes()
             what = f"{len(communes):,} communes, {int(communes['pop_mun'].sum()):,} inhabitants"
+        elif step == "commune contiguity":
+            from .adjacency import commune_adjacency
+
+            i, _ = commune_adjacency(communes)
+            what = f"{len(i):,} neighbouring pairs"
         elif step == "site directory":
             sites = load_sites()
             n_mod = int((sites["provenance"] == "modelled").sum())

@@ -11,20 +11,25 @@ import geopandas as gpd
 
 from . import settings
 from .coverage import CoverageResult, compute_coverage
-from .errors import UnknownNameError, ValidationError
+from .errors import EmptyProfileError, UnknownNameError, ValidationError
 from .export import check_coverage_outputs, export_coverage
 from .profiles import Profile, get_profile, load_profiles
 
 logger = logging.getLogger(__name__)
 
 
-def load_sites(sites_file: str | Path | None = None) -> gpd.GeoDataFrame:
+def load_sites(
+    sites_file: str | Path | None = None, *, include_modelled: bool = True
+) -> gpd.GeoDataFrame:
     """Return the bundled site directory, with a user's export replacing its networks.
 
     Parameters
     ----------
     sites_file
         A user's own directory export (CSV, GeoJSON or GeoPackage), or ``None``.
+    include_modelled
+        Keep the ``modelled`` sites that complete networks whose real rows fall short;
+        ``False`` gives what the open data (and the user's file) alone say.
 
     Returns
     -------
@@ -36,6 +41,8 @@ def load_sites(sites_file: str | Path | None = None) -> gpd.GeoDataFrame:
     if sites_file is not None:
         user = load_user_directory(sites_file)
         sites = merge_user_directory(sites, user)
+    if not include_modelled:
+        sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
     return sites
 
 
@@ -46,6 +53,7 @@ def run_coverage(
     threshold_min: float | None = None,
     road: str = "auto",
     sites_file: str | Path | None = None,
+    include_modelled: bool = True,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
     transit_date: str | None = None,
@@ -68,6 +76,8 @@ def run_coverage(
         ``auto``, ``estimated`` or ``osm``.
     sites_file
         A user's directory export replacing the bundled sites of the networks it covers.
+    include_modelled
+        Keep the ``modelled`` sites (default); ``False`` for real sites only.
     out_dir
         Output folder (default ``outputs/<profile>_<mode>_<threshold>``).
     overwrite
@@ -89,6 +99,7 @@ def run_coverage(
 
     # Check the cheap arguments before loading anything.
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    mode = model.mode if model is not None else mode
     if mode not in MODES:
         raise UnknownNameError("mode", mode, MODES)
     if road not in ROAD_CHOICES:
@@ -105,7 +116,8 @@ def run_coverage(
     if out_dir is not None:  # refuse to overwrite before the work, not after it
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
-    sites = load_sites(sites_file) if sites is None else sites
+    if sites is None:
+        sites = load_sites(sites_file, include_modelled=include_modelled)
     if model is None:
         transit_options: dict[str, Any] = {"verbose": verbose}
         if transit_date is not None:
@@ -113,7 +125,8 @@ def run_coverage(
         model = access_model(mode, communes, road=road, transit_options=transit_options)
     result = compute_coverage(model, sites, communes, prof, threshold_min=threshold_min)
     if out_dir is None:
-        out_dir = settings.output_dir / f"{prof.key}_{mode}_{result.threshold_min:g}min"
+        real = "" if include_modelled else "_real-only"
+        out_dir = settings.output_dir / f"{prof.key}_{mode}_{result.threshold_min:g}min{real}"
     files = export_coverage(result, out_dir, overwrite=overwrite)
     return result, files
 
@@ -124,6 +137,7 @@ def all_profiles(
     communes: gpd.GeoDataFrame,
     *,
     profiles: dict[str, Profile] | None = None,
+    skip_empty: bool = True,
 ) -> dict[str, CoverageResult]:
     """Coverage of every profile on one model (one pass each), sharing the adjacency.
 
@@ -137,16 +151,25 @@ def all_profiles(
         Communes.
     profiles
         Profiles (default: the bundled profiles file).
+    skip_empty
+        Leave out (with a warning) profiles that have no eligible site, instead of raising.
 
     Returns
     -------
     dict of str to CoverageResult
+        Keyed by profile; profiles without an eligible site are absent when skipped.
     """
     profiles = load_profiles() if profiles is None else profiles
     out: dict[str, CoverageResult] = {}
     adjacency = None
     for key, prof in profiles.items():
-        res = compute_coverage(model, sites, communes, prof, adjacency=adjacency)
+        try:
+            res = compute_coverage(model, sites, communes, prof, adjacency=adjacency)
+        except EmptyProfileError as exc:
+            if not skip_empty:
+                raise
+            logger.warning("%s", exc)
+            continue
         adjacency = res._adjacency
         out[key] = res
     return out

@@ -1,0 +1,71 @@
+"""All profiles' coverage on the bundled region, after ``prepare``.
+
+Target: every profile's coverage (one engine pass each + tables + clusters) in under 2 s.
+Baseline measured in the same run: the same nearest-site question answered with networkx
+(``multi_source_dijkstra`` on the same graph, per profile), the pure-Python approach the
+engine replaces. Prints the times and the ratio.
+
+Run: ``.venv/bin/python benchmarks/bench_coverage_region.py``
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import networkx as nx
+import numpy as np
+
+from analysis.communes import load_communes
+from analysis.estimated_network import load_or_build_estimated_network
+from analysis.profiles import eligible_sites, load_profiles
+from analysis.runs import all_profiles, load_sites
+
+
+def timed(fn, repeat=5):
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return statistics.median(out)
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    communes = load_communes()
+    sites = load_sites()
+    profiles = load_profiles()
+    model = load_or_build_estimated_network(communes)
+    print(f"loading after prepare: {time.perf_counter() - t0:.2f} s")
+
+    all_profiles(model, sites, communes, profiles=profiles)  # warm-up (adjacency, caches)
+    t_all = timed(lambda: all_profiles(model, sites, communes, profiles=profiles))
+    print(f"all {len(profiles)} profiles, full coverage results: {t_all:.3f} s (target < 2 s)")
+
+    def engine_passes():
+        for prof in profiles.values():
+            el = eligible_sites(prof, sites)
+            model.nearest(el["x_l93"].to_numpy(float), el["y_l93"].to_numpy(float))
+
+    t_engine = timed(engine_passes)
+
+    g = model.graph
+    rows = np.repeat(np.arange(g.n_nodes), np.diff(g.indptr))
+    G = nx.DiGraph()
+    G.add_weighted_edges_from(zip(g.indices.tolist(), rows.tolist(), g.weights.tolist()))
+
+    def networkx_passes():
+        for prof in profiles.values():
+            el = eligible_sites(prof, sites)
+            snap = model.snap_sites(el["x_l93"].to_numpy(float), el["y_l93"].to_numpy(float))
+            nx.multi_source_dijkstra_path_length(G, set(snap.node[~snap.too_far].tolist()))
+
+    t_nx = timed(networkx_passes, repeat=3)
+    print(f"engine passes only ({len(profiles)} profiles): {t_engine * 1000:.1f} ms")
+    print(f"networkx multi-source Dijkstra (same graph, same sites): {t_nx * 1000:.1f} ms")
+    print(f"ratio networkx / engine: {t_nx / t_engine:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
