@@ -38,10 +38,9 @@ _PYROSM_NETWORK = {"drive": "driving", "walk": "walking"}
 
 #: Where to get a regional extract (shown in error messages).
 EXTRACT_HINT = (
-    "download an extract covering the region, e.g. "
-    "https://download.geofabrik.de/europe/france/rhone-alpes-latest.osm.pbf and "
-    "https://download.geofabrik.de/europe/france/auvergne-latest.osm.pbf "
-    "(merge them with `osmium merge`), or use the estimated network"
+    "get an extract of the region from https://download.geofabrik.de/europe/france/ "
+    "(rhone-alpes-latest.osm.pbf and auvergne-latest.osm.pbf, merged with `osmium merge`), "
+    "or keep the estimated network"
 )
 
 
@@ -140,7 +139,7 @@ def detect_osm_format(path: str | Path) -> str:
     p = Path(path)
     if not p.is_file():
         raise DataMissingError(
-            f"OSM file {p} not found; give the path of an .osm.pbf or .osm extract ({EXTRACT_HINT})"
+            f"OSM file {p} not found; give the path of an .osm.pbf or .osm file, or {EXTRACT_HINT}"
         )
     with open(p, "rb") as f:
         head = f.read(4096)
@@ -158,7 +157,7 @@ def detect_osm_format(path: str | Path) -> str:
         return "xml"
     raise ValidationError(
         "this file is not OpenStreetMap data (neither OSM PBF nor OSM XML); give an "
-        f".osm.pbf or .osm extract ({EXTRACT_HINT})",
+        f".osm.pbf or .osm extract; {EXTRACT_HINT}",
         source=str(p),
     )
 
@@ -231,7 +230,7 @@ def check_pbf_framing(path: str | Path) -> int:
             except ValueError as exc:
                 raise ValidationError(
                     f"this OSM PBF file is broken at byte {pos:,} of {total:,} ({exc}); the "
-                    f"download may be incomplete: download it again ({EXTRACT_HINT})",
+                    f"download may be incomplete: download it again; {EXTRACT_HINT}",
                     source=str(p),
                 ) from exc
             pos += 4 + length + size
@@ -261,7 +260,7 @@ def pbf_header(path: str | Path) -> dict[str, Any]:
         h = read_header_block(str(path))
     except Exception as exc:  # pyrosm raises its own error types for broken files
         raise ValidationError(
-            f"this file is not a valid OSM PBF extract ({exc}); download it again ({EXTRACT_HINT})",
+            f"this file is not a valid OSM PBF extract ({exc}); download it again; {EXTRACT_HINT}",
             source=str(path),
         ) from exc
     ts = None
@@ -418,15 +417,15 @@ def read_pbf_graph(path: str | Path, *, network: str = "drive", verbose: bool = 
     except Exception as exc:
         if type(exc).__module__.startswith("pyrosm"):
             raise ValidationError(
-                f"pyrosm cannot read this OSM PBF file ({exc}); download the extract again "
-                f"({EXTRACT_HINT})",
+                f"pyrosm cannot read this OSM PBF file ({exc}); download the extract again; "
+                f"{EXTRACT_HINT}",
                 source=str(path),
             ) from exc
         raise
     if G is None or G.number_of_edges() == 0:
         raise ValidationError(
             f"this OSM extract holds no {'drivable' if network == 'drive' else 'walkable'} "
-            f"road; use an extract of the region's roads ({EXTRACT_HINT})",
+            f"road; {EXTRACT_HINT}",
             source=str(path),
         )
     return G
@@ -466,8 +465,7 @@ def read_xml_graph(path: str | Path, *, network: str = "drive") -> Any:
             )
     except ox._errors.InsufficientResponseError as exc:
         raise ValidationError(
-            f"this OSM XML file holds no road; use an extract of the region's roads "
-            f"({EXTRACT_HINT})",
+            f"this OSM XML file holds no road; {EXTRACT_HINT}",
             source=str(path),
         ) from exc
     except Exception as exc:  # XML syntax errors, missing attributes
@@ -480,8 +478,7 @@ def read_xml_graph(path: str | Path, *, network: str = "drive") -> Any:
         ) from exc
     if G.number_of_edges() == 0:
         raise ValidationError(
-            f"this OSM XML file holds no road; use an extract of the region's roads "
-            f"({EXTRACT_HINT})",
+            f"this OSM XML file holds no road; {EXTRACT_HINT}",
             source=str(path),
         )
     return G

@@ -283,7 +283,7 @@ def build_osm_graph(
         if table.n_edges == 0:
             raise ValidationError(
                 f"this OSM file holds no {'drivable' if network == 'drive' else 'walkable'} "
-                f"road; use an extract of the region's roads ({EXTRACT_HINT})",
+                f"road; {EXTRACT_HINT}",
                 source=str(source.path),
             )
     if source.timestamp_kind == "file modified":
@@ -481,7 +481,7 @@ def prepare_osm_model(
         if model.outside.all():
             raise ValidationError(
                 f"the OSM data ({cached.graph.label}) covers none of the {len(communes):,} "
-                f"communes; use an extract of the region ({EXTRACT_HINT})"
+                f"communes; {EXTRACT_HINT}"
             )
         cache.write_active(cache_dir, network, _record(path, cached))
         models[network] = model
