@@ -485,4 +485,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from analysis.errors import SproError
+
+    try:
+        sys.exit(main())
+    except SproError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
