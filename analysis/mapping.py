@@ -711,30 +711,31 @@ def coverage_map(
 
     # under-served clusters, outlined, population in the tooltip
     clusters = _cluster_features(result, base)
-    if clusters["features"]:
-        folium.GeoJson(
-            clusters,
-            name=f"Under-served clusters ({len(clusters['features'])})",
-            style_function=lambda _f: {
-                "fill": False,
-                "color": BEYOND_OUTLINE,
-                "weight": 2.2,
-                "dashArray": "5 3",
-                "opacity": 1.0,
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["name", "communes", "population", "demand", "max_time", "rural"],
-                aliases=[
-                    "Under-served cluster",
-                    "Communes",
-                    "Population",
-                    "Demand (profile)",
-                    "Longest time",
-                    "Character",
-                ],
-                style=_TOOLTIP_STYLE,
-            ),
-        ).add_to(m)
+    cluster_tooltip = (
+        folium.GeoJsonTooltip(
+            fields=["name", "communes", "population", "demand", "max_time", "rural"],
+            aliases=[
+                "Under-served cluster",
+                "Communes",
+                "Population",
+                "Demand (profile)",
+                "Longest time",
+                "Character",
+            ],
+            style=_TOOLTIP_STYLE,
+        )
+        if clusters["features"]
+        else None  # folium checks the fields against the first feature
+    )
+    StyledGeoJson(
+        clusters,
+        js_style=(
+            f'function(f) {{ return {{fill: false, color: "{BEYOND_OUTLINE}", weight: 2.2, '
+            'dashArray: "5 3", opacity: 1.0}; }'
+        ),
+        name=f"Under-served clusters ({len(clusters['features'])})",
+        tooltip=cluster_tooltip,
+    ).add_to(m)
 
     # department borders (reference; not interactive)
     if show_departments:
@@ -797,7 +798,8 @@ def coverage_map(
             )
         )
     )
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    # many networks (e.g. "everyone"): a collapsed control keeps the map visible
+    folium.LayerControl(collapsed=len(colours) > 5, position="topright").add_to(m)
     return m
 
 

@@ -85,10 +85,12 @@ def _reset_threshold() -> None:
     st.session_state["threshold"] = _default_threshold()
 
 
-st.session_state.setdefault("profile", profile_keys[0])
+# the public of the first question opens the page, when the profiles file has it
+DEFAULT_PROFILE = "young_16_25" if "young_16_25" in profiles else profile_keys[0]
+st.session_state.setdefault("profile", DEFAULT_PROFILE)
 st.session_state.setdefault("mode", "road")
 if st.session_state["profile"] not in profiles:
-    st.session_state["profile"] = profile_keys[0]
+    st.session_state["profile"] = DEFAULT_PROFILE
 if st.session_state["mode"] not in modes:
     st.session_state["mode"] = "road"
 st.session_state.setdefault("threshold", _default_threshold())
@@ -244,10 +246,13 @@ if clicked and clicked != st.session_state.get("_last_click"):
     st.session_state["_last_click"] = clicked
     st.session_state["commune"] = by_insee[clicked]
 if st.session_state.get("commune") not in by_insee.values():
-    # default: the most populated commune beyond the threshold, else the first
+    # default: the commune beyond the threshold with most demand, else the farthest one
     df = result.communes
     beyond = df[~df["covered"]]
-    pick = beyond.loc[beyond["demand"].idxmax(), "insee"] if len(beyond) else df["insee"].iloc[0]
+    if len(beyond):
+        pick = beyond.loc[beyond["demand"].idxmax(), "insee"]
+    else:
+        pick = df.loc[df["time_min"].idxmax(), "insee"]
     st.session_state["commune"] = by_insee[str(pick)]
 
 

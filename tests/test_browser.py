@@ -167,18 +167,29 @@ def _map_state(frame) -> dict:
     return {"layers": layers, "legend": legend, "fills": Counter(fills), "paths": len(fills)}
 
 
-def _wait_map(pg, *, changed_from: dict | None = None, timeout_ms: int = RERUN_TIMEOUT_MS):
+def _wait_map(pg, *, until=None, timeout_ms: int = RERUN_TIMEOUT_MS) -> dict:
+    """Wait until the map is drawn, ``until(state)`` holds and the state is stable."""
     frame = pg.frame_locator(MAP_FRAME).first
     frame.locator(".spro-legend").wait_for(timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
+    previous = None
     while True:
-        state = _map_state(frame)
-        ready = state["paths"] >= 4025 and any(x.startswith("Travel time") for x in state["layers"])
-        if ready and (changed_from is None or state["legend"] != changed_from["legend"]):
+        try:
+            state = _map_state(frame)
+        except Exception:  # the iframe is being replaced: read again
+            state = None
+        ready = (
+            state is not None
+            and state["paths"] >= 4025
+            and any(x.startswith("Travel time") for x in state["layers"])
+            and (until is None or until(state))
+        )
+        if ready and state == previous:
             return state
         if time.monotonic() > deadline:
-            raise AssertionError(f"map did not (re)draw: {state['layers']}, {state['paths']}")
-        pg.wait_for_timeout(300)
+            raise AssertionError(f"map did not (re)draw as expected: {state}")
+        previous = state if ready else None
+        pg.wait_for_timeout(400)
 
 
 def _wait_idle(pg) -> None:
@@ -216,7 +227,11 @@ def _check_controls(pg, server: str) -> None:
     target = next((t for t in labels if t.startswith("Job seekers")), labels[-1])
     options.filter(has_text=target).first.click()
     pg.locator(".spro-sub", has_text=target).wait_for(timeout=LOAD_TIMEOUT_MS)
-    second = _wait_map(pg, changed_from=first, timeout_ms=LOAD_TIMEOUT_MS)
+    second = _wait_map(
+        pg,
+        until=lambda st: st["legend"] != first["legend"] and st["layers"] != first["layers"],
+        timeout_ms=LOAD_TIMEOUT_MS,
+    )
     _wait_idle(pg)
     assert pg.locator(".spro-sub").inner_text() != profile_before
     assert second["layers"] != first["layers"]  # other networks' site layers
@@ -235,7 +250,9 @@ def _check_controls(pg, server: str) -> None:
     pg.locator('[data-testid="stMetric"]', has_text=f"Share beyond {thr + 20} min").wait_for(
         timeout=LOAD_TIMEOUT_MS
     )
-    third = _wait_map(pg, changed_from=second, timeout_ms=LOAD_TIMEOUT_MS)
+    third = _wait_map(
+        pg, until=lambda st: f"beyond {thr + 20} min" in st["legend"], timeout_ms=LOAD_TIMEOUT_MS
+    )
     _wait_idle(pg)
     assert f"beyond {thr + 20} min" in third["legend"]
     communes_after = _metric(pg, "Communes beyond")

@@ -220,3 +220,12 @@ def test_summary_table(result):
     s = mapping.summary_table(result, "dep")
     assert len(s) == 12
     assert s["share_beyond_pct"].between(0, 100).all()
+
+
+def test_map_with_no_commune_beyond(communes, sites, profile, base):
+    res = compute_coverage(CrowFlyModel(communes), sites, communes, profile, threshold_min=600)
+    assert res.communes["covered"].all()
+    page = mapping.map_html(mapping.coverage_map(res, base))
+    assert "Under-served clusters (0)" in page  # the layer is there, empty
+    assert mapping.headline_figures(res)["clusters"] == 0
+    assert mapping.band_table(res)["beyond"].any()
