@@ -32,6 +32,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         place=args.place,
         transit=args.transit,
         transit_date=args.date,
+        walk=args.walk,
+        refresh=args.refresh,
         verbose=not args.quiet,
     )
     for line in report:
@@ -139,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="build the derived data (directory, road model, transit)")
     p.add_argument("--osm", type=Path, help="OpenStreetMap extract (.osm.pbf or .osm) to use")
     p.add_argument("--place", help="place name to download OSM roads for (needs internet)")
+    p.add_argument("--walk", action="store_true", help="with --osm/--place: also the walk network")
+    p.add_argument(
+        "--refresh", action="store_true", help="rebuild the OSM graph, ignoring its cache"
+    )
     p.add_argument("--transit", action="store_true", help="also compile the TER timetable")
     p.add_argument("--date", help="transit date (YYYY-MM-DD) inside the feed's calendar")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

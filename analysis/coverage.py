@@ -346,6 +346,10 @@ def compute_coverage(
     used = np.zeros(len(elig), dtype=bool)
     used[np.unique(ans.site[has])] = True
     elig = elig.copy()
+    if hasattr(model, "snap_sites"):  # road models: say how each site joins the network
+        snap = model.snap_sites(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float))
+        elig["snap_m"] = np.round(snap.dist_m, 1)
+        elig["too_far_from_network"] = snap.too_far
     elig["nearest_for_communes"] = np.bincount(ans.site[has], minlength=len(elig))
     elig["used"] = used
     logger.info(

@@ -16,8 +16,8 @@ from .road_model import RoadModel
 
 logger = logging.getLogger(__name__)
 
-#: Modes of travel the tool answers.
-MODES = ("road", "transit", "best")
+#: Modes of travel the tool answers ("walk" needs a prepared OSM walk network).
+MODES = ("road", "transit", "best", "walk")
 
 #: Road models the user can ask for.
 ROAD_CHOICES = ("auto", "estimated", "osm")
@@ -92,6 +92,18 @@ def access_model(
         raise UnknownNameError("mode", mode, MODES)
     if mode == "road":
         return active_road_model(communes, road=road)
+    if mode == "walk":
+        from .errors import DataMissingError
+        from .osm import load_cached_osm_model
+
+        walk = load_cached_osm_model(communes, network="walk")
+        if walk is None:
+            raise DataMissingError(
+                "walking times need an OpenStreetMap walk network; run "
+                "`spro-access prepare --osm FILE.osm.pbf --walk` first"
+            )
+        walk.mode = "walk"
+        return walk
     from .transit import BestOfModel, build_transit_model
 
     transit = build_transit_model(communes, **(transit_options or {}))

@@ -21,6 +21,8 @@ def prepare(
     place: str | None = None,
     transit: bool = False,
     transit_date: str | None = None,
+    walk: bool = False,
+    refresh: bool = False,
     verbose: bool = True,
 ) -> list[str]:
     """Load and validate the inputs, and build the road (and transit) models.
@@ -35,6 +37,10 @@ def prepare(
         Also compile the TER timetable.
     transit_date
         Transit date (YYYY-MM-DD).
+    walk
+        Also build the OSM walk network (walking times), with ``osm_file`` or ``place``.
+    refresh
+        Rebuild the OSM graph even if a valid cache exists.
     verbose
         Show progress bars.
 
@@ -77,7 +83,12 @@ def prepare(
             from .osm import prepare_osm_model
 
             model = prepare_osm_model(
-                osm_file=osm_file, place=place, communes=communes, verbose=verbose
+                osm_file=osm_file,
+                place=place,
+                communes=communes,
+                verbose=verbose,
+                walk=walk,
+                refresh=refresh,
             )
             what = f"{model.label}: {model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges"
         else:
