@@ -902,6 +902,7 @@ def site_permanences(
     cand_table = cands.assign(standalone_gain=standalone, on_network=cm.on_network)
     total = float(demand.sum())
     unc_before = float(demand[~covered].sum())
+    unc_after = float(demand[~covered & pd.isna(covered_by)].sum())
     summary = {
         "network": network,
         "profile": prof.key,
@@ -913,9 +914,9 @@ def site_permanences(
         "candidates_off_network": int((~cm.on_network).sum()),
         "demand_total": total,
         "demand_uncovered_before": unc_before,
-        "demand_uncovered_after": unc_before - greedy.objective,
+        "demand_uncovered_after": unc_after,
         "share_uncovered_before": unc_before / total if total > 0 else np.nan,
-        "share_uncovered_after": (unc_before - greedy.objective) / total if total > 0 else np.nan,
+        "share_uncovered_after": unc_after / total if total > 0 else np.nan,
         "greedy_objective": greedy.objective,
         "greedy_evaluations": greedy.evaluations,
         "greedy_seconds": t_greedy,

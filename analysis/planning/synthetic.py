@@ -188,7 +188,7 @@ def synthetic_sites(
                     "name": f"{net} {r['nom']}",
                     "network": net,
                     "circle": circle,
-                    "kind": "main site" if j == 0 else "permanence",
+                    "kind": "site" if j == 0 else "permanence",
                     "insee": r["insee"],
                     "commune_name": r["nom"],
                     "dep": r["dep"],
