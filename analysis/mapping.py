@@ -581,6 +581,7 @@ def _site_features(sites: pd.DataFrame) -> dict[str, Any]:
                     "name": _esc(row.name),
                     "network": _esc(row.network),
                     "kind": _esc(getattr(row, "kind", "")),
+                    "r": _SITE_RADIUS.get(str(getattr(row, "kind", "")), 4.5),
                     "address": addr or "—",
                     "source": _esc(_provenance_label(prov)),
                     "m": 1 if prov == "modelled" else 0,
@@ -620,6 +621,9 @@ def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:
         )
     return {"type": "FeatureCollection", "features": feats}
 
+
+#: Marker radius (pixels) per site kind: permanences smaller than main sites.
+_SITE_RADIUS = {"site": 5.5, "main site": 5.5, "antenne": 4.5, "permanence": 3.5, "mobile": 3.5}
 
 _TOOLTIP_STYLE = "font: 12px system-ui, sans-serif; max-width: 320px;"
 
@@ -673,7 +677,8 @@ def coverage_map(
         folium.TileLayer(
             tiles=tiles_url, attr=attribution, name=BASEMAPS[basemap][0], control=False
         ).add_to(m)
-    m.fit_bounds(base.bounds)
+    # leave room at the bottom right for the legend
+    m.fit_bounds(base.bounds, padding_top_left=(10, 10), padding_bottom_right=(10, 110))
     bands = time_bands(result.threshold_min)
     palette = json.dumps(list(bands.colours))
 
@@ -685,7 +690,7 @@ def coverage_map(
         var beyond = feature.properties.x === 1;
         return {{fillColor: b >= 0 ? pal[b] : "{NO_TIME_COLOUR}", fillOpacity: 0.8,
                  color: beyond ? "{BEYOND_OUTLINE}" : "#ffffff",
-                 weight: beyond ? 0.9 : 0.3, opacity: beyond ? 0.9 : 0.7}};
+                 weight: beyond ? 0.6 : 0.3, opacity: beyond ? 0.55 : 0.7}};
     }}"""
     StyledGeoJson(
         communes,
@@ -762,7 +767,7 @@ def coverage_map(
         label = f"Sites — {net} ({len(sub)}{f', {n_mod} modelled' if n_mod else ''})"
         site_style = f"""function(feature) {{
             var mod = feature.properties.m === 1;
-            return {{radius: mod ? 4.5 : 4.5, color: mod ? "{colour}" : "#1b1b1b",
+            return {{radius: feature.properties.r, color: mod ? "{colour}" : "#1b1b1b",
                      weight: mod ? 1.8 : 0.7, dashArray: mod ? "2 2" : null,
                      fill: true, fillColor: "{colour}", fillOpacity: mod ? 0.0 : 0.95}};
         }}"""
@@ -1078,7 +1083,11 @@ def commune_card(result: Any, insee: str) -> dict[str, str]:
     t = float(r["time_min"])
     est = " (estimated)" if result.estimated else ""
     cluster = int(r["cluster_id"])
-    site = r["nearest_site_name"]
+
+    def text(col: str, missing: str = "—") -> str:
+        v = r[col]
+        return missing if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+
     return {
         "Commune": f"{r['nom']} ({r['insee']})",
         "Department": str(r["dep"]),
@@ -1087,11 +1096,11 @@ def commune_card(result: Any, insee: str) -> dict[str, str]:
         "Population": f"{float(r['pop_mun']):,.0f}",
         f"Demand ({result.profile.key})": f"{float(r['demand']):,.0f}",
         "Time to nearest site": _time_text(t) + est,
-        "Nearest site": "none" if site is None else str(site),
-        "Network": "—" if r["nearest_network"] is None else str(r["nearest_network"]),
-        "Site source": "—"
-        if r["nearest_provenance"] is None
-        else _provenance_label(r["nearest_provenance"]),
+        "Nearest site": text("nearest_site_name", "none reachable"),
+        "Network": text("nearest_network"),
+        "Site source": (
+            _provenance_label(r["nearest_provenance"]) if text("nearest_provenance") != "—" else "—"
+        ),
         "Covered": (
             f"yes (≤ {result.threshold_min:g} min)"
             if bool(r["covered"])

@@ -283,8 +283,9 @@ def summary_panel() -> None:
         key="summary_by",
     )
     summary = mapping.summary_table(result, by)
+    no_service = ~summary[["p50_min", "p90_min"]].apply(lambda c: c.map(math.isfinite))
     st.dataframe(
-        summary,
+        summary.mask(no_service.reindex(columns=summary.columns, fill_value=False)),
         hide_index=True,
         width="stretch",
         key="summary_table",
@@ -305,7 +306,12 @@ def summary_panel() -> None:
     left, right = st.columns([4, 1])
     left.caption(
         f"Demand = the profile's share of the population. Times are "
-        f"{'estimated' if result.estimated else 'measured'}; P50/P90 weighted by demand."
+        f"{'estimated' if result.estimated else 'measured'}; P50/P90 weighted by demand"
+        + (
+            "; an empty P50/P90 means that much of the demand has no service in this mode."
+            if no_service.to_numpy().any()
+            else "."
+        )
     )
     right.download_button(
         "This table (CSV)",

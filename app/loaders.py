@@ -120,8 +120,8 @@ def map_payload(profile_key: str, mode: str, threshold: float, road: str, basema
     from app import components
 
     result = coverage(profile_key, mode, threshold, road)
-    fmap = _mapping.coverage_map(result, load_web_base(), basemap=basemap, height=640)
-    return components.map_payload(_mapping.inline_leaflet(fmap), height=640)
+    fmap = _mapping.coverage_map(result, load_web_base(), basemap=basemap, height=700)
+    return components.map_payload(_mapping.inline_leaflet(fmap), height=700)
 
 
 @st.cache_data(max_entries=48)

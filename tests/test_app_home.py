@@ -170,3 +170,23 @@ def test_transit_failure_reads_as_a_message(warm, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     msgs = " ".join(e.value for e in at.error)
     assert "could not be computed" in msgs and "timetable not available" in msgs
+
+
+def test_transit_mode_runs_and_labels_follow_the_model(warm):
+    at = fresh(warm)
+    if len(at.radio(key="mode").options) < 3:
+        pytest.skip("no transit module in this copy")
+    heads = [m.value for m in at.markdown if "Headline figures" in m.value]
+    assert heads and "estimated times" in heads[0]  # road: the estimated network
+    at.radio(key="mode").set_value("transit").run(timeout=FIRST_TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    if at.error and "could not be computed" in " ".join(e.value for e in at.error):
+        pytest.skip("no timetable here: " + at.error[0].value)
+    from analysis.profiles import load_profiles
+
+    prof = load_profiles()[at.selectbox(key="profile").value]
+    assert at.slider(key="threshold").value == round(prof.threshold("transit"))
+    heads = [m.value for m in at.markdown if "Headline figures" in m.value]
+    assert heads and "estimated times" not in heads[0]  # timetable times are not estimated
+    bands = table_with(at, "band")
+    assert bands["communes"].sum() == 4025
