@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import SproError, ValidationError
+from ..errors import SproError, UnknownNameError, ValidationError
 from . import common
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,9 @@ def make_candidate(
         network = common.canonical_network(net_in)
     except SproError as exc:
         raise type(exc)(*_err_args(exc), source=source, rows=rows) from None
+    spro = common.spro_networks()
+    if network not in spro:
+        raise UnknownNameError("SPRO network", net_in, spro, source=source, rows=rows)
     kind = _text(record.get("kind")) or DEFAULT_KIND
     lon, lat = _number(record.get("lon")), _number(record.get("lat"))
     code = _text(record.get("insee"))

@@ -223,6 +223,13 @@ def canonical_network(name: str) -> str:
     return _canon(str(name))
 
 
+def spro_networks() -> tuple[str, ...]:
+    """Return the canonical names of the SPRO networks (France Services is not one)."""
+    from ..sites.networks import SPRO_NETWORKS
+
+    return tuple(SPRO_NETWORKS)
+
+
 def commune_position(query: str, communes: pd.DataFrame) -> tuple[int, float, float]:
     """Find a commune by INSEE code or name and return its row and origin point.
 

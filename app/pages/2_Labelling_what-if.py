@@ -1,0 +1,329 @@
+"""Labelling application (what-if): what does a candidate site add, what does a closure lose?
+
+Thin page: candidates are entered here (map click, commune form, CSV) and evaluated by
+:class:`analysis.planning.whatif.WhatIf` (incremental passes on the road model).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from analysis import mapping
+from analysis.errors import SproError
+from analysis.planning import common
+from analysis.planning.candidates import (
+    DEFAULT_KIND,
+    candidates_from_records,
+    read_candidates_csv,
+)
+from analysis.planning.maps import base_map
+from analysis.planning.whatif import WhatIf
+from app import loaders
+
+st.set_page_config(page_title="SPRO access — labelling what-if", page_icon="🧭", layout="wide")
+
+MODE_LABELS = {"road": "Road (car)", "transit": "Public transport (TER)", "best": "Best of both"}
+KINDS = ("permanence", "site", "antenne")
+
+
+@st.cache_resource(show_spinner="Computing today's times for every profile…", max_entries=8)
+def session(modes: tuple[str, ...], road: str) -> WhatIf:
+    """One what-if session per set of modes (baselines computed once, then shared)."""
+    models = {m: loaders.load_access_model(m, road) for m in modes}
+    return WhatIf(models, loaders.load_sites(), loaders.load_communes(), loaders.load_profiles())
+
+
+try:
+    communes = loaders.load_communes()
+    sites = loaders.load_sites()
+    profiles = loaders.load_profiles()
+    road_model = loaders.load_road_model()
+except SproError as exc:
+    st.error(f"The bundled data could not be loaded: {exc}")
+    st.stop()
+
+networks = sorted(set(sites["network"].astype(str)))
+st.session_state.setdefault("wi_candidates", [])
+
+# --------------------------------------------------------------------------- sidebar
+with st.sidebar:
+    st.header("Evaluation")
+    modes_avail = ["road", *(["transit", "best"] if loaders.transit_available() else [])]
+    modes = st.multiselect(
+        "Modes", modes_avail, default=["road"], format_func=MODE_LABELS.get, key="wi_modes"
+    )
+    rank_by = st.selectbox(
+        "Rank candidates by",
+        ["(all profiles they serve)", *profiles],
+        format_func=lambda k: profiles[k].label if k in profiles else k,
+        key="wi_rank_by",
+    )
+    basemap = st.selectbox(
+        "Base map",
+        list(mapping.BASEMAPS),
+        index=0,
+        format_func=lambda k: mapping.BASEMAPS[k][0],
+        key="wi_basemap",
+    )
+    st.markdown("**Road model in force**")
+    st.caption(
+        road_model.label
+        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
+    )
+
+st.title("Labelling application — what does this site add?")
+prov = common.sites_line(sites)
+(st.warning if road_model.estimated else st.info)(
+    f"Times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'}). "
+    f"Today's {prov}. Modelled sites stand where real data are missing."
+)
+
+# --------------------------------------------------------------------------- candidates
+tab_map, tab_form, tab_csv, tab_close = st.tabs(
+    ["Click on the map", "Commune form", "CSV of candidates", "Close a site"]
+)
+
+
+def add_record(rec: dict) -> None:
+    st.session_state["wi_candidates"].append(rec)
+
+
+with tab_map:
+    c1, c2 = st.columns([3, 1])
+    with c2:
+        net_click = st.selectbox("Network", networks, key="wi_click_net")
+        kind_click = st.selectbox("Kind", KINDS, key="wi_click_kind")
+        name_click = st.text_input("Name", value="Candidate", key="wi_click_name")
+    with c1:
+        from streamlit_folium import st_folium
+
+        shown = sites[sites["network"] == net_click]
+        fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
+        from analysis.planning.maps import add_point
+
+        for _, s in shown.iterrows():
+            add_point(
+                fmap,
+                s["lon"],
+                s["lat"],
+                colour="#555555",
+                radius=4,
+                popup_lines=[f"{s['name']} ({s['network']}, {s['provenance']})"],
+            )
+        clicked = st_folium(
+            fmap,
+            key="wi_pick_map",
+            height=420,
+            use_container_width=True,
+            returned_objects=["last_clicked"],
+        )
+        st.caption(f"Grey dots: today's {net_click} sites. Click where the candidate would stand.")
+    last = (clicked or {}).get("last_clicked")
+    if last:
+        st.write(f"Clicked: {last['lng']:.5f}, {last['lat']:.5f}")
+        if st.button("Add this point as a candidate", key="wi_add_click"):
+            add_record(
+                {
+                    "name": name_click,
+                    "network": net_click,
+                    "kind": kind_click,
+                    "lon": last["lng"],
+                    "lat": last["lat"],
+                }
+            )
+
+with tab_form:
+    f1, f2, f3, f4 = st.columns(4)
+    name_f = f1.text_input("Name", value="Candidate", key="wi_form_name")
+    net_f = f2.selectbox("Network", networks, key="wi_form_net")
+    kind_f = f3.selectbox("Kind", KINDS, key="wi_form_kind")
+    options = (communes["nom"] + " — " + communes["insee"]).tolist()
+    commune_f = f4.selectbox("Commune", options, key="wi_form_commune")
+    address_f = st.text_input(
+        "Address (kept as text; the site stands at the commune's town hall)", key="wi_form_address"
+    )
+    if st.button("Add candidate", key="wi_add_form"):
+        add_record(
+            {
+                "name": name_f,
+                "network": net_f,
+                "kind": kind_f,
+                "insee": commune_f.rsplit(" — ", 1)[1],
+                "address": address_f,
+            }
+        )
+
+with tab_csv:
+    st.caption(
+        "Columns: name, network, kind (optional), and lon + lat or insee / commune. "
+        "Comma or semicolon separated, UTF-8. Bad rows are listed; good rows load."
+    )
+    up = st.file_uploader("CSV file", type=["csv", "txt"], key="wi_csv")
+    pasted = st.text_area("…or paste the CSV here", key="wi_csv_text", height=120)
+    if st.button("Load candidates", key="wi_load_csv"):
+        data = up.getvalue() if up is not None else pasted.encode("utf-8")
+        try:
+            load = read_candidates_csv(data, communes)
+        except SproError as exc:
+            st.error(str(exc))
+        else:
+            for msg in load.messages():
+                st.warning(msg)
+            for rec in load.candidates.drop(columns="geometry").to_dict("records"):
+                add_record(
+                    {k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")}
+                )
+            st.success(f"{len(load.candidates)} candidate(s) loaded")
+
+with tab_close:
+    labels = (
+        sites["site_id"].astype(str)
+        + " — "
+        + sites["name"].astype(str)
+        + " ("
+        + sites["network"].astype(str)
+        + ")"
+    ).tolist()
+    closing = st.multiselect("Sites to close (each evaluated alone)", labels, key="wi_close")
+
+records = st.session_state["wi_candidates"]
+st.subheader(f"Candidates ({len(records)}) and closures ({len(closing)})")
+if records:
+    st.dataframe(pd.DataFrame(records), hide_index=True, key="wi_cand_table")
+    if st.button("Clear the candidates", key="wi_clear"):
+        st.session_state["wi_candidates"] = []
+        st.rerun()
+
+if st.button("Evaluate", type="primary", key="wi_evaluate"):
+    load = candidates_from_records(records, communes, source="candidates")
+    st.session_state["wi_skipped"] = load.messages()
+    st.session_state.pop("wi_result", None)
+    if not modes:
+        st.error("Choose at least one mode.")
+    else:
+        try:
+            with st.spinner("Evaluating…"):
+                st.session_state["wi_result"] = session(tuple(modes), "auto").evaluate(
+                    load.candidates if len(load.candidates) else None,
+                    remove=[lab.split(" — ", 1)[0] for lab in closing],
+                    rank_by=None if rank_by not in profiles else rank_by,
+                )
+        except SproError as exc:
+            st.error(str(exc))
+for msg in st.session_state.get("wi_skipped", []):
+    st.warning(f"Skipped: {msg}")
+result = st.session_state.get("wi_result")
+if result is None:
+    st.info("Add candidates (or choose sites to close), then press *Evaluate*.")
+    st.stop()
+
+# --------------------------------------------------------------------------- cards
+est = " (estimated)" if result.estimated else ""
+cards = result.cards
+for note in result.notes:
+    st.caption(note)
+for _, group in cards.groupby("candidate_id", sort=False):
+    first = group.iloc[0]
+    verb = "candidate" if first["action"] == "add" else "closure"
+    st.markdown(f"#### #{first['rank']:.0f} · {verb}")
+    st.text(f"{first['candidate_name']} — {first['network']}, {first['kind']}")
+    cols = st.columns(min(len(group), 4))
+    for i, (_, r) in enumerate(group.iterrows()):
+        with cols[i % len(cols)]:
+            st.caption(
+                f"{profiles[r['profile']].label} · {MODE_LABELS.get(r['mode'], r['mode'])}"
+                f" · {r['threshold_min']:g} min"
+            )
+            if r["action"] == "add":
+                st.metric(f"Newly covered{est}", f"{r['demand_newly_covered']:,.0f}")
+                st.metric(
+                    f"Time improves for{est}",
+                    f"{r['demand_time_improved']:,.0f}",
+                    help=f"mean gain {r['mean_gain_min']:.1f} min, max {r['max_gain_min']:.1f}",
+                )
+                ov = r["overlap_share"]
+                st.metric(
+                    "Overlap with existing catchments", "—" if pd.isna(ov) else f"{100 * ov:.0f} %"
+                )
+            else:
+                st.metric(f"Losing cover{est}", f"{r['demand_losing_cover']:,.0f}")
+                st.metric(
+                    f"Time worsens for{est}",
+                    f"{r['demand_time_worsened']:,.0f}",
+                    help=f"mean loss {r['mean_loss_min']:.1f} min",
+                )
+            st.caption(
+                f"P50 {r['p50_before_min']:.1f} → {r['p50_after_min']:.1f} min; "
+                f"P90 {r['p90_before_min']:.1f} → {r['p90_after_min']:.1f} min"
+            )
+
+tab_side, tab_changes, tab_rmap, tab_dl = st.tabs(
+    ["Side by side", "Communes that change", "Map", "Downloads"]
+)
+with tab_side:
+
+    def _fmt(v):
+        if isinstance(v, float):
+            return "—" if pd.isna(v) else f"{v:,.2f}"
+        return str(v)
+
+    st.dataframe(result.side_by_side().map(_fmt), key="wi_side")
+    st.caption(
+        "Catchment: communes for which the candidate becomes the nearest eligible site within "
+        "the threshold; overlap: the share of its demand already covered today."
+    )
+with tab_changes:
+    st.dataframe(result.changes.drop(columns="geometry"), hide_index=True, key="wi_changes")
+with tab_rmap:
+    from streamlit_folium import st_folium
+
+    st_folium(
+        result.map(basemap=basemap),
+        key="wi_result_map",
+        height=520,
+        use_container_width=True,
+        returned_objects=[],
+    )
+with tab_dl:
+    d = st.columns(4)
+    d[0].download_button(
+        "Cards (CSV)",
+        mapping.csv_bytes(cards, provenance=result.provenance),
+        file_name="whatif_cards.csv",
+        mime="text/csv",
+        key="wi_dl_cards",
+    )
+    d[1].download_button(
+        "Changed communes (CSV)",
+        mapping.csv_bytes(result.changes, provenance=result.provenance),
+        file_name="whatif_changes.csv",
+        mime="text/csv",
+        key="wi_dl_changes",
+    )
+    if len(result.changes):
+        d[2].download_button(
+            "GeoPackage",
+            lambda: mapping.gpkg_bytes(
+                {"changes": result.changes, "candidates": result.candidates}
+            ),
+            file_name="whatif.gpkg",
+            mime="application/geopackage+sqlite3",
+            key="wi_dl_gpkg",
+            on_click="ignore",
+        )
+    d[3].download_button(
+        "Map (HTML)",
+        lambda: mapping.map_html(result.map(basemap=basemap)).encode("utf-8"),
+        file_name="whatif_map.html",
+        mime="text/html",
+        key="wi_dl_html",
+        on_click="ignore",
+    )
+st.caption(f"Provenance: {result.provenance}. Default kind of a new site: {DEFAULT_KIND}.")

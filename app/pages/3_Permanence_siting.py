@@ -1,0 +1,239 @@
+"""Permanence siting: where should a network's next k permanences go?
+
+Thin page: the choices go to :func:`analysis.planning.siting.site_permanences` (maximal
+covering location, lazy greedy, exact integer program on small instances).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from analysis import mapping
+from analysis.errors import SproError
+from analysis.planning import common
+from analysis.planning.siting import HOSTS, site_permanences
+from app import loaders
+
+st.set_page_config(page_title="SPRO access — permanence siting", page_icon="🧭", layout="wide")
+
+HOST_LABELS = {
+    "town_halls": "Town halls (every commune)",
+    "france_services": "France Services sites",
+    "spro_sites": "Other networks' SPRO sites",
+}
+
+
+@st.cache_resource(show_spinner="Loading the France Services sites…")
+def france_services():
+    """France Services sites (candidate hosts, not SPRO sites)."""
+    from analysis.sites.directory import load_france_services
+
+    return load_france_services()
+
+
+@st.cache_resource(show_spinner="Choosing the permanences…", max_entries=16)
+def run(network: str, k: int, threshold: float, profile: str, hosts: tuple[str, ...], exact: bool):
+    """One siting question (cached per choice)."""
+    return site_permanences(
+        loaders.load_road_model(),
+        loaders.load_sites(),
+        loaders.load_communes(),
+        network=network,
+        k=k,
+        threshold_min=threshold,
+        profile=profile,
+        profiles=loaders.load_profiles(),
+        hosts=hosts,
+        france_services=france_services() if "france_services" in hosts else None,
+        exact="auto" if exact else False,
+    )
+
+
+try:
+    communes = loaders.load_communes()
+    sites = loaders.load_sites()
+    profiles = loaders.load_profiles()
+    road_model = loaders.load_road_model()
+except SproError as exc:
+    st.error(f"The bundled data could not be loaded: {exc}")
+    st.stop()
+
+present = set(sites["network"].astype(str))
+networks = [n for n in common.spro_networks() if any(n in p.networks for p in profiles.values())]
+networks = sorted(networks, key=lambda n: (n not in present, n))
+
+with st.sidebar:
+    st.header("Question")
+    network = st.selectbox(
+        "Network",
+        networks,
+        index=networks.index("Mission Locale") if "Mission Locale" in networks else 0,
+        key="si_network",
+    )
+    serving = [k for k, p in profiles.items() if network in p.networks]
+    default = common.profile_for_network(network, profiles).key
+    profile = st.selectbox(
+        "Public to cover",
+        serving,
+        index=serving.index(default),
+        format_func=lambda k: profiles[k].label,
+        key=f"si_profile_{network}",
+    )
+    k = st.number_input("New permanences (k)", min_value=1, max_value=5000, value=5, key="si_k")
+    threshold = st.slider(
+        "Threshold (minutes, road)",
+        min_value=5.0,
+        max_value=90.0,
+        step=5.0,
+        value=float(profiles[profile].thresholds_min.get("road", 30)),
+        key=f"si_threshold_{profile}",
+    )
+    hosts = st.multiselect(
+        "Candidate hosts",
+        list(HOSTS),
+        default=list(HOSTS),
+        format_func=HOST_LABELS.get,
+        key="si_hosts",
+    )
+    exact = st.checkbox(
+        "Also solve exactly (integer program, small instances) to report the greedy's gap",
+        value=True,
+        key="si_exact",
+    )
+    basemap = st.selectbox(
+        "Base map",
+        list(mapping.BASEMAPS),
+        format_func=lambda key: mapping.BASEMAPS[key][0],
+        key="si_basemap",
+    )
+    st.markdown("**Road model in force**")
+    st.caption(
+        road_model.label
+        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
+    )
+
+st.title("Permanence siting — where do the next permanences go?")
+(st.warning if road_model.estimated else st.info)(
+    f"Times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'}). "
+    f"Today's {common.sites_line(sites)}; existing sites stay fixed."
+)
+if not hosts:
+    st.error("Choose at least one kind of candidate host.")
+    st.stop()
+try:
+    res = run(network, int(k), float(threshold), profile, tuple(hosts), bool(exact))
+except SproError as exc:
+    st.error(str(exc))
+    st.stop()
+
+s = res.summary
+est = " (estimated)" if res.estimated else ""
+c = st.columns(4)
+c[0].metric(
+    f"Uncovered today{est}",
+    f"{s['demand_uncovered_before']:,.0f}",
+    help=f"{100 * s['share_uncovered_before']:.2f} % of the public",
+)
+c[1].metric(
+    f"Uncovered after {len(res.picks)} picks{est}",
+    f"{s['demand_uncovered_after']:,.0f}",
+    delta=f"-{s['greedy_objective']:,.0f}",
+    delta_color="inverse",
+)
+c[2].metric("Candidates", f"{s['candidates']:,}")
+if s["exact_status"] == "not run":
+    c[3].metric("Greedy's gap", "not computed")
+else:
+    c[3].metric(
+        "Greedy's gap to the optimum",
+        f"{100 * s['greedy_gap']:.2f} %",
+        help=f"{s['exact_solver']}: {s['exact_status']}, optimum {s['exact_objective']:,.0f}",
+    )
+for note in res.notes:
+    st.caption(note)
+
+left, right = st.columns([3, 2])
+with left:
+    from streamlit_folium import st_folium
+
+    st_folium(
+        res.map(basemap=basemap),
+        key="si_map",
+        height=560,
+        use_container_width=True,
+        returned_objects=[],
+    )
+    st.caption(
+        "Numbered: the picks in greedy order; shaded: the communes each newly covers; "
+        "grey dots: today's eligible sites (fixed)."
+    )
+with right:
+    st.subheader("Picks")
+    st.dataframe(
+        res.picks[
+            [
+                "order",
+                "name",
+                "host",
+                "commune",
+                "marginal_gain",
+                "cumulative_gain",
+                "communes_newly_covered",
+                "in_exact",
+                "times_are",
+            ]
+        ],
+        hide_index=True,
+        key="si_picks",
+        column_config={
+            "marginal_gain": st.column_config.NumberColumn("marginal gain", format="%.0f"),
+            "cumulative_gain": st.column_config.NumberColumn("cumulative", format="%.0f"),
+        },
+    )
+
+d = st.columns(4)
+d[0].download_button(
+    "Picks (CSV)",
+    mapping.csv_bytes(res.picks, provenance=res.provenance),
+    file_name="siting_picks.csv",
+    mime="text/csv",
+    key="si_dl_picks",
+)
+d[1].download_button(
+    "Communes (CSV)",
+    mapping.csv_bytes(res.communes, provenance=res.provenance),
+    file_name="siting_communes.csv",
+    mime="text/csv",
+    key="si_dl_communes",
+)
+picks_g = gpd.GeoDataFrame(
+    res.picks, geometry=gpd.points_from_xy(res.picks["lon"], res.picks["lat"]), crs="EPSG:4326"
+)
+d[2].download_button(
+    "GeoPackage",
+    lambda: mapping.gpkg_bytes({"picks": picks_g, "communes": res.communes}),
+    file_name="siting.gpkg",
+    mime="application/geopackage+sqlite3",
+    key="si_dl_gpkg",
+    on_click="ignore",
+)
+d[3].download_button(
+    "Map (HTML)",
+    lambda: mapping.map_html(res.map(basemap=basemap)).encode("utf-8"),
+    file_name="siting_map.html",
+    mime="text/html",
+    key="si_dl_html",
+    on_click="ignore",
+)
+st.caption(f"Provenance: {res.provenance}.")
+summary = pd.DataFrame([s]).T.rename(columns={0: "value"}).astype(str)
+with st.expander("All figures"):
+    st.dataframe(summary, key="si_summary")

@@ -1,0 +1,203 @@
+"""Caravane and orientation bus: which stops, on which days, in what order?
+
+Thin page: the choices go to :func:`analysis.planning.caravane.plan_caravane`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import streamlit as st
+
+if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from analysis import mapping
+from analysis.errors import SproError
+from analysis.planning import common
+from analysis.planning.caravane import plan_caravane
+from app import loaders
+
+st.set_page_config(page_title="SPRO access — caravane tours", page_icon="🧭", layout="wide")
+
+
+@st.cache_resource(show_spinner="Planning the tours…", max_entries=16)
+def run(base, profile: str, options: tuple[tuple[str, object], ...]):
+    """One caravane plan (cached per choice)."""
+    return plan_caravane(
+        loaders.load_road_model(),
+        loaders.load_sites(),
+        loaders.load_communes(),
+        base=base,
+        profile=profile,
+        profiles=loaders.load_profiles(),
+        **dict(options),
+    )
+
+
+try:
+    communes = loaders.load_communes()
+    sites = loaders.load_sites()
+    profiles = loaders.load_profiles()
+    road_model = loaders.load_road_model()
+except SproError as exc:
+    st.error(f"The bundled data could not be loaded: {exc}")
+    st.stop()
+
+options = (communes["nom"] + " — " + communes["insee"]).tolist()
+default_base = next((i for i, o in enumerate(options) if o.endswith("— 43157")), 0)
+
+with st.sidebar:
+    st.header("Tour")
+    base_kind = st.radio("Base", ["Commune", "Point (lon, lat)"], horizontal=True, key="ca_bk")
+    if base_kind == "Commune":
+        base_label = st.selectbox("Base commune", options, index=default_base, key="ca_base")
+        base: object = base_label.rsplit(" — ", 1)[1]
+    else:
+        lon = st.number_input("Longitude", value=3.885, format="%.5f", key="ca_lon")
+        lat = st.number_input("Latitude", value=45.043, format="%.5f", key="ca_lat")
+        base = (float(lon), float(lat))
+    profile = st.selectbox(
+        "Target public",
+        list(profiles),
+        index=list(profiles).index("job_seekers") if "job_seekers" in profiles else 0,
+        format_func=lambda k: profiles[k].label,
+        key="ca_profile",
+    )
+    days = st.number_input("Days", min_value=1, max_value=30, value=3, key="ca_days")
+    stop_min = st.number_input(
+        "Stop duration (min)", min_value=10, max_value=600, value=90, step=10, key="ca_stop"
+    )
+    drive = st.number_input(
+        "Maximum driving per day (min)",
+        min_value=10,
+        max_value=720,
+        value=240,
+        step=10,
+        key="ca_drive",
+    )
+    reach = st.slider("A stop reaches the communes within (min)", 5, 60, 20, step=5, key="ca_reach")
+    under = st.slider(
+        "Under-served beyond (min, road)",
+        5,
+        90,
+        int(profiles[profile].thresholds_min.get("road", 30)),
+        step=5,
+        key=f"ca_under_{profile}",
+    )
+    start = st.text_input("Departure from the base", value="09:00", key="ca_start")
+    max_day = st.number_input(
+        "Maximum day length (min, 0 = none)",
+        min_value=0,
+        max_value=900,
+        value=480,
+        step=30,
+        key="ca_day",
+    )
+    basemap = st.selectbox(
+        "Base map",
+        list(mapping.BASEMAPS),
+        format_func=lambda key: mapping.BASEMAPS[key][0],
+        key="ca_basemap",
+    )
+    st.markdown("**Road model in force**")
+    st.caption(
+        road_model.label
+        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
+    )
+
+st.title("Caravane and orientation bus — stops, days, order")
+(st.warning if road_model.estimated else st.info)(
+    f"Driving times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'})."
+    f" Who is under-served is judged against today's {common.sites_line(sites)}."
+)
+opts = (
+    ("days", int(days)),
+    ("stop_min", float(stop_min)),
+    ("max_drive_min", float(drive)),
+    ("reach_min", float(reach)),
+    ("underserved_min", float(under)),
+    ("day_start", start),
+    ("max_day_min", float(max_day) if max_day else None),
+)
+try:
+    res = run(base, profile, opts)
+except SproError as exc:
+    st.error(str(exc))
+    st.stop()
+
+s = res.summary
+est = " (estimated)" if res.estimated else ""
+c = st.columns(4)
+c[0].metric(f"Target people reached{est}", f"{s['target_reached']:,.0f}")
+c[1].metric(
+    f"Share of the under-served target{est}",
+    f"{100 * (s['share_reached'] if s['share_reached'] == s['share_reached'] else 0):.1f} %",
+    help=f"{s['target_total']:,.0f} {profiles[profile].label.lower()} live beyond "
+    f"{s['underserved_threshold_min']:g} min of an eligible site",
+)
+c[2].metric("Stops", f"{s['stops']}", help=f"over {s['days_used']} of {s['days']} day(s)")
+c[3].metric(f"Driving per day (min){est}", s["drive_min_per_day"] or "—")
+for note in res.notes:
+    st.caption(note)
+
+left, right = st.columns([3, 2])
+with left:
+    from streamlit_folium import st_folium
+
+    st_folium(
+        res.map(basemap=basemap),
+        key="ca_map",
+        height=560,
+        use_container_width=True,
+        returned_objects=[],
+    )
+    st.caption(
+        "Numbered stops per day (colour); lines are straight, the times follow the road model. "
+        "Shaded: the under-served communes each stop reaches."
+    )
+with right:
+    st.subheader("Itinerary")
+    st.dataframe(
+        res.itinerary[
+            ["day", "seq", "kind", "name", "arrive", "depart", "drive_min", "target_reached"]
+        ],
+        hide_index=True,
+        key="ca_itinerary",
+    )
+    if len(res.excluded):
+        with st.expander(f"Stops left out ({len(res.excluded)})"):
+            st.dataframe(res.excluded, hide_index=True, key="ca_excluded")
+
+it_g = gpd.GeoDataFrame(
+    res.itinerary,
+    geometry=gpd.points_from_xy(res.itinerary["lon"], res.itinerary["lat"]),
+    crs="EPSG:4326",
+)
+d = st.columns(3)
+d[0].download_button(
+    "Itinerary (CSV)",
+    mapping.csv_bytes(res.itinerary, provenance=res.provenance),
+    file_name="caravane_itinerary.csv",
+    mime="text/csv",
+    key="ca_dl_csv",
+)
+d[1].download_button(
+    "GeoPackage",
+    lambda: mapping.gpkg_bytes({"itinerary": it_g, "communes": res.communes}),
+    file_name="caravane.gpkg",
+    mime="application/geopackage+sqlite3",
+    key="ca_dl_gpkg",
+    on_click="ignore",
+)
+d[2].download_button(
+    "Map (HTML)",
+    lambda: mapping.map_html(res.map(basemap=basemap)).encode("utf-8"),
+    file_name="caravane_map.html",
+    mime="text/html",
+    key="ca_dl_html",
+    on_click="ignore",
+)
+st.caption(f"Provenance: {res.provenance}.")
