@@ -206,7 +206,7 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
         reach_min=args.reach_min,
         underserved_min=args.underserved_min,
         day_start=args.start,
-        max_day_min=args.max_day_min,
+        max_day_min=args.max_day_min or None,
         max_stops_per_day=args.max_stops_per_day,
         stops=args.stops,
     )
@@ -319,7 +319,12 @@ def register(subparsers: Any) -> None:
         help="under-served beyond this time (default: the profile's threshold)",
     )
     p.add_argument("--start", default="09:00", help="departure time (default 09:00)")
-    p.add_argument("--max-day-min", type=float, help="maximum day length (driving + stops)")
+    p.add_argument(
+        "--max-day-min",
+        type=float,
+        default=480.0,
+        help="maximum day length, driving + stops (default 480; 0 for no limit)",
+    )
     p.add_argument("--max-stops-per-day", type=int)
     p.add_argument("--stops", nargs="+", help="impose these stops (communes) instead of choosing")
     _common_options(p)

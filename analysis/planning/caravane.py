@@ -366,7 +366,7 @@ def plan_caravane(
     reach_min: float = 20.0,
     underserved_min: float | None = None,
     day_start: str = "09:00",
-    max_day_min: float | None = None,
+    max_day_min: float | None = 480.0,
     max_stops_per_day: int | None = None,
     stops: Sequence[str] | None = None,
 ) -> CaravaneResult:
@@ -400,7 +400,8 @@ def plan_caravane(
     day_start
         Departure time from the base, ``"HH:MM"``.
     max_day_min
-        Optional limit of each day's length (driving + stops), minutes.
+        Limit of each day's length (driving + stops), minutes (default 8 hours; ``None``
+        for no limit).
     max_stops_per_day
         Optional limit of stops per day.
     stops
