@@ -28,6 +28,7 @@ import itertools
 import json
 import math
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from . import settings
 from .io import neutralise_formulas
@@ -635,6 +637,7 @@ def coverage_map(
     basemap: str = "none",
     height: int | str = "100%",
     show_departments: bool = True,
+    defer_data: bool = False,
 ) -> folium.Map:
     """Draw a coverage result as a folium map.
 
@@ -650,6 +653,9 @@ def coverage_map(
         Height of the map element.
     show_departments
         Draw the department borders (a reference when there are no tiles).
+    defer_data
+        Render placeholders instead of the GeoJSON (much faster to render); the caller
+        must pass the rendered text through :func:`fill_data`. :func:`map_html` does.
 
     Returns
     -------
@@ -805,6 +811,10 @@ def coverage_map(
     )
     # many networks (e.g. "everyone"): a collapsed control keeps the map visible
     folium.LayerControl(collapsed=len(colours) > 5, position="topright").add_to(m)
+    if defer_data:
+        for layer in m._children.values():
+            if isinstance(layer, StyledGeoJson):
+                layer.defer_data()
     return m
 
 
@@ -866,7 +876,11 @@ class StyledGeoJson(folium.GeoJson):
             {%- endif %}
             ...{{ this.options | tojavascript }}
         });
+        {%- if this.data_token %}
+        {{ this.get_name() }}.addData({{ this.data_token }});
+        {%- else %}
         {{ this.get_name() }}.addData({{ this.data|tojson }});
+        {%- endif %}
         {% endmacro %}
         """
     )
@@ -886,6 +900,27 @@ class StyledGeoJson(folium.GeoJson):
         self.js_highlight = folium.utilities.JsCode(js_highlight) if js_highlight else None
         self.style = True
         self.highlight = js_highlight is not None
+        self.data_token: str | None = None
+
+    def defer_data(self) -> str:
+        """Write a placeholder instead of the data; :func:`fill_data` puts the data back.
+
+        Rendering a folium map passes every script through Jinja more than once; with
+        2 MB of GeoJSON that is most of the rendering time. A placeholder keeps the
+        templates small; the data is serialised once, when filled in.
+
+        Returns
+        -------
+        str
+            The placeholder (a JavaScript identifier, unique to this layer).
+        """
+        if self.data_token is None:
+            self.data_token = f"__spro_data_{uuid.uuid4().hex}__"
+        return self.data_token
+
+    def data_json(self) -> str:
+        """Return the layer's GeoJSON, compact and safe inside a ``<script>`` element."""
+        return str(htmlsafe_json_dumps(self.data, separators=(",", ":")))
 
     def render(self, **kwargs: Any) -> None:
         """Render the layer (no per-feature style map: the style is JavaScript)."""
@@ -939,6 +974,36 @@ def inline_leaflet(m: folium.Map) -> folium.Map:
     return m
 
 
+def _deferred_layers(m: folium.Map) -> list[StyledGeoJson]:
+    out = []
+    stack = [m]
+    while stack:
+        el = stack.pop()
+        if isinstance(el, StyledGeoJson) and el.data_token is not None:
+            out.append(el)
+        stack.extend(getattr(el, "_children", {}).values())
+    return out
+
+
+def fill_data(text: str, m: folium.Map) -> str:
+    """Put the data of the map's deferred layers back into rendered HTML or script.
+
+    Parameters
+    ----------
+    text
+        Rendered output of ``m`` (a page, or streamlit-folium's script).
+    m
+        The map, drawn with ``coverage_map(..., defer_data=True)``.
+
+    Returns
+    -------
+    str
+    """
+    for layer in _deferred_layers(m):
+        text = text.replace(layer.data_token, layer.data_json())
+    return text
+
+
 def map_html(m: folium.Map) -> str:
     """Return a standalone HTML page of a map that opens offline (Leaflet inlined).
 
@@ -952,7 +1017,7 @@ def map_html(m: folium.Map) -> str:
     str
     """
     inline_leaflet(m)
-    return m.get_root().render()
+    return fill_data(m.get_root().render(), m)
 
 
 # --------------------------------------------------------------------------- page helpers

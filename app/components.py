@@ -14,6 +14,8 @@ from typing import Any
 
 import folium
 
+from analysis.mapping import fill_data
+
 #: What the page reads back from the map: the last commune (feature) clicked.
 RETURNED = ("last_active_drawing",)
 
@@ -24,7 +26,8 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
     Parameters
     ----------
     fmap
-        The map (not modified after this call).
+        The map, from ``analysis.mapping.coverage_map(..., defer_data=True)`` (or not);
+        not to be used after this call.
     height
         Height in pixels.
 
@@ -42,6 +45,8 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
         html = sf._get_html(fmap)
         header = sf._get_header(fmap)
         script = sf._get_map_string(fmap)
+        key = sf.generate_js_hash(script, "map", False)  # on the light script: fast
+        script = fill_data(script, fmap)
         css: list[str] = []
         js: list[str] = []
 
@@ -59,7 +64,7 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
             "header": header,
             "html": html,
             "id": sf.get_full_id(fmap),
-            "key": sf.generate_js_hash(script, "map", False),
+            "key": key,
             "height": height,
             "width": None,
             "returned_objects": list(RETURNED),

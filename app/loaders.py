@@ -120,7 +120,9 @@ def map_payload(profile_key: str, mode: str, threshold: float, road: str, basema
     from app import components
 
     result = coverage(profile_key, mode, threshold, road)
-    fmap = _mapping.coverage_map(result, load_web_base(), basemap=basemap, height=700)
+    fmap = _mapping.coverage_map(
+        result, load_web_base(), basemap=basemap, height=700, defer_data=True
+    )
     return components.map_payload(_mapping.inline_leaflet(fmap), height=700)
 
 

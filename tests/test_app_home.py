@@ -190,3 +190,17 @@ def test_transit_mode_runs_and_labels_follow_the_model(warm):
     assert heads and "estimated times" not in heads[0]  # timetable times are not estimated
     bands = table_with(at, "band")
     assert bands["communes"].sum() == 4025
+
+
+def test_map_payload_is_complete_and_offline(warm):
+    """The map sent to the browser: data filled in, Leaflet inlined, nothing from a CDN."""
+    from app import loaders
+
+    profile = next(iter(loaders.load_profiles()))
+    payload = loaders.map_payload(profile, "road", 30.0, "auto", "none")
+    assert "fallback" not in payload  # the fast path works with this streamlit-folium
+    assert "__spro_data_" not in payload["script"]
+    assert payload["script"].count('"insee"') >= 4025
+    assert payload["js_links"] and all(u.startswith("data:") for u in payload["js_links"])
+    assert all(u.startswith("data:") for u in payload["css_links"])
+    assert len(payload["script"]) < 4_000_000

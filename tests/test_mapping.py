@@ -229,3 +229,14 @@ def test_map_with_no_commune_beyond(communes, sites, profile, base):
     assert "Under-served clusters (0)" in page  # the layer is there, empty
     assert mapping.headline_figures(res)["clusters"] == 0
     assert mapping.band_table(res)["beyond"].any()
+
+
+def test_deferred_data_is_filled_back(result, base):
+    plain = mapping.map_html(mapping.coverage_map(result, base))
+    deferred_map = mapping.coverage_map(result, base, defer_data=True)
+    raw = deferred_map.get_root().render()
+    assert "__spro_data_" in raw and '"69123"' not in raw  # light templates
+    page = mapping.map_html(deferred_map)
+    assert "__spro_data_" not in page
+    assert page.count('"insee"') == plain.count('"insee"') >= len(result.communes)
+    assert "<script>alert" not in page  # still script-safe
