@@ -26,6 +26,7 @@ import math
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -102,8 +103,8 @@ def pruned_search(
 ) -> dict[int, float]:
     """Exact times from one new source at every node where they beat ``old`` (pruned).
 
-    The fast path of :func:`improvement_pass` without a settle limit: a heap-based Dijkstra
-    that never keeps a time ``>= old`` (see the module documentation for why it is exact).
+    A heap-based Dijkstra that never keeps a time ``>= old`` (see the module documentation
+    for why it is exact); :func:`pruned_search_arrays` returns the same as arrays.
 
     Parameters
     ----------
@@ -114,18 +115,46 @@ def pruned_search(
     offset_s
         Time between the node and the source, seconds.
     old
-        Today's time at every node (a Python list is fastest).
+        Today's time at every node.
 
     Returns
     -------
     dict of int to float
         Node → new time, for every node improved (strictly).
     """
+    nodes, times = pruned_search_arrays(search, source, offset_s, np.asarray(old, dtype=float))
+    return dict(zip(nodes.tolist(), times.tolist(), strict=True))
+
+
+def pruned_search_arrays(
+    search: sp.csr_matrix, source: int, offset_s: float, old: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pruned_search` returning ``(nodes, times)`` arrays (in settling order).
+
+    Runs compiled (numba) when available, else in Python over adjacency lists.
+    """
+    old = np.asarray(old, dtype=np.float64)
     if not offset_s < old[source]:
-        return {}
+        return np.zeros(0, np.int64), np.zeros(0)
+    if HAVE_NUMBA:
+        best = np.full(search.shape[0], np.inf)
+        nodes = _pruned_kernel(
+            search.indptr, search.indices, search.data, int(source), float(offset_s), old, best
+        )
+        return nodes, best[nodes]
+    found = _pruned_python(search, int(source), float(offset_s), old.tolist())
+    nodes = np.fromiter(found.keys(), np.int64, len(found))
+    times = np.fromiter(found.values(), np.float64, len(found))
+    return nodes, times
+
+
+def _pruned_python(
+    search: sp.csr_matrix, source: int, offset_s: float, old: Sequence[float]
+) -> dict[int, float]:
+    """Run the pruned search in plain Python (when numba is not installed)."""
     inf = math.inf
-    best = {int(source): float(offset_s)}
-    heap = [(float(offset_s), int(source))]
+    best = {source: offset_s}
+    heap = [(offset_s, source)]
     pop, push = heapq.heappop, heapq.heappush
     adj = adjacency_lists(search)
     if adj is not None:
@@ -151,6 +180,98 @@ def pruned_search(
                 best[nb] = nd
                 push(heap, (nd, nb))
     return best
+
+
+try:  # numba is a dependency; the plain-Python path stays as a fallback
+    import numba
+
+    HAVE_NUMBA = True
+
+    def _jit(f: Any) -> Any:
+        return numba.njit(cache=True, nogil=True)(f)
+
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+    def _jit(f: Any) -> Any:
+        return f
+
+
+@_jit
+def _pruned_kernel(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    source: int,
+    offset: float,
+    old: np.ndarray,
+    best: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """Pruned Dijkstra on CSR arrays with an array binary heap; ``best`` starts at inf."""
+    cap = 64
+    hd = np.empty(cap, np.float64)
+    hv = np.empty(cap, np.int64)
+    touched = np.empty(cap, np.int64)
+    best[source] = offset
+    touched[0] = source
+    nt = 1
+    hd[0] = offset
+    hv[0] = source
+    size = 1
+    while size > 0:
+        d = hd[0]
+        v = hv[0]
+        size -= 1
+        if size > 0:
+            hd[0] = hd[size]
+            hv[0] = hv[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and hd[c + 1] < hd[c]:
+                    c += 1
+                if hd[c] < hd[i]:
+                    hd[i], hd[c] = hd[c], hd[i]
+                    hv[i], hv[c] = hv[c], hv[i]
+                    i = c
+                else:
+                    break
+        if d > best[v]:
+            continue
+        for e in range(indptr[v], indptr[v + 1]):
+            nb = indices[e]
+            nd = d + data[e]
+            if nd < old[nb] and nd < best[nb]:
+                if best[nb] == np.inf:
+                    if nt == touched.shape[0]:
+                        grown = np.empty(2 * nt, np.int64)
+                        grown[:nt] = touched
+                        touched = grown
+                    touched[nt] = nb
+                    nt += 1
+                best[nb] = nd
+                if size == hd.shape[0]:
+                    hd2 = np.empty(2 * size, np.float64)
+                    hv2 = np.empty(2 * size, np.int64)
+                    hd2[:size] = hd
+                    hv2[:size] = hv
+                    hd = hd2
+                    hv = hv2
+                hd[size] = nd
+                hv[size] = nb
+                i = size
+                size += 1
+                while i > 0:
+                    p = (i - 1) // 2
+                    if hd[i] < hd[p]:
+                        hd[i], hd[p] = hd[p], hd[i]
+                        hv[i], hv[p] = hv[p], hv[i]
+                        i = p
+                    else:
+                        break
+    return touched[:nt]
 
 
 def _pruned_dijkstra(

@@ -37,7 +37,7 @@ from ..errors import UnknownNameError, ValidationError
 from ..road_model import SiteSnap
 from . import common
 from .cardstats import CardBase, card_figures
-from .paths import closure_pass, pruned_search
+from .paths import closure_pass, pruned_search_arrays
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +102,6 @@ class Baseline:
         Today's figures prepared for sparse card computations.
     snap, node
         Road models only: the sites' snap and the node-level pass (for incremental passes).
-    node_old
-        Road models only: the node-level times as a Python list (fast scalar reads).
     """
 
     profile: Any
@@ -116,7 +114,6 @@ class Baseline:
     card: CardBase
     snap: Any = None
     node: NearestResult | None = None
-    node_old: Any = None
 
     @property
     def covered(self) -> np.ndarray:
@@ -396,7 +393,6 @@ class WhatIf:
             card=CardBase.build(t, demand, self.population, thr),
             snap=snap,
             node=node,
-            node_old=_fast_list(node.time_s) if node is not None else None,
         )
         self._baselines[key] = b
         logger.info("what-if baseline %s/%s: %d eligible sites", prof.key, mode, len(elig))
@@ -450,13 +446,13 @@ class WhatIf:
             return Change.none(on_network=False)
         if not self.incremental:
             return full()
-        best = pruned_search(
-            model.graph.csr_reverse, int(snap.node[0]), float(snap.offset_s[0]), b.node_old
+        nodes, times = pruned_search_arrays(
+            model.graph.csr_reverse, int(snap.node[0]), float(snap.offset_s[0]), b.node.time_s
         )
         at, o_off = self._origins_at(b.mode)
         before_l = b.card.before_list
         pairs = []
-        for v, t in best.items():
+        for v, t in zip(nodes.tolist(), times.tolist(), strict=True):
             for r in at.get(v, ()):
                 nt = t + o_off[r]
                 if nt < before_l[r]:
@@ -761,11 +757,6 @@ class WhatIf:
                 "times_are": common.times_are(self.models[b.mode]),
             }
         )
-
-
-def _fast_list(a: np.ndarray) -> Any:
-    """Node times for scalar reads in Python loops: a list when small enough, else the array."""
-    return a.tolist() if len(a) <= 2_000_000 else a
 
 
 def _prepare_candidates(candidates: pd.DataFrame | None) -> pd.DataFrame:
