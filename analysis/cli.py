@@ -15,7 +15,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import settings
 from .errors import EmptyProfileError, SproError
@@ -197,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     if args.verbose:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    else:
+        _show_warnings()
     try:
         return int(args.func(args) or 0)
     except SproError as exc:
@@ -211,6 +213,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Print the library's warnings on the *current* ``sys.stderr`` as ``warning: ...``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("warning: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _show_warnings() -> None:
+    """Show the library's warnings (rows left out of a file, sites off the network...).
+
+    The package logger only has a ``NullHandler``, so without this the command line would
+    drop rows of a user's file without saying so.
+    """
+    pkg = logging.getLogger("analysis")
+    if not any(isinstance(h, _StderrHandler) for h in pkg.handlers):
+        pkg.addHandler(_StderrHandler())
 
 
 def _one_line(exc: BaseException) -> str:
