@@ -79,11 +79,15 @@ def test_improvement_pass_equals_full_recompute(seed):
     np.testing.assert_allclose(cand[within], alone[within], atol=1e-9)
     known = np.isfinite(cand)
     np.testing.assert_allclose(cand[known], alone[known], atol=1e-9)
-    # the fast path (no settle limit) gives exactly the improved nodes and times
-    fast = pruned_search(g.csr_reverse, new_node, new_off, base.time_s.tolist())
-    assert set(fast) == set(np.flatnonzero(cand < base.time_s))
-    for v, t in fast.items():
-        assert t == pytest.approx(cand[v], abs=1e-9)
+    # the fast path (no settle limit), compiled and in Python, gives exactly the improved
+    # nodes and their times
+    for compiled in (paths.HAVE_NUMBA, False):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(paths, "HAVE_NUMBA", compiled)
+            fast = pruned_search(g.csr_reverse, new_node, new_off, base.time_s)
+        assert set(fast) == set(np.flatnonzero(cand < base.time_s))
+        for v, t in fast.items():
+            assert t == pytest.approx(cand[v], abs=1e-9)
 
 
 @pytest.mark.parametrize("python_path", [True, False])
@@ -137,3 +141,28 @@ def test_limited_times_matches_dense_dijkstra():
     # a zero time (source == target) is kept as an explicit entry
     assert isinstance(m, sp.csr_matrix)
     assert got[0, 3] == 0.0 and m[0, 3] == 0.0 and m.nnz == np.isfinite(ref).sum()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_pruned_search_on_a_larger_grid(compiled, monkeypatch):
+    # thousands of improved nodes: the compiled heap and lists grow past their first size
+    monkeypatch.setattr(paths, "HAVE_NUMBA", compiled and paths.HAVE_NUMBA)
+    rng = np.random.default_rng(11)
+    side = 60
+    ids = np.arange(side * side).reshape(side, side)
+    u = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    v = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    w = rng.uniform(1, 10, len(u))
+    g = RoadGraph.from_edges(
+        np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w]),
+        (ids % side).ravel().astype(float), (ids // side).ravel().astype(float),
+    )  # fmt: skip
+    base = nearest_sites(g, np.array([0]))
+    new = int(ids[side - 1, side - 1])
+    fast = pruned_search(g.csr_reverse, new, 0.0, base.time_s)
+    full = nearest_sites(g, np.array([0, new]))
+    better = np.flatnonzero(full.time_s < base.time_s)
+    assert len(better) > 1000
+    assert set(fast) == set(better)
+    got = np.array([fast[i] for i in better])
+    np.testing.assert_allclose(got, full.time_s[better], rtol=1e-12)
