@@ -26,6 +26,7 @@ import base64
 import html
 import itertools
 import json
+import logging
 import math
 import tempfile
 import uuid
@@ -44,6 +45,8 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from . import settings
 from .io import neutralise_formulas
+
+logger = logging.getLogger(__name__)
 
 #: Folder holding the vendored Leaflet build.
 LEAFLET_DIR = Path(__file__).resolve().parent / "assets" / "leaflet"
@@ -968,7 +971,11 @@ def inline_leaflet(m: folium.Map) -> folium.Map:
     folium.Map
         The same map, changed in place.
     """
-    js, css = leaflet_assets()
+    try:
+        js, css = leaflet_assets()
+    except OSError as exc:  # an install without the package data: fall back to the CDN
+        logger.warning("vendored Leaflet not found (%s): the map will need internet", exc)
+        return m
     m.default_js = [("leaflet", js)]
     m.default_css = [("leaflet_css", css)]
     return m
