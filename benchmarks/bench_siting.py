@@ -76,7 +76,7 @@ def main() -> None:
 
     n_c, n_p, nnz = prob.problem_size()
     ex = prob.solve_exact(args.k, solver="highs", time_limit_s=300)
-    gap = (ex.objective - lazy_g.objective) / ex.objective if ex.objective > 0 else 0.0
+    gap = max((ex.objective - lazy_g.objective) / ex.objective, 0.0) if ex.objective > 0 else 0.0
     print(f"exact IP ({n_c:,} candidates × {n_p:,} communes, {nnz:,} coverage entries): "
           f"{ex.status} by {ex.solver} in {ex.seconds:.2f} s, objective {ex.objective:,.0f}; "
           f"greedy gap {100 * gap:.2f}%")  # fmt: skip
