@@ -1126,6 +1126,29 @@ def commune_options(result: Any) -> list[str]:
     return sorted(lab.tolist(), key=lambda s: (s.casefold(), s))
 
 
+def default_commune(result: Any) -> str:
+    """Return the INSEE code of the commune to show first in a view.
+
+    The commune beyond the threshold with the most demand, or, when every commune is
+    covered, the farthest one.
+
+    Parameters
+    ----------
+    result
+        A :class:`~analysis.coverage.CoverageResult`.
+
+    Returns
+    -------
+    str
+    """
+    df = result.communes
+    beyond = df[~df["covered"].to_numpy(bool)]
+    if len(beyond):
+        return str(beyond.loc[beyond["demand"].idxmax(), "insee"])
+    t = df["time_min"].to_numpy(float)
+    return str(df["insee"].iloc[int(np.nanargmax(np.where(np.isfinite(t), t, -1.0)))])
+
+
 def commune_card(result: Any, insee: str) -> dict[str, str]:
     """Return the details of one commune in a view, as label → text.
 

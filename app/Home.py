@@ -62,7 +62,7 @@ GROUPINGS = {
 
 try:
     profiles = loaders.load_profiles()
-    communes = loaders.load_communes()
+    loaders.load_communes()  # fail early, with a message, if the commune layer is missing
 except SproError as exc:
     st.error(f"The bundled data could not be loaded: {exc}")
     st.stop()
@@ -246,14 +246,7 @@ if clicked and clicked != st.session_state.get("_last_click"):
     st.session_state["_last_click"] = clicked
     st.session_state["commune"] = by_insee[clicked]
 if st.session_state.get("commune") not in by_insee.values():
-    # default: the commune beyond the threshold with most demand, else the farthest one
-    df = result.communes
-    beyond = df[~df["covered"]]
-    if len(beyond):
-        pick = beyond.loc[beyond["demand"].idxmax(), "insee"]
-    else:
-        pick = df.loc[df["time_min"].idxmax(), "insee"]
-    st.session_state["commune"] = by_insee[str(pick)]
+    st.session_state["commune"] = by_insee[mapping.default_commune(result)]
 
 
 @st.fragment

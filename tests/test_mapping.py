@@ -240,3 +240,13 @@ def test_deferred_data_is_filled_back(result, base):
     assert "__spro_data_" not in page
     assert page.count('"insee"') == plain.count('"insee"') >= len(result.communes)
     assert "<script>alert" not in page  # still script-safe
+
+
+def test_default_commune(result, communes, sites, profile):
+    pick = mapping.default_commune(result)
+    df = result.communes
+    beyond = df[~df["covered"]]
+    assert pick == beyond.loc[beyond["demand"].idxmax(), "insee"]
+    res = compute_coverage(CrowFlyModel(communes), sites, communes, profile, threshold_min=600)
+    far = mapping.default_commune(res)
+    assert res.communes.set_index("insee").loc[far, "time_min"] == res.communes["time_min"].max()
