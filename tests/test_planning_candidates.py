@@ -84,6 +84,9 @@ def test_file_without_required_columns(tmp_path, communes):
     p.write_text("", encoding="utf-8")
     with pytest.raises(ValidationError, match="cannot read"):
         read_candidates_csv(p, communes)
+    p.write_text("name,Name,network,insee\nA,B,CIO,43000\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"names the column.*name more than once"):
+        read_candidates_csv(p, communes)
 
 
 def test_records_from_a_form(communes):

@@ -198,8 +198,11 @@ def test_errors_name_the_valid_options():
     session = WhatIf(reg.model, reg.sites, reg.communes, synthetic_profiles())
     with pytest.raises(UnknownNameError, match="valid profiles are: demandeurs, jeunes, tous"):
         session.evaluate(remove=[reg.sites["site_id"].iloc[0]], profiles=["nope"])
-    with pytest.raises(UnknownNameError, match="site_id"):
+    sid = reg.sites["site_id"].iloc[0]
+    with pytest.raises(ValidationError, match=r"unknown site_id 'NOPE'.*site_id column"):
         session.evaluate(remove=["NOPE"])
+    with pytest.raises(ValidationError, match=f"did you mean {sid}"):
+        session.evaluate(remove=[sid + "x"])
     with pytest.raises(ValidationError, match="nothing to evaluate"):
         session.evaluate()
     with pytest.raises(UnknownNameError, match="valid modes are: road"):

@@ -308,6 +308,12 @@ def read_candidates_csv(
     except csv.Error as exc:
         raise ValidationError(f"cannot read the candidates file: {exc}", source=source) from None
     columns = [str(c).strip().lower() for c in table[0]]
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:
+        raise ValidationError(
+            f"the header names the column(s) {', '.join(twice)} more than once; keep one",
+            source=source,
+        )
     body = table[1:]
     missing = [c for c in ("name", "network") if c not in columns]
     if missing:

@@ -571,7 +571,7 @@ class WhatIf:
         else:
             pos = np.flatnonzero(b.sites["site_id"].astype(str).to_numpy() == str(remove))
             if len(pos) == 0:
-                raise UnknownNameError("eligible site_id", remove, [])
+                raise _unknown_site(str(remove), b.sites["site_id"].astype(str).to_numpy())
             ch = self.change_for_closure(b, int(pos[0]))
         return card_figures(b.card, ch.rows, ch.after_s, addition=add is not None)
 
@@ -624,7 +624,7 @@ class WhatIf:
         ids = self.sites["site_id"].astype(str).to_numpy()
         for r in remove:
             if r not in ids:
-                raise UnknownNameError("site_id", r, [] if len(ids) > 50 else ids)
+                raise _unknown_site(r, ids)
         keys = list(profiles) if profiles is not None else list(self.profiles)
 
         rows: list[dict[str, Any]] = []
@@ -757,6 +757,18 @@ class WhatIf:
                 "times_are": common.times_are(self.models[b.mode]),
             }
         )
+
+
+def _unknown_site(site_id: str, ids: Sequence[str]) -> ValidationError:
+    """Build the error for an unknown ``site_id``: close ids, and where ids are listed."""
+    import difflib
+
+    close = difflib.get_close_matches(site_id, list(ids), n=5, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return ValidationError(
+        f"unknown site_id {site_id!r}{hint} (site ids are in the site directory's site_id "
+        "column, e.g. sites.csv of a `spro-access coverage` export)"
+    )
 
 
 def _prepare_candidates(candidates: pd.DataFrame | None) -> pd.DataFrame:
