@@ -135,6 +135,16 @@ with st.sidebar:
         help="Communes farther than this from an eligible site are flagged under-served.",
     )
     st.caption(f"Profile default for this mode: {_default_threshold():g} min")
+    include_modelled = st.toggle(
+        "Include modelled sites",
+        value=True,
+        key="include_modelled",
+        help=(
+            "Modelled sites complete networks whose open data falls short (Mission Locale "
+            "permanences, Cap Emploi, Avenir Actifs). Switch off to see what the real "
+            "open-data sites alone say."
+        ),
+    )
     basemap = st.selectbox(
         "Base map",
         list(mapping.BASEMAPS),
@@ -157,7 +167,7 @@ with st.sidebar:
 # --------------------------------------------------------------------------- coverage
 
 try:
-    result = loaders.coverage(profile_key, mode, float(threshold), road)
+    result = loaders.coverage(profile_key, mode, float(threshold), road, include_modelled)
 except SproError as exc:
     st.error(f"No coverage for this view: {exc}")
     st.stop()
@@ -170,7 +180,7 @@ except Exception as exc:  # transit/best failures must read clearly, not as a tr
         st.stop()
     raise
 
-tables = loaders.view_tables(profile_key, mode, float(threshold), road)
+tables = loaders.view_tables(profile_key, mode, float(threshold), road, include_modelled)
 head = tables["headline"]
 est = " (estimated)" if result.estimated else ""
 
@@ -181,7 +191,7 @@ st.markdown(
     unsafe_allow_html=True,
 )
 
-facts = mapping.provenance_facts(result, loaders.load_sites())
+facts = mapping.provenance_facts(result, loaders.load_sites(include_modelled))
 banner = (
     f"**Real:** {facts.real}  \n**Modelled:** {facts.modelled}  \n**Estimated:** {facts.estimated}"
 )
@@ -225,7 +235,7 @@ map_col, detail_col = st.columns([3.2, 1], gap="medium")
 
 with map_col:
     returned = components.show_map(
-        loaders.map_payload(profile_key, mode, float(threshold), road, basemap)
+        loaders.map_payload(profile_key, mode, float(threshold), road, basemap, include_modelled)
     )
     st.caption(
         "Colour: time to the nearest eligible site"

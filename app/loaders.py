@@ -28,9 +28,12 @@ def load_communes():
 
 
 @st.cache_resource(show_spinner="Loading the site directory…")
-def load_sites():
-    """Bundled site directory (real + modelled). Do not modify."""
-    return _directory.load_bundled_directory()
+def load_sites(include_modelled: bool = True):
+    """Bundled site directory (real + modelled, or real only). Do not modify."""
+    sites = _directory.load_bundled_directory()
+    if not include_modelled:
+        sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
+    return sites
 
 
 @st.cache_data
@@ -96,7 +99,13 @@ def load_web_base():
 
 
 @st.cache_resource(show_spinner="Computing travel times…", max_entries=48)
-def coverage(profile_key: str, mode: str, threshold: float, road: str = "auto"):
+def coverage(
+    profile_key: str,
+    mode: str,
+    threshold: float,
+    road: str = "auto",
+    include_modelled: bool = True,
+):
     """Coverage of a profile by a mode at a threshold (one pass; cached per arguments).
 
     Do not modify the result: it is shared by every session.
@@ -106,7 +115,7 @@ def coverage(profile_key: str, mode: str, threshold: float, road: str = "auto"):
     profile = load_profiles()[profile_key]
     return compute_coverage(
         load_access_model(mode, road),
-        load_sites(),
+        load_sites(include_modelled),
         load_communes(),
         profile,
         threshold_min=float(threshold),
@@ -115,11 +124,18 @@ def coverage(profile_key: str, mode: str, threshold: float, road: str = "auto"):
 
 
 @st.cache_resource(max_entries=16, show_spinner="Drawing the map…")
-def map_payload(profile_key: str, mode: str, threshold: float, road: str, basemap: str):
+def map_payload(
+    profile_key: str,
+    mode: str,
+    threshold: float,
+    road: str,
+    basemap: str,
+    include_modelled: bool = True,
+):
     """The rendered map of a view (drawn once per view, sent as is on every rerun)."""
     from app import components
 
-    result = coverage(profile_key, mode, threshold, road)
+    result = coverage(profile_key, mode, threshold, road, include_modelled)
     fmap = _mapping.coverage_map(
         result, load_web_base(), basemap=basemap, height=700, defer_data=True
     )
@@ -127,9 +143,11 @@ def map_payload(profile_key: str, mode: str, threshold: float, road: str, basema
 
 
 @st.cache_data(max_entries=48)
-def view_tables(profile_key: str, mode: str, threshold: float, road: str) -> dict[str, Any]:
+def view_tables(
+    profile_key: str, mode: str, threshold: float, road: str, include_modelled: bool = True
+) -> dict[str, Any]:
     """Small tables of a view: headline, time bands, clusters (no geometry), options."""
-    result = coverage(profile_key, mode, threshold, road)
+    result = coverage(profile_key, mode, threshold, road, include_modelled)
     clusters = result.clusters()
     return {
         "headline": _mapping.headline_figures(result),

@@ -204,3 +204,16 @@ def test_map_payload_is_complete_and_offline(warm):
     assert payload["js_links"] and all(u.startswith("data:") for u in payload["js_links"])
     assert all(u.startswith("data:") for u in payload["css_links"])
     assert len(payload["script"]) < 4_000_000
+
+
+def test_real_only_switch_leaves_out_modelled_sites(warm):
+    at = fresh(warm)
+    at.selectbox(key="profile").set_value("young_16_25").run(timeout=FIRST_TIMEOUT)
+    with_modelled = count(metric(at, "Communes beyond"))
+    at.toggle(key="include_modelled").set_value(False).run(timeout=FIRST_TIMEOUT)
+    assert not at.exception, [e.value for e in at.exception]
+    real_only = count(metric(at, "Communes beyond"))
+    # the modelled Mission Locale permanences cover communes the open data leaves far
+    assert real_only > with_modelled
+    subtitle = " ".join(m.value for m in at.markdown)
+    assert "219 eligible sites" in subtitle
