@@ -67,11 +67,12 @@ def as_models(models: Any) -> dict[str, Any]:
 
 
 def is_road_model(model: Any) -> bool:
-    """Whether ``model`` exposes a road graph for incremental passes."""
+    """Whether ``model`` is a road model with a graph for incremental passes."""
     return (
-        hasattr(model, "graph")
+        getattr(model, "mode", "road") == "road"
+        and hasattr(model, "graph")
         and hasattr(model, "snap_sites")
-        and (hasattr(model, "origin_nodes"))
+        and hasattr(model, "origin_nodes")
     )
 
 
