@@ -757,6 +757,18 @@ def test_gtfs_18_bom_and_windows_line_ends(tmp_path):
     assert len(b.stop_times) == len(a.stop_times)
 
 
+@needs_fix(
+    "analysis/transit/gtfs.py parse_time_column: an hour field of 20 digits overflows "
+    "int64 (OverflowError); treat hours above e.g. 99 (or secs >= 2**31) as not a time"
+)
+def test_gtfs_19_absurd_hour_field(tmp_path):
+    text = tiny("stop_times").replace("07:10:00,07:10:00,A", "99999999999999999999:00:00,"
+                                      "99999999999999999999:00:00,A", 1)  # fmt: skip
+    with pytest.raises(ValidationError) as exc:
+        read_feed(feed(tmp_path, stop_times=text))
+    assert exc.value.rows == [1]
+
+
 # =========================================================================== OSM
 # OpenStreetMap extracts (analysis.osm.build_osm_graph, `spro-access prepare --osm`).
 def osm_xml(body: str, doctype: str = "") -> str:
