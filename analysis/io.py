@@ -15,7 +15,9 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,8 +181,33 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _recorded_digests(sidecar: Path) -> list[str]:
+    """Return the SHA-256 digests a sidecar accepts (one per line); none if unreadable."""
+    try:
+        lines = sidecar.read_bytes().decode("ascii").split()
+    except (OSError, UnicodeDecodeError):  # missing, unreadable or garbled: accepts nothing
+        return []
+    return [d for d in lines if len(d) == 64 and all(c in "0123456789abcdef" for c in d)]
+
+
+def _write_sidecar(sidecar: Path, digests: list[str]) -> None:
+    with atomic_path(sidecar) as tmp:
+        tmp.write_text("".join(f"{d}\n" for d in dict.fromkeys(digests)), encoding="ascii")
+
+
 def write_with_checksum(path: str | os.PathLike[str], writer: Any) -> Path:
     """Write an artefact atomically and record its SHA-256 in ``<path>.sha256``.
+
+    The artefact and its sidecar are two files, so they cannot change in one step; the
+    order below keeps the pair valid after a crash at any point:
+
+    1. the new content is written to a temporary file and hashed;
+    2. the sidecar is replaced by one accepting both the current digest and the new one;
+    3. the temporary file is renamed over the artefact;
+    4. the sidecar is replaced by one accepting the new digest only.
+
+    Interrupted before 3, the previous artefact is still in place and verifies; after 3,
+    the new one does. A half-written file is never renamed into place.
 
     Parameters
     ----------
@@ -194,23 +221,59 @@ def write_with_checksum(path: str | os.PathLike[str], writer: Any) -> Path:
     pathlib.Path
     """
     p = Path(path)
+    sidecar = p.with_name(p.name + ".sha256")
     with atomic_path(p) as tmp:
         writer(tmp)
         digest = sha256_file(tmp)
-    sidecar = p.with_name(p.name + ".sha256")
-    with atomic_path(sidecar) as tmp:
-        tmp.write_text(digest + "\n", encoding="ascii")
+        _write_sidecar(sidecar, [*_recorded_digests(sidecar)[:1], digest])
+    _write_sidecar(sidecar, [digest])
     return p
 
 
 def verify_checksum(path: str | os.PathLike[str]) -> bool:
-    """Return whether an artefact exists and matches its recorded checksum."""
+    """Return whether an artefact exists and matches (one of) its recorded checksum(s)."""
     p = Path(path)
     sidecar = p.with_name(p.name + ".sha256")
     if not p.is_file() or not sidecar.is_file():
         return False
-    try:
-        recorded = sidecar.read_bytes().decode("ascii").strip()
-        return recorded == sha256_file(p)
-    except (OSError, UnicodeDecodeError):  # an unreadable or garbled sidecar: not verified
+    accepted = _recorded_digests(sidecar)
+    if not accepted:
         return False
+    try:
+        return sha256_file(p) in accepted
+    except OSError:  # unreadable: not verified
+        return False
+
+
+def stale_temp_files(folder: str | os.PathLike[str], *, older_than_s: float = 3600.0) -> list[Path]:
+    """Temporary files left by writes that were killed (see :func:`atomic_path`).
+
+    Parameters
+    ----------
+    folder
+        Where to look (not recursive).
+    older_than_s
+        Only files not modified for this long (a write in progress is never listed).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files named like :func:`atomic_path`'s temporary files (``.<stem>.<8 random
+        characters><suffix>``) whose target's name they carry.
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        return []
+    pattern = re.compile(r"^\.(?P<stem>.+)\.[a-z0-9_]{8}(?P<suffix>\.[^.]*)?$")
+    now = time.time()
+    out = []
+    for f in d.iterdir():
+        m = pattern.match(f.name)
+        if m is None or not f.is_file():
+            continue
+        try:
+            if now - f.stat().st_mtime >= older_than_s:
+                out.append(f)
+        except OSError:
+            continue
+    return sorted(out)

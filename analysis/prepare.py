@@ -59,6 +59,9 @@ def prepare(
     if transit:
         steps.append("transit timetable")
     report: list[str] = []
+    stale = _remove_stale_temp_files()
+    if stale:
+        report.append(f"removed {stale} temporary file(s) left by an interrupted run")
     bar = tqdm(steps, desc="prepare", disable=not verbose, unit="step")
     communes = None
     for step in bar:
@@ -101,3 +104,29 @@ def prepare(
             what = tm.label
         report.append(f"{step}: {what} ({time.perf_counter() - t0:.1f} s)")
     return report
+
+
+def _remove_stale_temp_files() -> int:
+    """Delete temporary files a killed run left in the processed-data folders.
+
+    Writes go to a temporary file renamed into place (:func:`analysis.io.atomic_path`); a
+    run killed mid-write leaves that file behind. It is never read (artefacts are found by
+    their exact name), only wasted space. Files younger than an hour are kept: another
+    ``prepare`` may be writing them.
+    """
+    from . import settings
+    from .io import stale_temp_files
+
+    root = Path(settings.processed_data_dir)
+    folders = [root, *(d for d in root.glob("*") if d.is_dir())] if root.is_dir() else []
+    n = 0
+    for folder in folders:
+        for f in stale_temp_files(folder):
+            try:
+                f.unlink()
+                n += 1
+            except OSError as exc:  # pragma: no cover - e.g. a read-only checkout
+                logger.info("could not remove %s (%s)", f, exc)
+    if n:
+        logger.info("removed %d stale temporary file(s) from %s", n, root)
+    return n
