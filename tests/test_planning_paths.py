@@ -6,14 +6,10 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from analysis.engine import nearest_sites
+from analysis.errors import ValidationError
 from analysis.graph import RoadGraph
 from analysis.planning import paths
-from analysis.planning.paths import (
-    closure_pass,
-    improvement_pass,
-    limited_times,
-    pruned_search,
-)
+from analysis.planning.paths import closure_pass, limited_times, pruned_search
 
 
 def random_graph(rng, n, m, *, integer=True, zero_share=0.0):
@@ -40,21 +36,22 @@ def test_hand_built_line_graph():
     g = RoadGraph.from_edges(u, v, np.ones(8), np.arange(5.0), np.zeros(5))
     old = nearest_sites(g, np.array([0])).time_s
     assert old.tolist() == [0, 1, 2, 3, 4]
-    res = improvement_pass(g.csr_reverse, 4, 0.0, old)
-    assert res.nodes.tolist() == [3, 4]
-    assert res.time_s.tolist() == [1.0, 0.0]
-    # node 2 ties (2 == 2): no better than today, so pruned
-    res = improvement_pass(g.csr_reverse, 4, 0.5, old)
-    assert res.nodes.tolist() == [3, 4]
-    assert res.time_s.tolist() == [1.5, 0.5]
-    # with a catchment limit of 2.5 s, node 2 is settled too (time 2.5)
-    res = improvement_pass(g.csr_reverse, 4, 0.5, old, settle_limit_s=2.5)
-    assert res.nodes.tolist() == [2, 3, 4]
-    assert res.at(np.array([0, 2, 4])).tolist() == [np.inf, 2.5, 0.5]
+    assert pruned_search(g.csr_reverse, 4, 0.0, old) == {4: 0.0, 3: 1.0}
+    # with an access time of 0.5 s, node 2 (2.5 s against 2 s today) is not improved
+    assert pruned_search(g.csr_reverse, 4, 0.5, old) == {4: 0.5, 3: 1.5}
+    # a new site no better than today at its own node changes nothing
+    assert pruned_search(g.csr_reverse, 1, 1.0, old) == {}
+    with pytest.raises(ValidationError, match="not a node"):
+        pruned_search(g.csr_reverse, 5, 0.0, old)
+    with pytest.raises(ValidationError, match="non-negative"):
+        pruned_search(g.csr_reverse, 1, -1.0, old)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("seed", range(40))
-def test_improvement_pass_equals_full_recompute(seed):
+def test_pruned_search_equals_full_recompute(seed, compiled, monkeypatch):
+    # the compiled search and the plain-Python one
+    monkeypatch.setattr(paths, "HAVE_NUMBA", compiled and paths.HAVE_NUMBA)
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 60))
     g = random_graph(rng, n, int(rng.integers(n, 4 * n)), integer=seed % 2 == 0)
@@ -64,30 +61,16 @@ def test_improvement_pass_equals_full_recompute(seed):
     base = nearest_sites(g, sites, site_offsets_s=offsets)
     new_node = int(rng.integers(0, n))
     new_off = float(rng.uniform(0, 20))
-    limit = float(rng.choice([0.0, rng.uniform(0, 120)]))
-    res = improvement_pass(g.csr_reverse, new_node, new_off, base.time_s, settle_limit_s=limit)
+    found = pruned_search(g.csr_reverse, new_node, new_off, base.time_s)
     full = nearest_sites(g, np.append(sites, new_node), site_offsets_s=np.append(offsets, new_off))
-    cand = res.at(np.arange(n))
-    incr = np.minimum(base.time_s, cand)
+    incr = base.time_s.copy()
+    for v, t in found.items():
+        incr[v] = t
     np.testing.assert_allclose(incr, full.time_s, rtol=0, atol=1e-9)
     # improved nodes: exactly those where the full recompute is strictly better
     better = full.time_s < base.time_s - 1e-9
-    assert set(np.flatnonzero(cand < base.time_s - 1e-9)) == set(np.flatnonzero(better))
-    # the catchment is complete: every node within the limit is known, with its time
-    alone = nearest_sites(g, np.array([new_node]), site_offsets_s=np.array([new_off])).time_s
-    within = alone <= limit
-    np.testing.assert_allclose(cand[within], alone[within], atol=1e-9)
-    known = np.isfinite(cand)
-    np.testing.assert_allclose(cand[known], alone[known], atol=1e-9)
-    # the fast path (no settle limit), compiled and in Python, gives exactly the improved
-    # nodes and their times
-    for compiled in (paths.HAVE_NUMBA, False):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(paths, "HAVE_NUMBA", compiled)
-            fast = pruned_search(g.csr_reverse, new_node, new_off, base.time_s)
-        assert set(fast) == set(np.flatnonzero(cand < base.time_s))
-        for v, t in fast.items():
-            assert t == pytest.approx(cand[v], abs=1e-9)
+    assert set(found) == set(np.flatnonzero(better))
+    assert all(t < base.time_s[v] for v, t in found.items())
 
 
 @pytest.mark.parametrize("python_path", [True, False])

@@ -30,8 +30,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import dijkstra
 
+from ..engine import nearest_sites
 from ..errors import ValidationError
 from . import common
 from .siting import cost_matrix
@@ -320,8 +320,9 @@ class _Times:
         self._rows: dict[int, np.ndarray] = {}
         g = model.graph
         self.limit = limit_s
-        fwd = dijkstra(g.csr, indices=int(nodes[0]), limit=limit_s)
-        rev = dijkstra(g.csr_reverse, indices=int(nodes[0]), limit=limit_s)
+        base = np.array([int(nodes[0])])
+        fwd = nearest_sites(g, base, direction="from_sites", limit=limit_s).time_s
+        rev = nearest_sites(g, base, direction="to_sites", limit=limit_s).time_s
         self.out = offsets[0] + fwd[nodes] + offsets  # base → point
         self.back = offsets + rev[nodes] + offsets[0]  # point → base
         self.out[0] = self.back[0] = 0.0
@@ -331,7 +332,12 @@ class _Times:
         if i == 0:
             return self.out
         if i not in self._rows:
-            d = dijkstra(self.model.graph.csr, indices=int(self.nodes[i]), limit=self.limit)
+            d = nearest_sites(
+                self.model.graph,
+                np.array([int(self.nodes[i])]),
+                direction="from_sites",
+                limit=self.limit,
+            ).time_s
             r = self.offsets[i] + d[self.nodes] + self.offsets
             r[i] = 0.0
             r[0] = self.back[i]

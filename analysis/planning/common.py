@@ -8,27 +8,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 
 from .. import settings
+from ..communes import to_l93 as to_l93  # the project's projections, re-exported
 from ..errors import UnknownNameError, ValidationError
+from ..sites.normalise import to_lonlat as to_lonlat
 
 logger = logging.getLogger(__name__)
-
-_TO_L93 = Transformer.from_crs(settings.geographic_crs, settings.projected_crs, always_xy=True)
-_TO_LONLAT = Transformer.from_crs(settings.projected_crs, settings.geographic_crs, always_xy=True)
-
-
-def to_l93(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Project longitude/latitude (EPSG:4326) to Lambert-93 metres."""
-    x, y = _TO_L93.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-
-
-def to_lonlat(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Project Lambert-93 metres to longitude/latitude (EPSG:4326)."""
-    lon, lat = _TO_LONLAT.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def as_models(models: Any) -> dict[str, Any]:

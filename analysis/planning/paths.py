@@ -1,8 +1,8 @@
 """Shortest-path passes the planner tools need beyond the engine's one multi-source pass.
 
-- :func:`improvement_pass`: the exact times from ONE new site to every node where it beats
+- :func:`pruned_search`: the exact times from ONE new site to every node where it beats
   today's time (a pruned Dijkstra that never expands a node where the new time is no better
-  than today's), plus, optionally, every node within a settle limit (the site's catchment).
+  than today's); compiled with numba, plain Python otherwise.
 - :func:`closure_pass`: the exact times once a site is removed, recomputed only on the nodes
   whose nearest site it was (a Dijkstra restricted to them, seeded from their neighbours).
 - :func:`limited_times`: travel times between a few sources and given targets within a
@@ -25,7 +25,6 @@ import logging
 import math
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,37 +34,6 @@ from scipy.sparse.csgraph import dijkstra
 from ..errors import ValidationError
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SparseTimes:
-    """Times known at some nodes only.
-
-    Attributes
-    ----------
-    nodes
-        Node indices, sorted ascending.
-    time_s
-        Time at each of those nodes, seconds.
-    expanded
-        How many nodes the search settled (a measure of its work).
-    """
-
-    nodes: np.ndarray
-    time_s: np.ndarray
-    expanded: int
-
-    def at(self, nodes: np.ndarray) -> np.ndarray:
-        """Return the time at ``nodes`` (``inf`` where unknown)."""
-        nodes = np.asarray(nodes, dtype=np.int64)
-        out = np.full(len(nodes), np.inf)
-        if len(self.nodes) == 0 or len(nodes) == 0:
-            return out
-        pos = np.searchsorted(self.nodes, nodes)
-        pos_c = np.minimum(pos, len(self.nodes) - 1)
-        hit = self.nodes[pos_c] == nodes
-        out[hit] = self.time_s[pos_c[hit]]
-        return out
 
 
 #: Closures affecting at most this many nodes are recomputed in Python (less overhead).
@@ -133,6 +101,11 @@ def pruned_search_arrays(
 
     Runs compiled (numba) when available, else in Python over adjacency lists.
     """
+    n = search.shape[0]
+    if not 0 <= source < n:
+        raise ValidationError(f"source node {source} is not a node of the graph (0..{n - 1})")
+    if not np.isfinite(offset_s) or offset_s < 0:
+        raise ValidationError("the source offset must be a finite, non-negative time")
     old = np.asarray(old, dtype=np.float64)
     if not offset_s < old[source]:
         return np.zeros(0, np.int64), np.zeros(0)
@@ -272,139 +245,6 @@ def _pruned_kernel(
                     else:
                         break
     return touched[:nt]
-
-
-def _pruned_dijkstra(
-    search: sp.csr_matrix,
-    seeds: dict[int, float],
-    old: np.ndarray,
-    skip: np.ndarray | None = None,
-) -> tuple[dict[int, float], int]:
-    """Dijkstra from several seeded nodes that never keeps a time ``>= old``.
-
-    Parameters
-    ----------
-    search
-        Search graph (CSR).
-    seeds
-        Initial time of each seed node (already ``< old`` there).
-    old
-        Today's time at every node; the search is pruned where it cannot beat it.
-    skip
-        Boolean mask of nodes whose time is already final (never relaxed into).
-
-    Returns
-    -------
-    best : dict of int to float
-        Final time of every node reached (all ``< old``).
-    expanded : int
-        Number of nodes settled.
-    """
-    indptr = search.indptr
-    indices = search.indices
-    data = search.data
-    best = dict(seeds)
-    heap = [(t, v) for v, t in seeds.items()]
-    heapq.heapify(heap)
-    done: set[int] = set()
-    expanded = 0
-    while heap:
-        d, v = heapq.heappop(heap)
-        if v in done:
-            continue
-        done.add(v)
-        expanded += 1
-        a, b = indptr[v], indptr[v + 1]
-        for nb, w in zip(indices[a:b].tolist(), data[a:b].tolist(), strict=True):
-            nd = d + w
-            if nd < old[nb] and nd < best.get(nb, np.inf):
-                if skip is not None and skip[nb]:
-                    continue
-                best[nb] = nd
-                heapq.heappush(heap, (nd, nb))
-    return best, expanded
-
-
-def improvement_pass(
-    search: sp.csr_matrix,
-    source: int,
-    offset_s: float,
-    old: np.ndarray,
-    *,
-    settle_limit_s: float = 0.0,
-) -> SparseTimes:
-    """Exact times from one new source where they beat ``old`` (and within a limit).
-
-    Parameters
-    ----------
-    search
-        Search graph (CSR; for times *to* the source, the reversed road graph).
-    source
-        Node of the new source.
-    offset_s
-        Time between the source's node and the source itself (snap time), seconds.
-    old
-        Today's time at every node (``inf`` where no site is reachable).
-    settle_limit_s
-        Also return the exact time of every node within this time of the source, whether
-        improved or not (its catchment). The part within the limit runs in scipy; the pruned
-        continuation beyond it runs in Python on the improved nodes only.
-
-    Returns
-    -------
-    SparseTimes
-        Every node whose new time is strictly below ``old``, plus every node within
-        ``settle_limit_s``, with its exact time from the new source.
-    """
-    n = search.shape[0]
-    if not 0 <= source < n:
-        raise ValidationError(f"source node {source} is not a node of the graph (0..{n - 1})")
-    if not np.isfinite(offset_s) or offset_s < 0:
-        raise ValidationError("the source offset must be a finite, non-negative time")
-    old = np.asarray(old, dtype=np.float64)
-    reach = settle_limit_s - offset_s
-    if reach < 0:
-        # Nothing to settle: a pure pruned search from the source.
-        if not offset_s < old[source]:
-            return SparseTimes(np.zeros(0, np.int64), np.zeros(0), 0)
-        best, expanded = _pruned_dijkstra(search, {int(source): float(offset_s)}, old)
-        nodes = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
-        times = np.fromiter(best.values(), dtype=np.float64, count=len(best))
-        order = np.argsort(nodes)
-        return SparseTimes(nodes[order], times[order], expanded)
-
-    dist = dijkstra(search, directed=True, indices=int(source), limit=reach)
-    settled = np.flatnonzero(np.isfinite(dist))
-    t_settled = offset_s + dist[settled]
-    improved = settled[t_settled < old[settled]]
-    seeds: dict[int, float] = {}
-    if len(improved):
-        # Relax the edges leaving improved settled nodes towards unsettled ones.
-        sub = search[improved]
-        rows = np.repeat(np.arange(len(improved)), np.diff(sub.indptr))
-        heads = sub.indices.astype(np.int64)
-        tent = (offset_s + dist[improved])[rows] + sub.data
-        keep = ~np.isfinite(dist[heads]) & (tent < old[heads])
-        if keep.any():
-            heads, tent = heads[keep], tent[keep]
-            order = np.lexsort((tent, heads))
-            heads, tent = heads[order], tent[order]
-            first = np.ones(len(heads), dtype=bool)
-            first[1:] = heads[1:] != heads[:-1]
-            seeds = dict(zip(heads[first].tolist(), tent[first].tolist(), strict=True))
-    expanded = len(settled)
-    if seeds:
-        best, more = _pruned_dijkstra(search, seeds, old, skip=np.isfinite(dist))
-        expanded += more
-        extra_nodes = np.fromiter(best.keys(), dtype=np.int64, count=len(best))
-        extra_times = np.fromiter(best.values(), dtype=np.float64, count=len(best))
-        nodes = np.concatenate([settled, extra_nodes])
-        times = np.concatenate([t_settled, extra_times])
-        order = np.argsort(nodes)
-        nodes, times = nodes[order], times[order]
-    else:
-        nodes, times = settled.astype(np.int64), t_settled
-    return SparseTimes(nodes, times, expanded)
 
 
 def closure_pass(

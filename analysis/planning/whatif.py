@@ -10,7 +10,7 @@ the same card, with losses.
 
 On a road model the answer is incremental and exact:
 
-- addition: :func:`~analysis.planning.paths.improvement_pass` from the candidate only, pruned
+- addition: :func:`~analysis.planning.paths.pruned_search` from the candidate only, pruned
   where it is no better than today's time (new time = min(old, candidate));
 - closure: :func:`~analysis.planning.paths.closure_pass`, recomputing only the nodes whose
   nearest site was the closed one.
