@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import Transformer
 
 from . import settings
 from .errors import DataMissingError, ValidationError
@@ -94,7 +93,9 @@ def to_l93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y : numpy.ndarray
         Metres.
     """
-    tr = Transformer.from_crs(settings.geographic_crs, settings.projected_crs, always_xy=True)
+    from .crs import transformer
+
+    tr = transformer(settings.geographic_crs, settings.projected_crs)
     x, y = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 

@@ -36,6 +36,12 @@ def load_sites(include_modelled: bool = True):
     return sites
 
 
+@st.cache_resource(show_spinner="Loading the France Services sites…")
+def load_france_services():
+    """France Services sites (candidate hosts for permanences, not SPRO sites)."""
+    return _directory.load_france_services()
+
+
 @st.cache_data
 def load_profiles():
     """Profiles from the default profiles file (key → Profile)."""

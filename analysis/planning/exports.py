@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,10 +108,7 @@ def export_tables(
         for col in g.columns:
             if col != g.geometry.name and g[col].dtype == object:
                 g[col] = g[col].map(lambda v: v if v is None else str(v))
-        with warnings.catch_warnings():
-            # GDAL warns that the temporary name of the atomic write does not end in .gpkg.
-            warnings.filterwarnings("ignore", "The filename extension", RuntimeWarning)
-            write_gpkg(g, files[f"{k}_gpkg"], layer=k)
+        write_gpkg(g, files[f"{k}_gpkg"], layer=k)
     if map_builder is not None:
         save_map(map_builder(), files["map_html"])
     write_json({"tool": f"spro-access {__version__}", **dict(metadata)}, files["metadata"])

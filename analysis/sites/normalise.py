@@ -451,9 +451,9 @@ def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     -------
     lon, lat : numpy.ndarray
     """
-    from pyproj import Transformer
+    from ..crs import transformer
 
-    tr = Transformer.from_crs(settings.projected_crs, settings.geographic_crs, always_xy=True)
+    tr = transformer(settings.projected_crs, settings.geographic_crs)
     lon, lat = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 

@@ -31,14 +31,6 @@ HOST_LABELS = {
 }
 
 
-@st.cache_resource(show_spinner="Loading the France Services sites…")
-def france_services():
-    """France Services sites (candidate hosts, not SPRO sites)."""
-    from analysis.sites.directory import load_france_services
-
-    return load_france_services()
-
-
 @st.cache_resource(show_spinner="Choosing the permanences…", max_entries=16)
 def run(network: str, k: int, threshold: float, profile: str, hosts: tuple[str, ...], exact: bool):
     """One siting question (cached per choice)."""
@@ -52,7 +44,7 @@ def run(network: str, k: int, threshold: float, profile: str, hosts: tuple[str, 
         profile=profile,
         profiles=loaders.load_profiles(),
         hosts=hosts,
-        france_services=france_services() if "france_services" in hosts else None,
+        france_services=loaders.load_france_services() if "france_services" in hosts else None,
         exact="auto" if exact else False,
     )
 
