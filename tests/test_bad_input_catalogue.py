@@ -1067,3 +1067,27 @@ def test_app_07_candidate_form_with_blank_position(communes):
     assert math.isfinite(
         make_candidate({**rec, "lat": "45.11"}, communes)["x_l93"]
     )  # and a complete one loads
+
+
+# =========================================================================== the doc
+def test_catalogue_doc_lists_every_row_with_its_status():
+    """docs/bad_inputs.md and this file agree: same ids, and 'needs fix' == strict xfail."""
+    import re
+    import sys
+
+    doc = (HERE.parent / "docs" / "bad_inputs.md").read_text(encoding="utf-8")
+    rows = dict(
+        re.findall(r"^\| ([A-Z]+-\d\d) \|.*\| (passes|\*\*needs fix\*\*.*?) \|$", doc, re.M)
+    )
+    module = sys.modules[__name__]
+    tests = {}
+    for name in dir(module):
+        m = re.match(r"test_([a-z]+)_(\d\d)_", name)
+        if m:
+            marks = getattr(getattr(module, name), "pytestmark", [])
+            tests[f"{m.group(1).upper()}-{m.group(2)}"] = any(k.name == "xfail" for k in marks)
+    assert set(rows) == set(tests)
+    for row_id, xfail in tests.items():
+        assert rows[row_id].startswith("**needs fix**") == xfail, row_id
+    n_fix = sum(tests.values())
+    assert f"**{len(tests)} rows, {len(tests) - n_fix} pass, {n_fix} need a fix**" in doc
