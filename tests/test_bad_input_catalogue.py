@@ -417,10 +417,6 @@ def test_cand_10_non_spro_network(communes, quiet_logs):
     assert "France Services" in load.messages()[0]
 
 
-@needs_fix(
-    "analysis/planning/candidates.py read_candidates_csv: a header naming a column twice "
-    "(e.g. name,name) silently keeps the last one; raise ValidationError naming the column"
-)
 def test_cand_11_column_named_twice(communes):
     with pytest.raises(ValidationError, match="name"):
         read_cands("name,name,network,lon,lat\nA,B,CIO,4.2906,45.1142\n", communes)
@@ -930,12 +926,6 @@ def test_cli_10_whatif_point_swapped(tmp_path, capsys):
 
 
 @needs_mirror
-@needs_fix(
-    "analysis/planning/whatif.py WhatIf.evaluate: an unknown --remove site_id ends the "
-    "message with an empty list ('valid site_ids are: '); suggest close ids "
-    "(difflib.get_close_matches) and say where ids are listed (the directory's site_id "
-    "column / sites.csv of a coverage export)"
-)
 def test_cli_11_whatif_remove_unknown_site(tmp_path, capsys):
     rc, _, err = cli(capsys, "whatif", "--remove", "ML-0042-typo", "--out", tmp_path)
     line = user_error(rc, err, "'ML-0042-typo'")
