@@ -53,7 +53,9 @@ def main() -> None:
     g = model.graph
     rows = np.repeat(np.arange(g.n_nodes), np.diff(g.indptr))
     G = nx.DiGraph()
-    G.add_weighted_edges_from(zip(g.indices.tolist(), rows.tolist(), g.weights.tolist()))
+    G.add_weighted_edges_from(
+        zip(g.indices.tolist(), rows.tolist(), g.weights.tolist(), strict=True)
+    )
 
     def networkx_passes():
         for prof in profiles.values():
