@@ -48,6 +48,7 @@ import hashlib
 import io as _io
 import json
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -562,7 +563,8 @@ def _write_model(model: RoadModel, path: Path) -> None:
 
 def _read_model(path: Path, params: EstimatedNetworkParams) -> RoadModel:
     """Read a road model written by :func:`_write_model`."""
-    with np.load(path, allow_pickle=False) as z:
+    # Open the file here: np.load leaves its own handle open when the zip is unreadable.
+    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
         meta = json.loads(str(z["meta"]))
         graph = RoadGraph(
             x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
@@ -613,7 +615,8 @@ def load_or_build_estimated_network(
             model = _read_model(path, params)
             logger.info("estimated network read from cache %s", path)
             return model
-        except (OSError, ValueError, KeyError) as exc:  # unreadable despite checksum
+        # Unreadable despite its checksum (a writer bug): not an npz, empty, a member missing.
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             logger.warning("estimated network cache %s unreadable (%s); rebuilding", path, exc)
     elif path.exists():
         logger.warning("estimated network cache %s fails its checksum; rebuilding", path)

@@ -310,7 +310,7 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, Profi
     Raises
     ------
     DataMissingError
-        If the file does not exist.
+        If the file does not exist or is not a file.
     ValidationError
         If the file is not valid TOML, has no profile, or a profile lacks a label,
         networks, a threshold per mode (road, transit, walk) or a valid demand.
@@ -321,6 +321,11 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, Profi
     src = str(p)
     if not p.exists():
         raise DataMissingError(f"profiles file not found: {p}")
+    if not p.is_file():
+        raise DataMissingError(
+            f"profiles file not found: {p} is a folder, not a file; give the path of a TOML "
+            "file laid out like analysis/profiles.toml"
+        )
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -307,18 +307,10 @@ def test_corrupt_estimated_network_cache_is_detected_and_rebuilt(
     "garbage",
     [
         b"not an npz at all" * 10,
-        pytest.param(
-            b"",  # (a zip that is no npz raises BadZipFile the same way, and leaks a file)
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="needs fix: analysis/estimated_network.py load_or_build_estimated_"
-                "network catches (OSError, ValueError, KeyError) around _read_model; a file "
-                "that verifies but is no npz raises zipfile.BadZipFile (or EOFError when "
-                "empty): catch Exception, as sites/directory._cached does",
-            ),
-        ),
+        b"",  # np.load raises EOFError
+        b"PK\x03\x04" + bytes(100),  # a broken zip: BadZipFile (the handle must be closed)
     ],
-    ids=["not an npz", "empty"],
+    ids=["not an npz", "empty", "broken zip"],
 )
 def test_unreadable_network_cache_with_a_matching_checksum_is_rebuilt(
     haute_loire, tmp_path, garbage

@@ -365,11 +365,6 @@ def test_clock_arguments_parse_or_raise_validation_errors(value):
     assert s == h * 3600 + m * 60 + (rest[0] if rest else 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs fix: analysis/transit/gtfs.py parse_clock: np.isfinite on a Python int "
-    "beyond int64 raises TypeError; test `math.isfinite(float(value))` instead",
-)
 @pytest.mark.parametrize("value", [2**64, -(2**63) - 1])
 def test_clock_seconds_beyond_int64_are_a_validation_error(value):
     from analysis.transit.gtfs import parse_clock

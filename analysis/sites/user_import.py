@@ -12,7 +12,8 @@ GeoPackage (point geometries). Columns (case and accents do not matter):
 
 Problems that concern the whole file stop the import with a
 :class:`~analysis.errors.ValidationError` naming the file, the rows and the fix: an empty
-file, missing or misnamed columns (with the likely rename), unknown network names
+file, a file that is not text, missing or misnamed columns (with the likely rename), two
+columns with the same name, unknown network names
 (:class:`~analysis.errors.UnknownNameError` listing the known ones), a non-SPRO network,
 duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees. Problems of
 single rows leave the row out and are reported (good rows still load): no name,
@@ -29,6 +30,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +111,21 @@ def _col_key(name: object) -> str:
     return text_key(name).replace(" ", "_")
 
 
+def _check_same_name(columns: Iterable[object], src: str) -> None:
+    """Raise if two columns the import reads have the same name (case, accents, spaces)."""
+    known = {sp for spellings in COLUMN_NAMES.values() for sp in spellings}
+    seen: dict[str, str] = {}
+    for col in columns:
+        key = _col_key(col)
+        if key in seen and key in known:
+            raise ValidationError(
+                f"two columns are called {seen[key]!r} and {str(col)!r} (the same name once "
+                "case, accents and spaces are ignored); keep one",
+                source=src,
+            )
+        seen.setdefault(key, str(col))
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     if not data.strip():
@@ -123,9 +140,17 @@ def _read_csv(path: Path) -> pd.DataFrame:
             break
         except UnicodeDecodeError:
             continue
+    else:
+        raise ValidationError(
+            "cannot read the file as text (neither UTF-8 nor Windows-1252): is it really a "
+            "CSV file? Save it as CSV (UTF-8)",
+            source=str(path),
+        )
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
+    # pandas renames a repeated header (`name`, `name.1`): check the header as written.
+    _check_same_name(next(csv.reader([first], delimiter=sep), []), str(path))
     try:
         df = pd.read_csv(
             io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=True
@@ -200,6 +225,7 @@ def _read_any(path: Path) -> pd.DataFrame:
 
 def _map_columns(df: pd.DataFrame, src: str) -> dict[str, str]:
     """Canonical name → the file's column; raise with suggested renames if incomplete."""
+    _check_same_name(df.columns, src)
     by_key: dict[str, str] = {}
     for col in df.columns:
         by_key.setdefault(_col_key(col), str(col))

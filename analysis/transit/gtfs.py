@@ -85,6 +85,15 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Marker for a missing time in parsed time arrays.
 NO_TIME = -1
 
+#: Largest uncompressed size of a feed file read from a zip archive (bytes). The largest
+#: member of the regional TER feed (``stop_times.txt``) is about 29 MB; a member announcing
+#: more than this is refused before it is decompressed (a "zip bomb" would exhaust memory).
+MAX_MEMBER_BYTES = 2 * 1024**3
+
+#: Times (seconds after midnight) from here on are not times: an absurd hour field would
+#: otherwise overflow the int64 arrays.
+_TIME_LIMIT_S = 2**31
+
 _SLOW_TIME = re.compile(r"^(-?)(\d+):(\d{1,2}):(\d{1,2})$")
 
 
@@ -140,8 +149,9 @@ def parse_clock(value: str | int | float, *, what: str = "time") -> int:
         If the text is not a non-negative clock time.
     """
     if isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool):
-        if not np.isfinite(value) or value < 0:
-            raise ValidationError(f"{what} must be a non-negative number of seconds")
+        # A plain comparison: NaN fails it, and unlike np.isfinite it takes any Python int.
+        if not 0 <= value < _TIME_LIMIT_S:
+            raise ValidationError(f"{what} must be a non-negative number of seconds below 2**31")
         return int(value)
     m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*", str(value))
     if not m or int(m.group(2)) >= 60 or int(m.group(3) or 0) >= 60:
@@ -175,7 +185,7 @@ def parse_time_column(values: Any, *, source: str, column: str) -> np.ndarray:
     Raises
     ------
     ValidationError
-        For negative or malformed times, naming the rows.
+        For negative or malformed times (or beyond 2**31 seconds), naming the rows.
     """
     s = np.char.strip(np.asarray(values, dtype=str))
     n = len(s)
@@ -205,21 +215,24 @@ def parse_time_column(values: Any, *, source: str, column: str) -> np.ndarray:
             bad.append(int(i) + 1)
             continue
         secs = int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4))
+        if secs >= _TIME_LIMIT_S:  # an absurd hour field: it would overflow int64
+            bad.append(int(i) + 1)
+            continue
         if m.group(1) == "-" and secs > 0:
             negative.append(int(i) + 1)
             continue
         out[i] = secs
     if negative:
         raise ValidationError(
-            f"negative {column} (e.g. {s[negative[0] - 1]!r}); GTFS times count from "
+            f"negative {column} (e.g. {str(s[negative[0] - 1])!r}); GTFS times count from "
             "midnight of the service day and are never negative",
             source=source,
             rows=negative,
         )
     if bad:
         raise ValidationError(
-            f"{column} {s[bad[0] - 1]!r} is not a time; GTFS times are H:MM:SS or HH:MM:SS "
-            "(hours may exceed 23 for trips running past midnight)",
+            f"{column} {str(s[bad[0] - 1])!r} is not a time; GTFS times are H:MM:SS or "
+            "HH:MM:SS (hours may exceed 23 for trips running past midnight)",
             source=source,
             rows=bad,
         )
@@ -309,6 +322,14 @@ class _FeedSource:
         wanted = set(REQUIRED_COLUMNS.get(name, ())) | set(OPTIONAL_COLUMNS.get(name, ()))
         try:
             if self._zip is not None:
+                info = self._zip.getinfo(self.members[name])
+                if info.file_size > MAX_MEMBER_BYTES:
+                    raise ValidationError(
+                        f"the file is {info.file_size:,} bytes once decompressed, larger than "
+                        f"the {MAX_MEMBER_BYTES:,} bytes accepted for a GTFS file; too large "
+                        "(a damaged or hostile archive?): download the feed again",
+                        source=source,
+                    )
                 raw = self._zip.read(self.members[name])
             else:
                 raw = Path(self.members[name]).read_bytes()
@@ -645,6 +666,20 @@ def _read(src: _FeedSource, *, name: str, clip_l93: Any | None) -> GtfsFeed:
     trips["route"] = route_pos
 
     calendar, calendar_dates = _read_calendars(src)
+    services: set[str] = set()
+    for table in (calendar, calendar_dates):
+        if table is not None:
+            services.update(table["service_id"])
+    unknown = ~trips["service_id"].isin(services).to_numpy()
+    if unknown.any():
+        rows = (np.flatnonzero(unknown) + 1).tolist()
+        raise ValidationError(
+            f"service_id {trips['service_id'].iloc[rows[0] - 1]!r} is in neither calendar.txt "
+            "nor calendar_dates.txt, so the trip would never run; add the service to a "
+            "calendar or remove the trip",
+            source=src.label("trips.txt"),
+            rows=rows,
+        )
 
     stop_times = _read_stop_times(src, stops, trips, notes)
     if src.has("frequencies.txt"):
@@ -800,6 +835,11 @@ def _read_stop_times(
     label = src.label("stop_times.txt")
     st = src.read("stop_times.txt")
     n = len(st)
+    if n == 0:
+        raise ValidationError(
+            "stop_times.txt has no stop time (a header and no row): the feed has no timetable",
+            source=label,
+        )
     row = np.arange(1, n + 1)
     trip = pd.Index(trips["trip_id"]).get_indexer(st["trip_id"])
     if (trip < 0).any():
