@@ -105,6 +105,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
 
     app = settings.project_dir / "app" / "Home.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)]
+    cmd += ["--server.maxUploadSize", str(settings.max_upload_mb)]
     if args.headless:
         cmd += ["--server.headless", "true"]
     return subprocess.call(cmd)

@@ -45,6 +45,11 @@ region_departments: tuple[str, ...] = (
 #: Bounding box of the region in degrees (lon_min, lat_min, lon_max, lat_max), with a margin.
 region_bbox_lonlat: tuple[float, float, float, float] = (2.0, 44.0, 7.3, 46.9)
 
+#: Largest file the app accepts as an upload, in megabytes (a candidates CSV is a few kB).
+#: The app checks it in code, and ``spro-access app`` passes it to Streamlit as
+#: ``--server.maxUploadSize``.
+max_upload_mb: int = 10
+
 #: Show progress bars on long steps.
 verbose: bool = False
 

@@ -56,6 +56,30 @@ def load_road_model(road: str = "auto"):
     return active_road_model(load_communes(), road=road)
 
 
+def upload_error(size: int, name: str) -> str | None:
+    """Say why an upload is refused (too large), or ``None`` if it may be read.
+
+    Parameters
+    ----------
+    size
+        Size of the upload in bytes (``UploadedFile.size``, or the pasted text's length).
+    name
+        The file name, for the message.
+
+    Returns
+    -------
+    str or None
+        The message to show with ``st.error``, or ``None``.
+    """
+    limit = _settings.max_upload_mb
+    if size <= limit * 1_000_000:
+        return None
+    return (
+        f"{name}: {size / 1_000_000:,.1f} MB, more than the {limit} MB accepted for an upload "
+        "(a candidates CSV is a few kB); check that this is the right file"
+    )
+
+
 def transit_available() -> bool:
     """Whether this copy has the transit module (transit and best-of-two modes)."""
     try:

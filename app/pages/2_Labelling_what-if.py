@@ -160,27 +160,42 @@ with tab_form:
             }
         )
 
+
+def load_csv(data: bytes) -> None:
+    """Read a candidates CSV held in memory; add its good rows, report the bad ones."""
+    try:
+        load = read_candidates_csv(data, communes)
+    except SproError as exc:
+        st.error(str(exc))
+        return
+    for msg in load.messages():
+        st.warning(msg)
+    for rec in load.candidates.drop(columns="geometry").to_dict("records"):
+        add_record({k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")})
+    st.success(f"{len(load.candidates)} candidate(s) loaded")
+
+
 with tab_csv:
     st.caption(
         "Columns: name, network, kind (optional), and lon + lat or insee / commune. "
         "Comma or semicolon separated, UTF-8. Bad rows are listed; good rows load."
     )
     up = st.file_uploader("CSV file", type=["csv", "txt"], key="wi_csv")
+    # Size checked before reading; the upload is read from memory, never saved.
+    too_big = loaders.upload_error(up.size, up.name) if up is not None else None
+    if too_big:
+        st.error(too_big)
     pasted = st.text_area("…or paste the CSV here", key="wi_csv_text", height=120)
     if st.button("Load candidates", key="wi_load_csv"):
-        data = up.getvalue() if up is not None else pasted.encode("utf-8")
-        try:
-            load = read_candidates_csv(data, communes)
-        except SproError as exc:
-            st.error(str(exc))
-        else:
-            for msg in load.messages():
-                st.warning(msg)
-            for rec in load.candidates.drop(columns="geometry").to_dict("records"):
-                add_record(
-                    {k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")}
-                )
-            st.success(f"{len(load.candidates)} candidate(s) loaded")
+        if up is None:
+            text = pasted.encode("utf-8")
+            too_big = loaders.upload_error(len(text), "pasted text")
+            if too_big:
+                st.error(too_big)
+            else:
+                load_csv(text)
+        elif not too_big:  # (a file too large is refused above)
+            load_csv(up.getvalue())
 
 with tab_close:
     labels = (
