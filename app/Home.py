@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # `streamlit run app/Home.py` puts app/ on the pa
 
 from analysis import mapping
 from analysis.errors import SproError
-from app import components, loaders
+from app import components, loaders, widgets
 
 st.set_page_config(
     page_title="SPRO access — coverage",
@@ -145,21 +145,14 @@ with st.sidebar:
             "open-data sites alone say."
         ),
     )
-    basemap = st.selectbox(
-        "Base map",
-        list(mapping.BASEMAPS),
-        format_func=lambda k: mapping.BASEMAPS[k][0],
-        key="basemap",
+    basemap = widgets.basemap_select(
+        "basemap",
         help="Without internet, tiles cannot load: keep 'No base map'; every layer still shows.",
     )
     road = "auto"
     try:
         road_model = loaders.load_road_model(road)
-        st.markdown("**Road model in force**")
-        st.caption(
-            road_model.label
-            + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
-        )
+        widgets.road_model_caption(road_model)
     except SproError as exc:
         st.error(f"No road model: {exc}")
         st.stop()

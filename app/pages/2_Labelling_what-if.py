@@ -25,7 +25,7 @@ from analysis.planning.candidates import (
 )
 from analysis.planning.maps import base_map
 from analysis.planning.whatif import WhatIf
-from app import loaders
+from app import loaders, widgets
 
 st.set_page_config(page_title="SPRO access — labelling what-if", page_icon="🧭", layout="wide")
 
@@ -65,18 +65,8 @@ with st.sidebar:
         format_func=lambda k: profiles[k].label if k in profiles else k,
         key="wi_rank_by",
     )
-    basemap = st.selectbox(
-        "Base map",
-        list(mapping.BASEMAPS),
-        index=0,
-        format_func=lambda k: mapping.BASEMAPS[k][0],
-        key="wi_basemap",
-    )
-    st.markdown("**Road model in force**")
-    st.caption(
-        road_model.label
-        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
-    )
+    basemap = widgets.basemap_select("wi_basemap")
+    widgets.road_model_caption(road_model)
 
 st.title("Labelling application — what does this site add?")
 prov = common.sites_line(sites)

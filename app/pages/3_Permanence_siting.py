@@ -20,7 +20,7 @@ from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.siting import HOSTS, site_permanences
-from app import loaders
+from app import loaders, widgets
 
 st.set_page_config(page_title="SPRO access — permanence siting", page_icon="🧭", layout="wide")
 
@@ -100,17 +100,8 @@ with st.sidebar:
         value=True,
         key="si_exact",
     )
-    basemap = st.selectbox(
-        "Base map",
-        list(mapping.BASEMAPS),
-        format_func=lambda key: mapping.BASEMAPS[key][0],
-        key="si_basemap",
-    )
-    st.markdown("**Road model in force**")
-    st.caption(
-        road_model.label
-        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
-    )
+    basemap = widgets.basemap_select("si_basemap")
+    widgets.road_model_caption(road_model)
 
 st.title("Permanence siting — where do the next permanences go?")
 (st.warning if road_model.estimated else st.info)(

@@ -18,7 +18,7 @@ from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.caravane import plan_caravane
-from app import loaders
+from app import loaders, widgets
 
 st.set_page_config(page_title="SPRO access — caravane tours", page_icon="🧭", layout="wide")
 
@@ -96,17 +96,8 @@ with st.sidebar:
         step=30,
         key="ca_day",
     )
-    basemap = st.selectbox(
-        "Base map",
-        list(mapping.BASEMAPS),
-        format_func=lambda key: mapping.BASEMAPS[key][0],
-        key="ca_basemap",
-    )
-    st.markdown("**Road model in force**")
-    st.caption(
-        road_model.label
-        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
-    )
+    basemap = widgets.basemap_select("ca_basemap")
+    widgets.road_model_caption(road_model)
 
 st.title("Caravane and orientation bus — stops, days, order")
 (st.warning if road_model.estimated else st.info)(
