@@ -64,17 +64,32 @@ def data_status(model: AccessModel, sites: pd.DataFrame) -> str:
     str
         E.g. ``"estimated road network; sites: 420 real, 310 modelled"``.
     """
+    times = "estimated" if model.estimated else "measured"
+    return f"times {times} ({model.label}); sites: {site_provenance_counts(sites)}"
+
+
+def site_provenance_counts(sites: pd.DataFrame) -> str:
+    """Count the sites that are real open data, user-supplied and modelled.
+
+    Parameters
+    ----------
+    sites
+        Sites with a ``provenance`` column.
+
+    Returns
+    -------
+    str
+        E.g. ``"420 real (open data), 310 modelled"``.
+    """
     prov = sites["provenance"].astype(str) if len(sites) else pd.Series([], dtype=str)
     n_mod = int((prov == "modelled").sum())
     n_user = int((prov == "user").sum())
-    n_real = len(prov) - n_mod - n_user
-    parts = [f"{n_real} real (open data)"]
+    parts = [f"{len(prov) - n_mod - n_user} real (open data)"]
     if n_user:
         parts.append(f"{n_user} user-supplied")
     if n_mod:
         parts.append(f"{n_mod} modelled")
-    times = "estimated" if model.estimated else "measured"
-    return f"times {times} ({model.label}); sites: {', '.join(parts)}"
+    return ", ".join(parts)
 
 
 @dataclass

@@ -97,16 +97,9 @@ def sites_line(sites: pd.DataFrame, *, extra: pd.DataFrame | None = None) -> str
     str
         E.g. ``"sites: 420 real (open data), 310 modelled; 3 candidate(s) entered by the user"``.
     """
-    prov = sites["provenance"].astype(str) if len(sites) else pd.Series([], dtype=str)
-    n_mod = int((prov == "modelled").sum())
-    n_user = int((prov == "user").sum())
-    n_real = len(prov) - n_mod - n_user
-    parts = [f"{n_real} real (open data)"]
-    if n_user:
-        parts.append(f"{n_user} user-supplied")
-    if n_mod:
-        parts.append(f"{n_mod} modelled")
-    line = "sites: " + ", ".join(parts)
+    from ..coverage import site_provenance_counts
+
+    line = "sites: " + site_provenance_counts(sites)
     if extra is not None and len(extra):
         line += f"; {len(extra)} candidate(s) entered by the user"
     return line
