@@ -589,6 +589,8 @@ def _site_features(sites: pd.DataFrame) -> dict[str, Any]:
                     "r": _SITE_RADIUS.get(str(getattr(row, "kind", "")), 4.5),
                     "address": addr or "—",
                     "source": _esc(_provenance_label(prov)),
+                    "flags": _esc(str(getattr(row, "flags", "") or "").replace(";", "; "))
+                    or "none",
                     "m": 1 if prov == "modelled" else 0,
                     "used": int(bool(getattr(row, "nearest_for_communes", 0))),
                     "served": int(getattr(row, "nearest_for_communes", 0) or 0),
@@ -786,13 +788,14 @@ def coverage_map(
             name=f'<span style="color:{colour}">&#9679;</span> {html.escape(label)}',
             marker=folium.CircleMarker(radius=5),
             popup=folium.GeoJsonPopup(
-                fields=["name", "network", "kind", "address", "source", "served"],
+                fields=["name", "network", "kind", "address", "source", "flags", "served"],
                 aliases=[
                     "Site",
                     "Network",
                     "Kind",
                     "Address",
                     "Source",
+                    "Data-quality flags",
                     "Nearest site for (communes)",
                 ],
                 style=_TOOLTIP_STYLE,

@@ -324,8 +324,8 @@ with detail_col:
 
 # --------------------------------------------------------------------------- tables & downloads
 
-tab_sum, tab_clu, tab_bands, tab_dl = st.tabs(
-    ["Summary", "Under-served clusters", "Map data (time bands)", "Downloads"]
+tab_sum, tab_clu, tab_bands, tab_dq, tab_dl = st.tabs(
+    ["Summary", "Under-served clusters", "Map data (time bands)", "Data quality", "Downloads"]
 )
 
 with tab_sum:
@@ -378,6 +378,18 @@ with tab_bands:
         },
     )
     st.caption("The colours of the map: communes, population and demand per time band.")
+
+with tab_dq:
+    dq = loaders.quality_table(include_modelled)
+    if dq.empty:
+        st.info("No data-quality flag on the sites of this view.")
+    else:
+        st.markdown(
+            "Checks run on the real files, not trusted blindly: coordinates far from the "
+            "declared commune, postcodes that do not match, duplicates of one network at one "
+            "place, sites outside the region, stale vintages. Counts over the site directory:"
+        )
+        st.dataframe(dq, hide_index=True, width="stretch", key="quality_table")
 
 with tab_dl:
     stem = f"spro_{profile_key}_{mode}_{threshold:g}min"

@@ -36,6 +36,23 @@ def load_sites(include_modelled: bool = True):
     return sites
 
 
+@st.cache_data
+def quality_table(include_modelled: bool = True):
+    """Data-quality flags over the site directory: code, meaning, number of sites."""
+    import pandas as pd
+
+    from analysis.sites.quality import FLAGS, flag_counts
+
+    counts = flag_counts(load_sites(include_modelled))
+    return pd.DataFrame(
+        {
+            "flag": counts.index,
+            "meaning": [FLAGS.get(code, "") for code in counts.index],
+            "sites": counts.to_numpy(),
+        }
+    )
+
+
 @st.cache_resource(show_spinner="Loading the France Services sites…")
 def load_france_services():
     """France Services sites (candidate hosts for permanences, not SPRO sites)."""

@@ -217,3 +217,39 @@ def test_real_only_switch_leaves_out_modelled_sites(warm):
     assert real_only > with_modelled
     subtitle = " ".join(m.value for m in at.markdown)
     assert "219 eligible sites" in subtitle
+
+
+def test_data_quality_tab_lists_flags_found_in_the_real_files(warm):
+    at = fresh(warm)
+    dq = table_with(at, "meaning")
+    flags = dict(zip(dq["flag"], dq["sites"], strict=True))
+    # real cases the checks find in the bundled files
+    assert flags["coords_far_from_commune"] >= 1
+    assert flags["commune_corrected"] >= 1
+    assert flags["stale_vintage"] > 0
+    assert flags["modelled"] == 531
+    at.toggle(key="include_modelled").set_value(False).run(timeout=FIRST_TIMEOUT)
+    dq_real = table_with(at, "meaning")
+    assert "modelled" not in set(dq_real["flag"])
+
+
+def test_site_popups_carry_data_quality_flags():
+    import pandas as pd
+
+    from analysis.mapping import _site_features
+
+    sites = pd.DataFrame(
+        {
+            "site_id": ["a"],
+            "name": ["<b>x</b>"],
+            "network": ["CIO"],
+            "kind": ["main site"],
+            "provenance": ["open-data:f.csv"],
+            "flags": ["stale_vintage;commune_corrected"],
+            "lon": [4.8],
+            "lat": [45.7],
+        }
+    )
+    props = _site_features(sites)["features"][0]["properties"]
+    assert props["flags"] == "stale_vintage; commune_corrected"
+    assert props["name"] == "&lt;b&gt;x&lt;/b&gt;"
