@@ -979,9 +979,18 @@ def inline_leaflet(m: folium.Map) -> folium.Map:
     except OSError as exc:  # an install without the package data: fall back to the CDN
         logger.warning("vendored Leaflet not found (%s): the map will need internet", exc)
         return m
-    m.default_js = [("leaflet", js)]
+    m.default_js = [("leaflet", js), ("dollar_shim", _DOLLAR_SHIM)]
     m.default_css = [("leaflet_css", css)]
     return m
+
+
+#: folium's ``Popup`` builds its content with ``$(`<div>…</div>`)[0]`` (jQuery), which is not
+#: loaded offline: this shim gives ``$(html)`` that one use, so popups work without jQuery.
+_DOLLAR_SHIM = "data:text/javascript;base64," + base64.b64encode(
+    b"window.$ = window.$ || function (html) {"
+    b" var t = document.createElement('template'); t.innerHTML = String(html).trim();"
+    b" return [t.content.firstElementChild]; };"
+).decode("ascii")
 
 
 def _deferred_layers(m: folium.Map) -> list[StyledGeoJson]:

@@ -20,7 +20,9 @@ from analysis.mapping import fill_data
 RETURNED = ("last_active_drawing",)
 
 
-def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
+def map_payload(
+    fmap: folium.Map, *, height: int = 640, returned: tuple[str, ...] = RETURNED
+) -> dict[str, Any]:
     """Arguments of the streamlit-folium component for a map, computed once.
 
     Parameters
@@ -30,6 +32,8 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
         not to be used after this call.
     height
         Height in pixels.
+    returned
+        What the map sends back (e.g. ``("last_clicked",)``); ``()`` for nothing.
 
     Returns
     -------
@@ -37,6 +41,9 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
         Component arguments, or ``{"fallback": fmap, "height": height}`` when the
         installed streamlit-folium does not have the expected helpers.
     """
+    if getattr(fmap, "height", None) and fmap.height[1] == "%":
+        # a map sized in % of an iframe that the component sizes from the map: give it pixels
+        fmap.height = (float(height), "px")
     try:
         import streamlit_folium as sf
 
@@ -67,10 +74,8 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
             "key": key,
             "height": height,
             "width": None,
-            "returned_objects": list(RETURNED),
-            "default": {
-                "last_active_drawing": None,
-            },
+            "returned_objects": list(returned),
+            "default": dict.fromkeys(returned),
             "zoom": None,
             "center": None,
             "feature_group": None,
@@ -83,7 +88,7 @@ def map_payload(fmap: folium.Map, *, height: int = 640) -> dict[str, Any]:
             "_bounds": [[s, w], [n, e]],
         }
     except (ImportError, AttributeError, TypeError, ValueError):
-        return {"fallback": fmap, "height": height}
+        return {"fallback": fmap, "height": height, "_returned": list(returned)}
 
 
 def show_map(payload: dict[str, Any]) -> dict[str, Any]:
@@ -107,8 +112,27 @@ def show_map(payload: dict[str, Any]) -> dict[str, Any]:
             key="map",
             height=payload["height"],
             use_container_width=True,
-            returned_objects=list(RETURNED),
+            returned_objects=payload.get("_returned", list(RETURNED)),
         )
         return out or {}
     args = {k: v for k, v in payload.items() if not k.startswith("_")}
     return sf._component_func(**args) or {}
+
+
+def show_static_map(fmap: folium.Map, *, height: int = 560) -> None:
+    """Show a map that sends nothing back, as a self-contained page (Leaflet inlined).
+
+    Parameters
+    ----------
+    fmap
+        The map; not to be used after this call.
+    height
+        Height in pixels.
+    """
+    import streamlit.components.v1 as stc
+
+    from analysis.mapping import map_html
+
+    if getattr(fmap, "height", None) and fmap.height[1] == "%":
+        fmap.height = (float(height) - 10, "px")
+    stc.html(map_html(fmap), height=height)

@@ -23,42 +23,17 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app" / "Home.py"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 START_TIMEOUT_S = 60
 LOAD_TIMEOUT_MS = 120_000  # first page: cold caches in the server (data, road model, map)
 RERUN_TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.browser
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if not CHROMIUM.exists():
-        msg = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
-        if _in_ci():
-            pytest.fail(msg + " — CI must run the browser test")
-        pytest.skip(msg)
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    return str(CHROMIUM)
 
 
 def _free_port() -> int:

@@ -25,7 +25,7 @@ from analysis.planning.candidates import (
 )
 from analysis.planning.maps import base_map
 from analysis.planning.whatif import WhatIf
-from app import loaders, widgets
+from app import components, loaders, widgets
 
 st.set_page_config(page_title="SPRO access — labelling what-if", page_icon="🧭", layout="wide")
 
@@ -92,8 +92,6 @@ with tab_map:
         kind_click = st.selectbox("Kind", KINDS, key="wi_click_kind")
         name_click = st.text_input("Name", value="Candidate", key="wi_click_name")
     with c1:
-        from streamlit_folium import st_folium
-
         shown = sites[sites["network"] == net_click]
         fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
         from analysis.planning.maps import add_point
@@ -107,12 +105,10 @@ with tab_map:
                 radius=4,
                 popup_lines=[f"{s['name']} ({s['network']}, {s['provenance']})"],
             )
-        clicked = st_folium(
-            fmap,
-            key="wi_pick_map",
-            height=420,
-            use_container_width=True,
-            returned_objects=["last_clicked"],
+        clicked = components.show_map(
+            components.map_payload(
+                mapping.inline_leaflet(fmap), height=420, returned=("last_clicked",)
+            )
         )
         st.caption(f"Grey dots: today's {net_click} sites. Click where the candidate would stand.")
     last = (clicked or {}).get("last_clicked")
@@ -287,15 +283,7 @@ with tab_side:
 with tab_changes:
     st.dataframe(result.changes.drop(columns="geometry"), hide_index=True, key="wi_changes")
 with tab_rmap:
-    from streamlit_folium import st_folium
-
-    st_folium(
-        result.map(basemap=basemap),
-        key="wi_result_map",
-        height=520,
-        use_container_width=True,
-        returned_objects=[],
-    )
+    components.show_static_map(result.map(basemap=basemap), height=520)
 with tab_dl:
     d = st.columns(4)
     d[0].download_button(

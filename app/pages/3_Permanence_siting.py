@@ -20,7 +20,7 @@ from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.siting import HOSTS, site_permanences
-from app import loaders, widgets
+from app import components, loaders, widgets
 
 st.set_page_config(page_title="SPRO access — permanence siting", page_icon="🧭", layout="wide")
 
@@ -145,15 +145,7 @@ for note in res.notes:
 
 left, right = st.columns([3, 2])
 with left:
-    from streamlit_folium import st_folium
-
-    st_folium(
-        res.map(basemap=basemap),
-        key="si_map",
-        height=560,
-        use_container_width=True,
-        returned_objects=[],
-    )
+    components.show_static_map(res.map(basemap=basemap), height=560)
     st.caption(
         "Numbered: the picks in greedy order; shaded: the communes each newly covers; "
         "grey dots: today's eligible sites (fixed)."

@@ -18,7 +18,7 @@ from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.caravane import plan_caravane
-from app import loaders, widgets
+from app import components, loaders, widgets
 
 st.set_page_config(page_title="SPRO access — caravane tours", page_icon="🧭", layout="wide")
 
@@ -136,15 +136,7 @@ for note in res.notes:
 
 left, right = st.columns([3, 2])
 with left:
-    from streamlit_folium import st_folium
-
-    st_folium(
-        res.map(basemap=basemap),
-        key="ca_map",
-        height=560,
-        use_container_width=True,
-        returned_objects=[],
-    )
+    components.show_static_map(res.map(basemap=basemap), height=560)
     st.caption(
         "Numbered stops per day (colour); lines are straight, the times follow the road model. "
         "Shaded: the under-served communes each stop reaches."
