@@ -25,3 +25,27 @@ def road_model_caption(road_model) -> None:
         road_model.label
         + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
     )
+
+
+def gpkg_download(col, layers_factory, *, file_name: str, key: str) -> None:
+    """GeoPackage download of the view's layers (built on click)."""
+    col.download_button(
+        "GeoPackage",
+        lambda: mapping.gpkg_bytes(layers_factory()),
+        file_name=file_name,
+        mime="application/geopackage+sqlite3",
+        key=key,
+        on_click="ignore",
+    )
+
+
+def map_download(col, map_factory, *, file_name: str, key: str) -> None:
+    """Standalone HTML map download (opens offline; built on click)."""
+    col.download_button(
+        "Map (HTML)",
+        lambda: mapping.map_html(map_factory()).encode("utf-8"),
+        file_name=file_name,
+        mime="text/html",
+        key=key,
+        on_click="ignore",
+    )

@@ -301,22 +301,13 @@ with tab_dl:
         key="wi_dl_changes",
     )
     if len(result.changes):
-        d[2].download_button(
-            "GeoPackage",
-            lambda: mapping.gpkg_bytes(
-                {"changes": result.changes, "candidates": result.candidates}
-            ),
+        widgets.gpkg_download(
+            d[2],
+            lambda: {"changes": result.changes, "candidates": result.candidates},
             file_name="whatif.gpkg",
-            mime="application/geopackage+sqlite3",
             key="wi_dl_gpkg",
-            on_click="ignore",
         )
-    d[3].download_button(
-        "Map (HTML)",
-        lambda: mapping.map_html(result.map(basemap=basemap)).encode("utf-8"),
-        file_name="whatif_map.html",
-        mime="text/html",
-        key="wi_dl_html",
-        on_click="ignore",
+    widgets.map_download(
+        d[3], lambda: result.map(basemap=basemap), file_name="whatif_map.html", key="wi_dl_html"
     )
 st.caption(f"Provenance: {result.provenance}. Default kind of a new site: {DEFAULT_KIND}.")

@@ -192,21 +192,14 @@ d[1].download_button(
 picks_g = gpd.GeoDataFrame(
     res.picks, geometry=gpd.points_from_xy(res.picks["lon"], res.picks["lat"]), crs="EPSG:4326"
 )
-d[2].download_button(
-    "GeoPackage",
-    lambda: mapping.gpkg_bytes({"picks": picks_g, "communes": res.communes}),
+widgets.gpkg_download(
+    d[2],
+    lambda: {"picks": picks_g, "communes": res.communes},
     file_name="siting.gpkg",
-    mime="application/geopackage+sqlite3",
     key="si_dl_gpkg",
-    on_click="ignore",
 )
-d[3].download_button(
-    "Map (HTML)",
-    lambda: mapping.map_html(res.map(basemap=basemap)).encode("utf-8"),
-    file_name="siting_map.html",
-    mime="text/html",
-    key="si_dl_html",
-    on_click="ignore",
+widgets.map_download(
+    d[3], lambda: res.map(basemap=basemap), file_name="siting_map.html", key="si_dl_html"
 )
 st.caption(f"Provenance: {res.provenance}.")
 summary = pd.DataFrame([s]).T.rename(columns={0: "value"}).astype(str)

@@ -167,20 +167,13 @@ d[0].download_button(
     mime="text/csv",
     key="ca_dl_csv",
 )
-d[1].download_button(
-    "GeoPackage",
-    lambda: mapping.gpkg_bytes({"itinerary": it_g, "communes": res.communes}),
+widgets.gpkg_download(
+    d[1],
+    lambda: {"itinerary": it_g, "communes": res.communes},
     file_name="caravane.gpkg",
-    mime="application/geopackage+sqlite3",
     key="ca_dl_gpkg",
-    on_click="ignore",
 )
-d[2].download_button(
-    "Map (HTML)",
-    lambda: mapping.map_html(res.map(basemap=basemap)).encode("utf-8"),
-    file_name="caravane_map.html",
-    mime="text/html",
-    key="ca_dl_html",
-    on_click="ignore",
+widgets.map_download(
+    d[2], lambda: res.map(basemap=basemap), file_name="caravane_map.html", key="ca_dl_html"
 )
 st.caption(f"Provenance: {res.provenance}.")
