@@ -57,6 +57,10 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     options: dict[str, object] = {"verbose": not args.quiet}
     if args.date is not None:
         options["date"] = args.date
+    if args.gtfs:
+        from .transit.timetable import default_gtfs_paths
+
+        options["gtfs_paths"] = [*default_gtfs_paths(), *args.gtfs]
     model = access_model(args.mode, communes, road=args.road, transit_options=options)
     for key in profiles:
         out = args.out
@@ -83,12 +87,16 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         print(
             f"{result.profile.key} / {result.mode} / {result.threshold_min:g} min: "
             f"{100 * h['share_beyond']:.1f}% of demand ({h['demand_beyond']:,.0f} people) beyond; "
-            f"{label}P50 {h['p50_min']:.1f} min, P90 {h['p90_min']:.1f} min; "
+            f"{label}P50 {_minutes(h['p50_min'])}, P90 {_minutes(h['p90_min'])}; "
             f"{len(result.clusters())} under-served clusters"
         )
         print(f"  {result.provenance}")
         print(f"  written to {files['communes_gpkg'].parent}")
     return 0
+
+
+def _minutes(value: float) -> str:
+    return f"{value:.1f} min" if math.isfinite(value) else "no time (unreachable or no service)"
 
 
 def _cmd_profiles(args: argparse.Namespace) -> int:
@@ -165,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )
     p.add_argument("--date", help="transit date (YYYY-MM-DD)")
+    p.add_argument(
+        "--gtfs",
+        type=Path,
+        nargs="+",
+        help="more GTFS feeds (zip or folder: urban networks, coaches) combined with the TER feed",
+    )
     p.add_argument("--out", type=Path, help="output folder (default outputs/<profile>_<mode>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

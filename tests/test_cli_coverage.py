@@ -1,0 +1,50 @@
+"""`spro-access coverage` end to end on the bundled data (road, real-only, extra GTFS feeds)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.cli import main
+
+TINY_GTFS = Path(__file__).parent / "data" / "gtfs_tiny"
+
+
+def test_coverage_road_writes_labelled_outputs(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "coverage",
+                "--profile",
+                "young_16_25",
+                "--real-only",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "ESTIMATED" in out and "219 real (open data)" in out
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["times_are"] == "estimated" and meta["threshold_min"] == 20
+    communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
+    assert len(communes) == 4025 and set(communes["times_are"]) == {"estimated"}
+    clusters = pd.read_csv(tmp_path / "clusters.csv")
+    assert clusters["name"].str.contains("Deux-Grosnes").any()  # the Haut-Beaujolais hills
+    # a second run refuses to overwrite without --overwrite, and leaves the files intact
+    before = (tmp_path / "communes.csv").read_bytes()
+    assert main(["coverage", "--profile", "young_16_25", "--quiet", "--out", str(tmp_path)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "communes.csv").read_bytes() == before
+
+
+def test_transit_coverage_combines_an_extra_feed(tmp_path, capsys):
+    args = ["coverage", "--profile", "job_seekers", "--mode", "transit", "--quiet"]
+    assert main([*args, "--gtfs", str(TINY_GTFS), "--out", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert "sncf_ter_2025-01" in meta["model"] and "gtfs_tiny" in meta["model"]
+    assert meta["times_are"] == "measured"
+    communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
+    assert {"ok", "beyond_walk"} <= set(communes["status"])
