@@ -102,7 +102,6 @@ def access_model(
                 "walking times need an OpenStreetMap walk network; run "
                 "`spro-access prepare --osm FILE.osm.pbf --walk` first"
             )
-        walk.mode = "walk"
         return walk
     from .transit import BestOfModel, build_transit_model
 

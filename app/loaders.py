@@ -30,10 +30,9 @@ def load_communes():
 @st.cache_resource(show_spinner="Loading the site directory…")
 def load_sites(include_modelled: bool = True):
     """Bundled site directory (real + modelled, or real only). Do not modify."""
-    sites = _directory.load_bundled_directory()
-    if not include_modelled:
-        sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
-    return sites
+    from analysis.runs import load_sites as _load_sites
+
+    return _load_sites(include_modelled=include_modelled)
 
 
 @st.cache_data

@@ -49,3 +49,14 @@ def map_download(col, map_factory, *, file_name: str, key: str) -> None:
         key=key,
         on_click="ignore",
     )
+
+
+def csv_download(col, label: str, table, *, provenance: str, file_name: str, key: str) -> None:
+    """CSV download of a table, formulas neutralised, with the provenance line as a column."""
+    col.download_button(
+        label,
+        mapping.csv_bytes(table, provenance=provenance),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+    )

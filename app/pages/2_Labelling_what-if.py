@@ -286,18 +286,20 @@ with tab_rmap:
     components.show_static_map(result.map(basemap=basemap), height=520)
 with tab_dl:
     d = st.columns(4)
-    d[0].download_button(
+    widgets.csv_download(
+        d[0],
         "Cards (CSV)",
-        mapping.csv_bytes(cards, provenance=result.provenance),
+        cards,
+        provenance=result.provenance,
         file_name="whatif_cards.csv",
-        mime="text/csv",
         key="wi_dl_cards",
     )
-    d[1].download_button(
+    widgets.csv_download(
+        d[1],
         "Changed communes (CSV)",
-        mapping.csv_bytes(result.changes, provenance=result.provenance),
+        result.changes,
+        provenance=result.provenance,
         file_name="whatif_changes.csv",
-        mime="text/csv",
         key="wi_dl_changes",
     )
     if len(result.changes):

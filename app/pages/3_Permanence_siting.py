@@ -16,7 +16,6 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.siting import HOSTS, site_permanences
@@ -175,18 +174,20 @@ with right:
     )
 
 d = st.columns(4)
-d[0].download_button(
+widgets.csv_download(
+    d[0],
     "Picks (CSV)",
-    mapping.csv_bytes(res.picks, provenance=res.provenance),
+    res.picks,
+    provenance=res.provenance,
     file_name="siting_picks.csv",
-    mime="text/csv",
     key="si_dl_picks",
 )
-d[1].download_button(
+widgets.csv_download(
+    d[1],
     "Communes (CSV)",
-    mapping.csv_bytes(res.communes, provenance=res.provenance),
+    res.communes,
+    provenance=res.provenance,
     file_name="siting_communes.csv",
-    mime="text/csv",
     key="si_dl_communes",
 )
 picks_g = gpd.GeoDataFrame(

@@ -14,7 +14,6 @@ import streamlit as st
 if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from analysis import mapping
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.caravane import plan_caravane
@@ -160,11 +159,12 @@ it_g = gpd.GeoDataFrame(
     crs="EPSG:4326",
 )
 d = st.columns(3)
-d[0].download_button(
+widgets.csv_download(
+    d[0],
     "Itinerary (CSV)",
-    mapping.csv_bytes(res.itinerary, provenance=res.provenance),
+    res.itinerary,
+    provenance=res.provenance,
     file_name="caravane_itinerary.csv",
-    mime="text/csv",
     key="ca_dl_csv",
 )
 widgets.gpkg_download(
