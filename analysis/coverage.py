@@ -178,6 +178,7 @@ class CoverageResult:
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = "estimated" if self.estimated else "measured"
+        out["demand_is"] = "estimated" if self.profile.estimated else "official"
         return out
 
     def clusters(self) -> gpd.GeoDataFrame:
@@ -356,6 +357,7 @@ def compute_coverage(
     out["mode"] = mode
     out["threshold_min"] = threshold_min
     out["times_are"] = times_are
+    out["demand_is"] = "estimated" if profile.estimated else "official"
     out["model"] = model.label
 
     used = np.zeros(len(elig), dtype=bool)

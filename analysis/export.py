@@ -103,6 +103,8 @@ def export_coverage(
             "threshold_min": result.threshold_min,
             "model": result.model_label,
             "times_are": "estimated" if result.estimated else "measured",
+            "demand_is": "estimated" if result.profile.estimated else "official",
+            "demand_source": result.profile.demand_source,
             "provenance": result.provenance,
             "headline": result.headline(),
         },

@@ -48,3 +48,11 @@ def test_transit_coverage_combines_an_extra_feed(tmp_path, capsys):
     assert meta["times_are"] == "measured"
     communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
     assert {"ok", "beyond_walk"} <= set(communes["status"])
+
+
+def test_exports_say_the_demand_is_estimated(tmp_path):
+    assert main(["coverage", "--profile", "job_seekers", "--quiet", "--out", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["demand_is"] == "estimated" and meta["demand_source"]
+    assert set(pd.read_csv(tmp_path / "communes.csv")["demand_is"]) == {"estimated"}
+    assert set(pd.read_csv(tmp_path / "summary.csv")["demand_is"]) == {"estimated"}
