@@ -1,10 +1,16 @@
-"""Coordinate transformations, with the pyproj transformers built once per CRS pair."""
+"""Coordinate helpers: cached pyproj transformers, lon/lat ⇄ Lambert-93, projected polygons."""
 
 from __future__ import annotations
 
+import weakref
 from functools import lru_cache
+from typing import Any
 
+import geopandas as gpd
+import numpy as np
 from pyproj import Transformer
+
+from . import settings
 
 
 @lru_cache(maxsize=16)
@@ -24,3 +30,70 @@ def transformer(src: str, dst: str) -> Transformer:
     pyproj.Transformer
     """
     return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def to_l93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project longitudes/latitudes (EPSG:4326) to Lambert-93 (EPSG:2154).
+
+    Parameters
+    ----------
+    lon, lat
+        Degrees.
+
+    Returns
+    -------
+    x, y : numpy.ndarray
+        Metres.
+    """
+    tr = transformer(settings.geographic_crs, settings.projected_crs)
+    x, y = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lambert-93 metres to longitude/latitude degrees.
+
+    Parameters
+    ----------
+    x, y
+        Metres (EPSG:2154).
+
+    Returns
+    -------
+    lon, lat : numpy.ndarray
+    """
+    tr = transformer(settings.projected_crs, settings.geographic_crs)
+    lon, lat = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+#: Projected polygons per GeoDataFrame (by ``id``, with a weak reference to check identity).
+_PROJECTED: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
+
+
+def polygons_l93(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the geometries of ``frame`` in Lambert-93, projected once per table.
+
+    The commune polygons are projected by the estimated network, the adjacency, the site
+    placement, the candidate checks, the maps and the coach hops: this is the one place
+    that does it, and it remembers the result for as long as the table lives.
+
+    Parameters
+    ----------
+    frame
+        A GeoDataFrame with a CRS (e.g. the communes).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shapely geometries in EPSG:2154, in the order of ``frame`` (do not modify them).
+    """
+    key = id(frame)
+    hit = _PROJECTED.get(key)
+    if hit is not None and hit[0]() is frame and len(hit[1]) == len(frame):
+        return hit[1]
+    geoms = frame.geometry.to_crs(settings.projected_crs).to_numpy()
+    for k in [k for k, (ref, _) in _PROJECTED.items() if ref() is None]:
+        del _PROJECTED[k]
+    _PROJECTED[key] = (weakref.ref(frame), geoms)
+    return geoms
