@@ -71,6 +71,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
                 key,
                 threshold_min=args.threshold,
                 include_modelled=not args.real_only,
+                sites_file=args.sites,
                 out_dir=out,
                 overwrite=args.overwrite,
                 communes=communes,

@@ -31,6 +31,7 @@ import pyogrio
 import shapely
 
 from . import settings
+from .crs import to_l93
 from .errors import DataMissingError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -78,26 +79,6 @@ def communes_path() -> Path:
         ``<raw_data_dir>/communes_84.gpkg``.
     """
     return Path(settings.raw_data_dir) / COMMUNES_FILE
-
-
-def to_l93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Project longitudes/latitudes (EPSG:4326) to Lambert-93 (EPSG:2154).
-
-    Parameters
-    ----------
-    lon, lat
-        Degrees.
-
-    Returns
-    -------
-    x, y : numpy.ndarray
-        Metres.
-    """
-    from .crs import transformer
-
-    tr = transformer(settings.geographic_crs, settings.projected_crs)
-    x, y = tr.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
-    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
 def load_communes(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFrame:

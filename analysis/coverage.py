@@ -12,41 +12,25 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
+from .access import UNASSESSED, AccessModel, baseline_pass
 from .adjacency import adjacency_matrix, commune_adjacency
-from .errors import EmptyProfileError, UnknownNameError, ValidationError
-from .profiles import Profile, eligible_sites, profile_demand
-from .road_model import OriginTimes
+from .errors import UnknownNameError
+from .profiles import Profile
 from .stats import weighted_quantile
 
 logger = logging.getLogger(__name__)
 
-#: Statuses of communes the model cannot assess (e.g. outside an OSM extract): they are
-#: neither covered nor under-served, and left out of the shares and clusters.
-UNASSESSED = ("outside_network",)
+__all__ = ["UNASSESSED", "AccessModel", "CoverageResult", "compute_coverage"]
 
 #: Groupings offered by :meth:`CoverageResult.summary`.
 GROUPINGS = {"region": None, "dep": "dep", "epci": "epci_nom", "urban_class": "urban_class"}
-
-
-class AccessModel(Protocol):
-    """What coverage needs from a road or transit model."""
-
-    mode: str
-
-    @property
-    def estimated(self) -> bool: ...  # noqa: D102
-
-    @property
-    def label(self) -> str: ...  # noqa: D102
-
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> OriginTimes: ...  # noqa: D102
 
 
 def data_status(model: AccessModel, sites: pd.DataFrame) -> str:
@@ -290,43 +274,14 @@ def compute_coverage(
     ValidationError
         If the threshold is not a positive number, or the model's origins are not the communes.
     """
-    mode = model.mode
-    if threshold_min is None:
-        if mode not in profile.thresholds_min:
-            raise UnknownNameError("mode", mode, profile.thresholds_min)
-        threshold_min = float(profile.thresholds_min[mode])
-    threshold_min = float(threshold_min)
-    if not np.isfinite(threshold_min) or threshold_min <= 0:
-        raise ValidationError(
-            f"the threshold must be a positive number of minutes, not {threshold_min}"
-        )
-    origin_ids = getattr(model, "origin_ids", None)
-    if origin_ids is not None and (
-        len(origin_ids) != len(communes)
-        or not np.array_equal(np.asarray(origin_ids), communes["insee"].to_numpy())
-    ):
-        raise ValidationError("the access model was built for other communes; rebuild it")
-
-    elig = eligible_sites(profile, sites)
-    if elig.empty:
-        raise EmptyProfileError(
-            f"profile {profile.key!r} has no eligible site: none of its networks "
-            f"({', '.join(profile.networks)}) has a site in the directory; load a directory "
-            "that includes them"
-        )
-    elig = elig.reset_index(drop=True)
-    ans = model.nearest(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float))
-
-    demand = np.asarray(profile_demand(profile, communes), dtype=float)
-    time_min = ans.time_s / 60.0
-    covered = np.isfinite(time_min) & (time_min <= threshold_min)
-    assessed = ~np.isin(ans.status, UNASSESSED)
-    has = ans.site >= 0
-    pos = np.where(has, ans.site, 0)
-
-    def pick(col: str) -> np.ndarray:
-        vals = elig[col].to_numpy(object)[pos]
-        return np.where(has, vals, None)
+    base = baseline_pass(model, sites, communes, profile, threshold_min=threshold_min)
+    mode = base.mode
+    threshold_min = base.threshold_min
+    elig = base.sites
+    demand = base.demand
+    time_min = base.time_s / 60.0
+    covered = base.covered
+    assessed = base.assessed
 
     times_are = "estimated" if model.estimated else "measured"
     out = gpd.GeoDataFrame(
@@ -340,13 +295,13 @@ def compute_coverage(
             "pop_mun": communes["pop_mun"].to_numpy(),
             "demand": demand,
             "time_min": time_min,
-            "nearest_site_id": pick("site_id"),
-            "nearest_site_name": pick("name"),
-            "nearest_network": pick("network"),
-            "nearest_provenance": pick("provenance"),
+            "nearest_site_id": base.nearest("site_id"),
+            "nearest_site_name": base.nearest("name"),
+            "nearest_network": base.nearest("network"),
+            "nearest_provenance": base.nearest("provenance"),
             "covered": covered,
             "assessed": assessed,
-            "status": ans.status,
+            "status": base.status,
         },
         geometry=communes.geometry.to_numpy(),
         crs=communes.crs,
@@ -360,14 +315,15 @@ def compute_coverage(
     out["demand_is"] = "estimated" if profile.estimated else "official"
     out["model"] = model.label
 
+    has = base.site >= 0
     used = np.zeros(len(elig), dtype=bool)
-    used[np.unique(ans.site[has])] = True
+    used[np.unique(base.site[has])] = True
     elig = elig.copy()
     if hasattr(model, "snap_sites"):  # road models: say how each site joins the network
         snap = model.snap_sites(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float))
         elig["snap_m"] = np.round(snap.dist_m, 1)
         elig["too_far_from_network"] = snap.too_far
-    elig["nearest_for_communes"] = np.bincount(ans.site[has], minlength=len(elig))
+    elig["nearest_for_communes"] = np.bincount(base.site[has], minlength=len(elig))
     elig["used"] = used
     logger.info(
         "coverage %s/%s at %.0f min: %.1f%% of demand beyond",

@@ -67,16 +67,18 @@ def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
-#: Projected polygons per GeoDataFrame (by ``id``, with a weak reference to check identity).
-_PROJECTED: dict[int, tuple[weakref.ref[Any], np.ndarray]] = {}
+#: Projected geometries per GeoDataFrame (by ``id``, with a weak reference to check identity).
+_PROJECTED: dict[int, tuple[weakref.ref[Any], gpd.GeoSeries]] = {}
 
 
-def polygons_l93(frame: gpd.GeoDataFrame) -> np.ndarray:
+def polygons_l93(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Return the geometries of ``frame`` in Lambert-93, projected once per table.
 
     The commune polygons are projected by the estimated network, the adjacency, the site
     placement, the candidate checks, the maps and the coach hops: this is the one place
-    that does it, and it remembers the result for as long as the table lives.
+    that does it, and it remembers the result (with its spatial index) for as long as the
+    table lives. The table is recognised by identity and length: it must not be modified
+    in place afterwards, which the project never does.
 
     Parameters
     ----------
@@ -85,14 +87,16 @@ def polygons_l93(frame: gpd.GeoDataFrame) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray
-        Shapely geometries in EPSG:2154, in the order of ``frame`` (do not modify them).
+    geopandas.GeoSeries
+        The geometries in EPSG:2154, in the order of ``frame``, with the spatial index
+        built (do not modify them).
     """
     key = id(frame)
     hit = _PROJECTED.get(key)
     if hit is not None and hit[0]() is frame and len(hit[1]) == len(frame):
         return hit[1]
-    geoms = frame.geometry.to_crs(settings.projected_crs).to_numpy()
+    geoms = frame.geometry.to_crs(settings.projected_crs)
+    geoms.sindex  # noqa: B018 - build the spatial index once, with the projection
     for k in [k for k, (ref, _) in _PROJECTED.items() if ref() is None]:
         del _PROJECTED[k]
     _PROJECTED[key] = (weakref.ref(frame), geoms)

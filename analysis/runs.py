@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from . import settings
+from .access import check_minutes
+from .access import threshold_min as threshold_for
 from .coverage import CoverageResult, compute_coverage
-from .errors import EmptyProfileError, UnknownNameError, ValidationError
+from .errors import EmptyProfileError, UnknownNameError
 from .export import check_coverage_outputs, export_coverage
 from .profiles import Profile, get_profile, load_profiles
 
@@ -44,6 +45,43 @@ def load_sites(
     if not include_modelled:
         sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
     return sites
+
+
+def default_out_dir(
+    profile_key: str,
+    mode: str,
+    threshold_min: float,
+    *,
+    include_modelled: bool = True,
+    sites_file: str | Path | None = None,
+) -> Path:
+    """Return the default output folder of a coverage run.
+
+    Runs on different inputs never share a folder: a real-only run ends in ``_real-only``
+    and a run on a user's directory in ``_sites-<file name>``.
+
+    Parameters
+    ----------
+    profile_key, mode, threshold_min
+        What was asked.
+    include_modelled
+        Whether the modelled sites were kept.
+    sites_file
+        The user's directory file, if any.
+
+    Returns
+    -------
+    pathlib.Path
+        ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites-<stem>]``.
+    """
+    name = f"{profile_key}_{mode}_{float(threshold_min):g}min"
+    if not include_modelled:
+        name += "_real-only"
+    if sites_file is not None:
+        stem = Path(sites_file).name.split(".")[0] or "user"
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
+        name += f"_sites-{safe}"
+    return Path(settings.output_dir) / name
 
 
 def run_coverage(
@@ -105,14 +143,15 @@ def run_coverage(
     if road not in ROAD_CHOICES:
         raise UnknownNameError("road model", road, ROAD_CHOICES)
     if threshold_min is not None:
-        t = float(threshold_min)
-        if not math.isfinite(t) or t <= 0:
-            raise ValidationError(
-                f"the threshold must be a positive number of minutes, not {threshold_min}"
-            )
-    threshold = threshold_min if threshold_min is not None else prof.thresholds_min.get(mode)
-    if out_dir is None and threshold is not None:
-        out_dir = settings.output_dir / f"{prof.key}_{mode}_{float(threshold):g}min"
+        threshold_min = check_minutes(threshold_min)
+    if out_dir is None and (threshold_min is not None or mode in prof.thresholds_min):
+        out_dir = default_out_dir(
+            prof.key,
+            mode,
+            threshold_for(prof, mode, threshold_min),
+            include_modelled=include_modelled,
+            sites_file=sites_file,
+        )
     if out_dir is not None:  # refuse to overwrite before the work, not after it
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
@@ -125,8 +164,13 @@ def run_coverage(
         model = access_model(mode, communes, road=road, transit_options=transit_options)
     result = compute_coverage(model, sites, communes, prof, threshold_min=threshold_min)
     if out_dir is None:
-        real = "" if include_modelled else "_real-only"
-        out_dir = settings.output_dir / f"{prof.key}_{mode}_{result.threshold_min:g}min{real}"
+        out_dir = default_out_dir(
+            prof.key,
+            mode,
+            result.threshold_min,
+            include_modelled=include_modelled,
+            sites_file=sites_file,
+        )
     files = export_coverage(result, out_dir, overwrite=overwrite)
     return result, files
 

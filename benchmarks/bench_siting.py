@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from analysis import access
 from analysis.planning import common
 from analysis.planning.siting import MCLP, candidate_hosts, cost_matrix, site_permanences
 
@@ -43,10 +44,10 @@ def main() -> None:
           f"({'ESTIMATED' if model.estimated else 'measured'})")  # fmt: skip
     network = common.canonical_network(args.network)
     prof = common.profile_for_network(network, profiles)
-    thr = common.threshold_s(prof, "road", args.threshold)
+    thr = access.threshold_s(prof, "road", args.threshold)
     hosts = candidate_hosts(communes, sites, network=network, hosts=("town_halls",))
-    demand = common.demand_of(prof, communes)
-    elig = common.eligible(prof, sites)
+    demand = access.profile_demand(prof, communes)
+    elig = access.eligible(prof, sites, allow_empty=True)
     before = model.nearest(elig["x_l93"].to_numpy(), elig["y_l93"].to_numpy()).time_s
     todo = np.flatnonzero((before > thr) & (demand > 0))
     print(f"{network} → profile {prof.key}, threshold {thr / 60:g} min: {len(hosts):,} town "

@@ -56,3 +56,29 @@ def test_exports_say_the_demand_is_estimated(tmp_path):
     assert meta["demand_is"] == "estimated" and meta["demand_source"]
     assert set(pd.read_csv(tmp_path / "communes.csv")["demand_is"]) == {"estimated"}
     assert set(pd.read_csv(tmp_path / "summary.csv")["demand_is"]) == {"estimated"}
+
+
+def test_real_only_and_user_sites_runs_get_their_own_default_folder(tmp_path, monkeypatch, capsys):
+    """Fixed bug: the `_real-only` suffix could never be reached, so the second run was refused."""
+    from analysis import settings
+
+    monkeypatch.setattr(settings, "output_dir", tmp_path)
+    args = ["coverage", "--profile", "young_16_25", "--quiet"]
+    assert main(args) == 0
+    assert main([*args, "--real-only"]) == 0
+    user = tmp_path / "my sites.csv"
+    user.write_text(
+        "name,network,commune,lat,lon\nML test,Mission Locale,Lyon 3e Arrondissement,45.76,4.85\n",
+        encoding="utf-8",
+    )
+    assert main([*args, "--sites", str(user)]) == 0
+    capsys.readouterr()
+    folders = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert folders == [
+        "young_16_25_road_20min",
+        "young_16_25_road_20min_real-only",
+        "young_16_25_road_20min_sites-my-sites",
+    ]
+    plain = pd.read_csv(tmp_path / folders[0] / "summary.csv")
+    real = pd.read_csv(tmp_path / folders[1] / "summary.csv")
+    assert plain.loc[0, "share_beyond"] != real.loc[0, "share_beyond"]

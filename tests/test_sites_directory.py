@@ -158,7 +158,7 @@ def test_shared_points_are_spread_deterministically(sites, built):
 
 
 def test_projection_consistent(sites):
-    from analysis.communes import to_l93
+    from analysis.crs import to_l93
 
     x, y = to_l93(sites["lon"].to_numpy(), sites["lat"].to_numpy())
     assert np.abs(x - sites["x_l93"]).max() < 1.0 and np.abs(y - sites["y_l93"]).max() < 1.0

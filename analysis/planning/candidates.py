@@ -24,6 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..crs import to_l93, to_lonlat
 from ..errors import SproError, UnknownNameError, ValidationError
 from . import common
 
@@ -157,7 +158,7 @@ def make_candidate(
                 source=source,
                 rows=rows,
             )
-        x, y = common.to_l93(lon, lat)
+        x, y = to_l93(lon, lat)
         x, y = float(x), float(y)
         position = "exact"
         # The commune it stands in, for display.
@@ -176,7 +177,7 @@ def make_candidate(
             ) from None
         code = str(communes["insee"].iloc[i])
         commune_name = str(communes["nom"].iloc[i])
-        lon, lat = (float(v) for v in common.to_lonlat(x, y))
+        lon, lat = (float(v) for v in to_lonlat(x, y))
         position = "commune"
     else:
         raise ValidationError(

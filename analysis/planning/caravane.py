@@ -31,6 +31,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import access
+from ..crs import to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
 from . import common
@@ -274,7 +276,7 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
     """
     if isinstance(base, str):
         i, x, y = common.commune_position(base, communes)
-        lon, lat = common.to_lonlat(x, y)
+        lon, lat = to_lonlat(x, y)
         return {
             "name": str(communes["nom"].iloc[i]),
             "insee": str(communes["insee"].iloc[i]),
@@ -294,7 +296,7 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
             f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes; choose a base "
             "in the region"
         )
-    x, y = common.to_l93(lon, lat)
+    x, y = to_l93(lon, lat)
     x, y = float(x), float(y)
     d2 = (communes["x_l93"].to_numpy(float) - x) ** 2 + (communes["y_l93"].to_numpy(float) - y) ** 2
     i = int(np.argmin(d2))
@@ -426,7 +428,7 @@ def plan_caravane(
     """
     if not common.is_road_model(model):
         raise ValidationError("the caravane needs a road model (a bus drives)")
-    common.check_origins(model, communes)
+    access.check_origins(model, communes)
     if isinstance(days, bool) or int(days) != days or days < 1:
         raise ValidationError(f"the number of days must be a positive whole number, not {days}")
     days = int(days)
@@ -449,17 +451,13 @@ def plan_caravane(
     b = resolve_base(base, communes)
 
     # Under-served target.
-    thr_s = common.threshold_s(prof, "road", underserved_min)
-    demand = common.demand_of(prof, communes)
-    elig = common.eligible(prof, sites)
-    if len(elig):
-        today = np.asarray(
-            model.nearest(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float)).time_s,
-            float,
-        )
-    else:
-        today = np.full(len(communes), np.inf)
-    under = today > thr_s
+    base_pass = access.baseline_pass(
+        model, sites, communes, prof, threshold_min=underserved_min, mode="road", allow_empty=True
+    )
+    thr_s = base_pass.threshold_s
+    demand = base_pass.demand
+    today = base_pass.time_s
+    under = base_pass.underserved  # communes outside the model's data are no target
     target = np.where(under, demand, 0.0)
     tgt_rows = np.flatnonzero(target > 0)
 
@@ -649,7 +647,7 @@ def plan_caravane(
             sid = f"D{d + 1}S{seq}-{codes[r]}"
             reached_by[com[new]] = sid
             t_stop[com[new]] = cm.data[indptr[p] : indptr[p + 1]][new] / 60.0
-            lon, lat = common.to_lonlat(all_x[r], all_y[r])
+            lon, lat = to_lonlat(all_x[r], all_y[r])
             place = {"name": str(names[r]), "insee": codes[r], "lon": float(lon), "lat": float(lat)}
             rows.append(
                 _row(
@@ -738,7 +736,7 @@ def plan_caravane(
         "times_are": t_are,
         "model": label,
     }
-    prov = common.provenance({"road": model}, elig)
+    prov = common.provenance({"road": model}, base_pass.sites)
     return CaravaneResult(
         base=b,
         days=days,

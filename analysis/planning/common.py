@@ -1,9 +1,12 @@
-"""Helpers shared by the three planner tools: access models, labels, profiles, positions."""
+"""Helpers shared by the three planner tools: access models, labels, profiles, positions.
+
+The access rules themselves (thresholds, covered, eligible sites, demand, the baseline
+pass) live in :mod:`analysis.access`.
+"""
 
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,16 +14,10 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..communes import to_l93 as to_l93  # the project's projections, re-exported
+from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
-from ..sites.normalise import to_lonlat as to_lonlat
 
 logger = logging.getLogger(__name__)
-
-#: Commune polygons in Lambert-93 with their spatial index, per commune table (by ``id``,
-#: with a weak reference to check it is the same table): :func:`in_region` is called once
-#: per candidate row, and projecting the 4,025 polygons each time cost ~27 ms a row.
-_PROJECTED: dict[int, tuple[weakref.ref[Any], int, Any]] = {}
 
 
 def as_models(models: Any) -> dict[str, Any]:
@@ -110,19 +107,6 @@ def provenance(models: Mapping[str, Any], sites: pd.DataFrame, **kw: Any) -> str
     return f"times {model_line(models)}; {sites_line(sites, **kw)}"
 
 
-def check_origins(model: Any, communes: pd.DataFrame) -> None:
-    """Refuse an access model built for other communes than ``communes``."""
-    ids = getattr(model, "origin_ids", None)
-    if ids is None:
-        return
-    if len(ids) != len(communes) or not np.array_equal(
-        np.asarray(ids).astype(str), communes["insee"].to_numpy().astype(str)
-    ):
-        raise ValidationError(
-            "the access model was built for other communes than the ones given; rebuild it"
-        )
-
-
 def profile_map(profiles: Any) -> dict[str, Any]:
     """Return ``{key: Profile}`` from a mapping, a sequence or ``None`` (the default file)."""
     if profiles is None:
@@ -168,38 +152,6 @@ def profile_for_network(network: str, profiles: Mapping[str, Any]) -> Any:
             f"no profile is served by the network {network!r}; choose a profile explicitly"
         )
     return min(serving, key=lambda p: (len(tuple(p.networks)), p.key))
-
-
-def threshold_s(profile: Any, mode: str, override_min: float | None = None) -> float:
-    """Return the threshold of ``profile`` for ``mode``, seconds (or the override, minutes)."""
-    if override_min is None:
-        thr = getattr(profile, "thresholds_min", {})
-        if mode == "best" and mode not in thr and "road" in thr:
-            mode = "road"  # the best of road and transit defaults to the road threshold
-        if mode not in thr:
-            raise UnknownNameError("mode", mode, thr)
-        override_min = thr[mode]
-    value = float(override_min)
-    if not np.isfinite(value) or value <= 0:
-        raise ValidationError(f"the threshold must be a positive number of minutes, not {value}")
-    return 60.0 * value
-
-
-def demand_of(profile: Any, communes: pd.DataFrame) -> np.ndarray:
-    """Return the profile's demand per commune (:func:`analysis.profiles.profile_demand`)."""
-    from ..profiles import profile_demand
-
-    d = np.asarray(profile_demand(profile, communes), dtype=float)
-    if d.shape != (len(communes),):
-        raise ValidationError("the profile's demand must have one value per commune")
-    return d
-
-
-def eligible(profile: Any, sites: pd.DataFrame) -> pd.DataFrame:
-    """Return the sites serving ``profile`` (:func:`analysis.profiles.eligible_sites`)."""
-    from ..profiles import eligible_sites
-
-    return eligible_sites(profile, sites, allow_empty=True).reset_index(drop=True)
 
 
 def canonical_network(name: str) -> str:
@@ -262,27 +214,6 @@ def commune_position(query: str, communes: pd.DataFrame) -> tuple[int, float, fl
     return i, float(row["x_l93"]), float(row["y_l93"])
 
 
-def _projected_polygons(communes: Any) -> Any:
-    """Return the commune polygons in Lambert-93 with their spatial index, once per table.
-
-    The table is recognised by identity (and length): it must not be modified in place
-    afterwards, which the project never does.
-    """
-    key = id(communes)
-    hit = _PROJECTED.get(key)
-    if hit is not None and hit[0]() is communes and hit[1] == len(communes):
-        return hit[2]
-    polys = communes.geometry.to_crs(settings.projected_crs)
-    polys.sindex  # noqa: B018 - build the spatial index once, with the projection
-
-    def forget(ref: weakref.ref[Any], key: int = key) -> None:
-        if _PROJECTED.get(key, (None,))[0] is ref:
-            del _PROJECTED[key]
-
-    _PROJECTED[key] = (weakref.ref(communes, forget), len(communes), polys)
-    return polys
-
-
 def in_region(
     lon: np.ndarray, lat: np.ndarray, communes: Any, *, tolerance_m: float = 1_000.0
 ) -> np.ndarray:
@@ -311,7 +242,7 @@ def in_region(
         return out
     x, y = to_l93(lon[ok], lat[ok])
     pts = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=settings.projected_crs)
-    polys = _projected_polygons(communes)
+    polys = polygons_l93(communes)
     left, _ = polys.sindex.query(pts.values, predicate="dwithin", distance=tolerance_m)
     inside = np.zeros(len(pts), dtype=bool)
     inside[np.unique(left)] = True

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .. import access
+from ..crs import to_l93, to_lonlat
 from ..errors import DataMissingError, UnknownNameError, ValidationError
 from . import common
 from .paths import limited_times
@@ -573,9 +575,7 @@ def _host_table(df: pd.DataFrame, host: str, prefix: str) -> pd.DataFrame:
     label = host
     if "network" in df.columns and host == "SPRO site":
         label = "SPRO site (" + df["network"].astype(str) + ")"
-    x, y = (
-        (df["x_l93"], df["y_l93"]) if "x_l93" in df.columns else common.to_l93(df["lon"], df["lat"])
-    )
+    x, y = (df["x_l93"], df["y_l93"]) if "x_l93" in df.columns else to_l93(df["lon"], df["lat"])
     return pd.DataFrame(
         {
             "candidate_id": (prefix + ids).to_numpy(),
@@ -757,8 +757,8 @@ def site_permanences(
         else common.profile_for_network(network, profs)
     )
     mode = str(getattr(model, "mode", "road"))
-    common.check_origins(model, communes)
-    thr_s = common.threshold_s(prof, mode, threshold_min)
+    access.check_origins(model, communes)
+    thr_s = access.threshold_s(prof, mode, threshold_min)
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValidationError(f"k must be a positive whole number, not {k}")
     k = int(k)
@@ -775,26 +775,22 @@ def site_permanences(
         if "host" not in cands.columns:
             cands["host"] = "user candidate"
         if "lon" not in cands.columns:
-            cands["lon"], cands["lat"] = common.to_lonlat(cands["x_l93"], cands["y_l93"])
+            cands["lon"], cands["lat"] = to_lonlat(cands["x_l93"], cands["y_l93"])
     if k > len(cands):
         raise ValidationError(
             f"k = {k} is larger than the number of candidate sites ({len(cands)}); "
             "choose a smaller k or more host kinds"
         )
 
-    demand = common.demand_of(prof, communes)
-    existing = common.eligible(prof, sites)
-    if len(existing):
-        before = np.asarray(
-            model.nearest(
-                existing["x_l93"].to_numpy(float), existing["y_l93"].to_numpy(float)
-            ).time_s,
-            float,
-        )
-    else:
-        before = np.full(len(communes), np.inf)
-    covered = before <= thr_s
-    todo = np.flatnonzero(~covered & (demand > 0))
+    base = access.baseline_pass(
+        model, sites, communes, prof, threshold_min=threshold_min, mode=mode, allow_empty=True
+    )
+    demand = base.demand
+    weight = base.weight  # communes outside the model's data carry no weight
+    existing = base.sites
+    before = base.time_s
+    covered = base.covered
+    todo = np.flatnonzero(base.underserved & (weight > 0))
     cm = cost_matrix(
         model,
         cands["x_l93"].to_numpy(float),
@@ -804,7 +800,7 @@ def site_permanences(
         method=method,
     )
     prob = MCLP.from_cost_matrix(
-        cm.times_s, demand[todo], thr_s, candidate_ids=cands["candidate_id"].to_numpy()
+        cm.times_s, weight[todo], thr_s, candidate_ids=cands["candidate_id"].to_numpy()
     )
     t0 = time.perf_counter()
     greedy = prob.greedy(k)
@@ -891,6 +887,7 @@ def site_permanences(
             "demand": demand,
             "time_before_min": before / 60.0,
             "covered_before": covered,
+            "assessed": base.assessed,
             "newly_covered_by": covered_by,
             "time_to_pick_min": t_pick,
             "times_are": t_are,
@@ -900,9 +897,9 @@ def site_permanences(
     )
     standalone = np.asarray(prob.coverage.astype(float) @ prob.weights, dtype=float).ravel()
     cand_table = cands.assign(standalone_gain=standalone, on_network=cm.on_network)
-    total = float(demand.sum())
-    unc_before = float(demand[~covered].sum())
-    unc_after = float(demand[~covered & pd.isna(covered_by)].sum())
+    total = float(weight.sum())
+    unc_before = float(weight[~covered].sum())
+    unc_after = float(weight[~covered & pd.isna(covered_by)].sum())
     summary = {
         "network": network,
         "profile": prof.key,
@@ -913,6 +910,7 @@ def site_permanences(
         "candidates": len(cands),
         "candidates_off_network": int((~cm.on_network).sum()),
         "demand_total": total,
+        "communes_unassessed": int((~base.assessed).sum()),
         "demand_uncovered_before": unc_before,
         "demand_uncovered_after": unc_after,
         "share_uncovered_before": unc_before / total if total > 0 else np.nan,

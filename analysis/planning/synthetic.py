@@ -21,9 +21,9 @@ import pandas as pd
 import shapely
 
 from .. import settings
+from ..crs import to_lonlat
 from ..graph import RoadGraph
 from ..road_model import RoadModel
-from .common import to_lonlat
 
 logger = logging.getLogger(__name__)
 

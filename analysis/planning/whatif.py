@@ -32,6 +32,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import access
+from ..crs import to_lonlat
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
 from ..road_model import SiteSnap
@@ -320,7 +322,7 @@ class WhatIf:
     ) -> None:
         self.models = common.as_models(models)
         for m in self.models.values():
-            common.check_origins(m, communes)
+            access.check_origins(m, communes)
         self.sites = sites
         self.communes = communes
         self.profiles = common.profile_map(profiles)
@@ -360,9 +362,12 @@ class WhatIf:
         if key in self._baselines:
             return self._baselines[key]
         model = self.models[mode]
-        thr = common.threshold_s(prof, mode, self._threshold_min(prof.key))
-        demand = common.demand_of(prof, self.communes)
-        elig = common.eligible(prof, self.sites)
+        thr = access.threshold_s(prof, mode, self._threshold_min(prof.key))
+        ok = access.origin_assessed(model, len(self.communes))
+        # Communes outside the model's data carry no weight in the cards.
+        demand = np.where(ok, access.profile_demand(prof, self.communes), 0.0)
+        population = np.where(ok, self.population, 0.0)
+        elig = access.eligible(prof, self.sites, allow_empty=True)
         x = elig["x_l93"].to_numpy(float)
         y = elig["y_l93"].to_numpy(float)
         snap = node = None
@@ -390,7 +395,7 @@ class WhatIf:
             sites=elig,
             origin_time_s=t,
             origin_site=np.asarray(s, np.int64),
-            card=CardBase.build(t, demand, self.population, thr),
+            card=CardBase.build(t, demand, population, thr),
             snap=snap,
             node=node,
         )
@@ -786,7 +791,7 @@ def _prepare_candidates(candidates: pd.DataFrame | None) -> pd.DataFrame:
     if "kind" not in c.columns:
         c["kind"] = "permanence"
     if "lon" not in c.columns or "lat" not in c.columns:
-        c["lon"], c["lat"] = common.to_lonlat(c["x_l93"], c["y_l93"])
+        c["lon"], c["lat"] = to_lonlat(c["x_l93"], c["y_l93"])
     if "provenance" not in c.columns:
         c["provenance"] = "user"
     return c

@@ -33,11 +33,12 @@ import pandas as pd
 
 from .. import settings
 from ..communes import communes_path, load_communes
+from ..crs import to_lonlat
 from ..errors import DataMissingError
 from ..io import sha256_file, verify_checksum, write_with_checksum
 from .dedupe import merge_duplicates
 from .modelled import complete_modelled
-from .normalise import CommuneIndex, to_lonlat
+from .normalise import CommuneIndex
 from .quality import join_flags
 from .records import (
     ACCESS_POINTS_DIR,

@@ -24,7 +24,8 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .. import settings
-from ..communes import load_arrondissements, to_l93
+from ..communes import load_arrondissements
+from ..crs import to_l93
 
 logger = logging.getLogger(__name__)
 
@@ -439,27 +440,8 @@ class CommuneIndex:
         return x, y
 
 
-def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lambert-93 metres to longitude/latitude degrees.
-
-    Parameters
-    ----------
-    x, y
-        Metres (EPSG:2154).
-
-    Returns
-    -------
-    lon, lat : numpy.ndarray
-    """
-    from ..crs import transformer
-
-    tr = transformer(settings.projected_crs, settings.geographic_crs)
-    lon, lat = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-
-
 def project(
     lon: pd.Series | np.ndarray, lat: pd.Series | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude/latitude to Lambert-93 (a thin alias of :func:`analysis.communes.to_l93`)."""
+    """Longitude/latitude to Lambert-93 (a thin alias of :func:`analysis.crs.to_l93`)."""
     return to_l93(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
