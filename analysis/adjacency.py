@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import shapely
 
 from . import settings
+from .crs import polygons_l93
 from .io import verify_checksum, write_with_checksum
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def commune_adjacency(
         with np.load(path, allow_pickle=False) as z:
             pair = (z["i"], z["j"])
     else:
-        geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+        geoms = polygons_l93(communes).to_numpy()
         i, j, _ = adjacent_pairs(geoms)
         pair = (i, j)
         try:

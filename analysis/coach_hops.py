@@ -26,6 +26,7 @@ import shapely
 from pyproj import Transformer
 
 from . import settings
+from .crs import polygons_l93
 from .errors import DataMissingError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def locate_points(communes: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> n
     numpy.ndarray
         One row position per point; a point on a shared border gets the lowest row.
     """
-    polys = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+    polys = polygons_l93(communes).to_numpy()
     pts = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     ip, ic = shapely.STRtree(polys).query(pts, predicate="intersects")
     out = np.full(len(pts), -1, dtype=np.int64)

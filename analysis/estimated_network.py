@@ -63,6 +63,7 @@ from scipy.spatial import cKDTree
 
 from . import settings
 from .adjacency import adjacent_pairs
+from .crs import polygons_l93
 from .errors import ValidationError
 from .graph import RoadGraph
 from .io import verify_checksum, write_with_checksum
@@ -339,7 +340,7 @@ def commune_skeleton(
     _validate(communes)
     x = communes["x_l93"].to_numpy(dtype=float)
     y = communes["y_l93"].to_numpy(dtype=float)
-    geoms = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+    geoms = polygons_l93(communes).to_numpy()
     u, v, n_corner = adjacent_pairs(
         geoms, tolerance_m=params.adjacency_tolerance_m, min_shared_m=params.min_shared_border_m
     )

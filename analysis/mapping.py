@@ -44,6 +44,7 @@ from folium.template import Template
 from jinja2.utils import htmlsafe_json_dumps
 
 from . import settings
+from .crs import polygons_l93
 from .io import neutralise_formulas
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ def web_base(
     -------
     WebBase
     """
-    l93 = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+    l93 = polygons_l93(communes).to_numpy()
     l93 = shapely.make_valid(l93)
     try:
         simple = shapely.coverage_simplify(l93, tolerance_m)

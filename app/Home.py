@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import html
 import math
-import sys
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-if __package__ in (None, ""):  # `streamlit run app/Home.py` puts app/ on the path, not the root
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from analysis import mapping
 from analysis.errors import SproError
-from app import components, loaders, widgets
+from app import components, loaders, page, widgets
 
-st.set_page_config(
-    page_title="SPRO access — coverage",
-    page_icon="🧭",
-    layout="wide",
-    initial_sidebar_state="expanded",
-)
+page.setup("coverage", sidebar="expanded")
 
 st.markdown(
     """
@@ -64,8 +54,7 @@ try:
     profiles = loaders.load_profiles()
     loaders.load_communes()  # fail early, with a message, if the commune layer is missing
 except SproError as exc:
-    st.error(f"The bundled data could not be loaded: {exc}")
-    st.stop()
+    page.stop_on_load_error(exc)
 
 profile_keys = list(profiles)
 modes = ["road", *(["transit", "best"] if loaders.transit_available() else [])]
@@ -112,7 +101,7 @@ with st.sidebar:
         if len(profile.networks) > 8
         else ", ".join(profile.networks)
     )
-    st.caption(f"Served by: {served}")
+    page.caption(f"Served by: {served}")
     mode = st.radio(
         "Mode",
         modes,
@@ -121,7 +110,7 @@ with st.sidebar:
         on_change=_reset_threshold,
     )
     if len(modes) == 1:
-        st.caption(
+        page.caption(
             "Public transport and best-of-two need the transit module, "
             "not available in this installation."
         )
@@ -134,7 +123,7 @@ with st.sidebar:
         format="%d min",
         help="Communes farther than this from an eligible site are flagged under-served.",
     )
-    st.caption(f"Profile default for this mode: {_default_threshold():g} min")
+    page.caption(f"Profile default for this mode: {_default_threshold():g} min")
     include_modelled = st.toggle(
         "Include modelled sites",
         value=True,
@@ -154,7 +143,7 @@ with st.sidebar:
         road_model = loaders.load_road_model(road)
         widgets.road_model_caption(road_model)
     except SproError as exc:
-        st.error(f"No road model: {exc}")
+        page.error(f"No road model: {exc}")
         st.stop()
 
 # --------------------------------------------------------------------------- coverage
@@ -162,11 +151,11 @@ with st.sidebar:
 try:
     result = loaders.coverage(profile_key, mode, float(threshold), road, include_modelled)
 except SproError as exc:
-    st.error(f"No coverage for this view: {exc}")
+    page.error(f"No coverage for this view: {exc}")
     st.stop()
 except Exception as exc:  # transit/best failures must read clearly, not as a traceback
     if mode != "road":
-        st.error(
+        page.error(
             f"{MODE_LABELS[mode]} times could not be computed: {exc}. "
             "Choose *Road (car)* in the sidebar, or check the timetable (GTFS) data."
         )
@@ -185,8 +174,13 @@ st.markdown(
 )
 
 facts = mapping.provenance_facts(result, loaders.load_sites(include_modelled))
-banner = (
-    f"**Real:** {facts.real}  \n**Modelled:** {facts.modelled}  \n**Estimated:** {facts.estimated}"
+banner = "  \n".join(  # our bold labels; the facts (file names...) escaped as text
+    f"**{label}:** {page.text(value)}"
+    for label, value in (
+        ("Real", facts.real),
+        ("Modelled", facts.modelled),
+        ("Estimated", facts.estimated),
+    )
 )
 if facts.estimated_times or facts.n_modelled:
     st.warning(banner, icon="⚠️")
@@ -230,7 +224,7 @@ with map_col:
     returned = components.show_map(
         loaders.map_payload(profile_key, mode, float(threshold), road, basemap, include_modelled)
     )
-    st.caption(
+    page.caption(
         "Colour: time to the nearest eligible site"
         + (" (estimated)" if result.estimated else "")
         + ". Dark outline: beyond the threshold; dashed: under-served clusters. "
@@ -261,7 +255,7 @@ def commune_panel() -> None:
     )
     card = mapping.commune_card(result, choice.rsplit(" — ", 1)[1])
     covered = card["Covered"].startswith("yes")
-    (st.success if covered else st.error)(
+    (page.success if covered else page.error)(
         f"{card['Time to nearest site']} — {'covered' if covered else 'beyond the threshold'}"
     )
     rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in card.items())
@@ -334,7 +328,7 @@ with tab_sum:
 with tab_clu:
     clusters = tables["clusters"]
     if clusters.empty:
-        st.info(f"No commune is beyond {threshold:g} min for this public.")
+        page.info(f"No commune is beyond {threshold:g} min for this public.")
     else:
         st.dataframe(
             clusters[
@@ -361,7 +355,7 @@ with tab_clu:
                 "mean_time_min": st.column_config.NumberColumn("mean time (min)", format="%.0f"),
             },
         )
-        st.caption("Mainly rural clusters first, then by demand beyond the threshold.")
+        page.caption("Mainly rural clusters first, then by demand beyond the threshold.")
 
 with tab_bands:
     bands = tables["bands"]
@@ -377,12 +371,12 @@ with tab_bands:
             "share_of_demand": st.column_config.NumberColumn("share of demand", format="%.3f"),
         },
     )
-    st.caption("The colours of the map: communes, population and demand per time band.")
+    page.caption("The colours of the map: communes, population and demand per time band.")
 
 with tab_dq:
     dq = loaders.quality_table(include_modelled)
     if dq.empty:
-        st.info("No data-quality flag on the sites of this view.")
+        page.info("No data-quality flag on the sites of this view.")
     else:
         st.markdown(
             "Checks run on the real files, not trusted blindly: coordinates far from the "
@@ -393,7 +387,7 @@ with tab_dq:
 
 with tab_dl:
     stem = f"spro_{profile_key}_{mode}_{threshold:g}min"
-    st.caption(
+    page.caption(
         "Files of the current view. Text cells are neutralised against spreadsheet formulas; "
         "each file carries the provenance line"
         + (" and says the times are estimated." if result.estimated else ".")
@@ -445,4 +439,4 @@ with tab_dl:
         key="dl_html",
     )
 
-st.caption(f"Provenance: {result.provenance}. Road model: {result.model_label}.")
+page.caption(f"Provenance: {result.provenance}. Road model: {result.model_label}.")

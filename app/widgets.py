@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import mapping
+from app import page
 
 
 def basemap_select(key: str, **kwargs) -> str:
@@ -21,7 +22,7 @@ def basemap_select(key: str, **kwargs) -> str:
 def road_model_caption(road_model) -> None:
     """Say which road model produces the numbers, and whether they are estimated."""
     st.markdown("**Road model in force**")
-    st.caption(
+    page.caption(
         road_model.label
         + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
     )

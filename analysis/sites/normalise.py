@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from .. import settings
 from ..communes import load_arrondissements
-from ..crs import to_l93
+from ..crs import polygons_l93, to_l93
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class CommuneIndex:
         self.y = communes["y_l93"].to_numpy(float)
         self.lon = communes["lon"].to_numpy(float)
         self.lat = communes["lat"].to_numpy(float)
-        self.geoms_l93 = communes.geometry.to_crs(settings.projected_crs).to_numpy()
+        self.geoms_l93 = polygons_l93(communes).to_numpy()
         shapely.prepare(self.geoms_l93)
         self.tree = shapely.STRtree(self.geoms_l93)
         self.former_code: dict[str, str] = {}
@@ -311,7 +311,7 @@ class CommuneIndex:
         self.arr_geoms_l93 = dict(
             zip(
                 arr["insee"],
-                arr.geometry.to_crs(settings.projected_crs).to_numpy(),
+                polygons_l93(arr).to_numpy(),
                 strict=True,
             )
         )

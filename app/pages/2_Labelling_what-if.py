@@ -6,14 +6,8 @@ Thin page: candidates are entered here (map click, commune form, CSV) and evalua
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
-
-if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis import mapping
 from analysis.errors import SproError
@@ -25,9 +19,9 @@ from analysis.planning.candidates import (
 )
 from analysis.planning.maps import base_map
 from analysis.planning.whatif import WhatIf
-from app import components, loaders, widgets
+from app import components, loaders, page, widgets
 
-st.set_page_config(page_title="SPRO access — labelling what-if", page_icon="🧭", layout="wide")
+page.setup("labelling what-if")
 
 MODE_LABELS = {"road": "Road (car)", "transit": "Public transport (TER)", "best": "Best of both"}
 KINDS = ("permanence", "site", "antenne")
@@ -46,8 +40,7 @@ try:
     profiles = loaders.load_profiles()
     road_model = loaders.load_road_model()
 except SproError as exc:
-    st.error(f"The bundled data could not be loaded: {exc}")
-    st.stop()
+    page.stop_on_load_error(exc)
 
 networks = sorted(set(sites["network"].astype(str)))
 st.session_state.setdefault("wi_candidates", [])
@@ -110,7 +103,9 @@ with tab_map:
                 mapping.inline_leaflet(fmap), height=420, returned=("last_clicked",)
             )
         )
-        st.caption(f"Grey dots: today's {net_click} sites. Click where the candidate would stand.")
+        page.caption(
+            f"Grey dots: today's {net_click} sites. Click where the candidate would stand."
+        )
     last = (clicked or {}).get("last_clicked")
     if last:
         st.write(f"Clicked: {last['lng']:.5f}, {last['lat']:.5f}")
@@ -152,17 +147,17 @@ def load_csv(data: bytes) -> None:
     try:
         load = read_candidates_csv(data, communes)
     except SproError as exc:
-        st.error(str(exc))
+        page.error(str(exc))
         return
     for msg in load.messages():
-        st.warning(msg)
+        page.warning(msg)
     for rec in load.candidates.drop(columns="geometry").to_dict("records"):
         add_record({k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")})
-    st.success(f"{len(load.candidates)} candidate(s) loaded")
+    page.success(f"{len(load.candidates)} candidate(s) loaded")
 
 
 with tab_csv:
-    st.caption(
+    page.caption(
         "Columns: name, network, kind (optional), and lon + lat or insee / commune. "
         "Comma or semicolon separated, UTF-8. Bad rows are listed; good rows load."
     )
@@ -170,14 +165,14 @@ with tab_csv:
     # Size checked before reading; the upload is read from memory, never saved.
     too_big = loaders.upload_error(up.size, up.name) if up is not None else None
     if too_big:
-        st.error(too_big)
+        page.error(too_big)
     pasted = st.text_area("…or paste the CSV here", key="wi_csv_text", height=120)
     if st.button("Load candidates", key="wi_load_csv"):
         if up is None:
             text = pasted.encode("utf-8")
             too_big = loaders.upload_error(len(text), "pasted text")
             if too_big:
-                st.error(too_big)
+                page.error(too_big)
             else:
                 load_csv(text)
         elif not too_big:  # (a file too large is refused above)
@@ -207,7 +202,7 @@ if st.button("Evaluate", type="primary", key="wi_evaluate"):
     st.session_state["wi_skipped"] = load.messages()
     st.session_state.pop("wi_result", None)
     if not modes:
-        st.error("Choose at least one mode.")
+        page.error("Choose at least one mode.")
     else:
         try:
             with st.spinner("Evaluating…"):
@@ -217,19 +212,19 @@ if st.button("Evaluate", type="primary", key="wi_evaluate"):
                     rank_by=None if rank_by not in profiles else rank_by,
                 )
         except SproError as exc:
-            st.error(str(exc))
+            page.error(str(exc))
 for msg in st.session_state.get("wi_skipped", []):
-    st.warning(f"Skipped: {msg}")
+    page.warning(f"Skipped: {msg}")
 result = st.session_state.get("wi_result")
 if result is None:
-    st.info("Add candidates (or choose sites to close), then press *Evaluate*.")
+    page.info("Add candidates (or choose sites to close), then press *Evaluate*.")
     st.stop()
 
 # --------------------------------------------------------------------------- cards
 est = " (estimated)" if result.estimated else ""
 cards = result.cards
 for note in result.notes:
-    st.caption(note)
+    page.caption(note)
 for _, group in cards.groupby("candidate_id", sort=False):
     first = group.iloc[0]
     verb = "candidate" if first["action"] == "add" else "closure"
@@ -238,7 +233,7 @@ for _, group in cards.groupby("candidate_id", sort=False):
     cols = st.columns(min(len(group), 4))
     for i, (_, r) in enumerate(group.iterrows()):
         with cols[i % len(cols)]:
-            st.caption(
+            page.caption(
                 f"{profiles[r['profile']].label} · {MODE_LABELS.get(r['mode'], r['mode'])}"
                 f" · {r['threshold_min']:g} min"
             )
@@ -260,7 +255,7 @@ for _, group in cards.groupby("candidate_id", sort=False):
                     f"{r['demand_time_worsened']:,.0f}",
                     help=f"mean loss {r['mean_loss_min']:.1f} min",
                 )
-            st.caption(
+            page.caption(
                 f"P50 {r['p50_before_min']:.1f} → {r['p50_after_min']:.1f} min; "
                 f"P90 {r['p90_before_min']:.1f} → {r['p90_after_min']:.1f} min"
             )
@@ -276,7 +271,7 @@ with tab_side:
         return str(v)
 
     st.dataframe(result.side_by_side().map(_fmt), key="wi_side")
-    st.caption(
+    page.caption(
         "Catchment: communes for which the candidate becomes the nearest eligible site within "
         "the threshold; overlap: the share of its demand already covered today."
     )
@@ -312,4 +307,4 @@ with tab_dl:
     widgets.map_download(
         d[3], lambda: result.map(basemap=basemap), file_name="whatif_map.html", key="wi_dl_html"
     )
-st.caption(f"Provenance: {result.provenance}. Default kind of a new site: {DEFAULT_KIND}.")
+page.caption(f"Provenance: {result.provenance}. Default kind of a new site: {DEFAULT_KIND}.")

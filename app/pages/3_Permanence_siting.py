@@ -6,22 +6,16 @@ covering location, lazy greedy, exact integer program on small instances).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.siting import HOSTS, site_permanences
-from app import components, loaders, widgets
+from app import components, loaders, page, widgets
 
-st.set_page_config(page_title="SPRO access — permanence siting", page_icon="🧭", layout="wide")
+page.setup("permanence siting")
 
 HOST_LABELS = {
     "town_halls": "Town halls (every commune)",
@@ -54,8 +48,7 @@ try:
     profiles = loaders.load_profiles()
     road_model = loaders.load_road_model()
 except SproError as exc:
-    st.error(f"The bundled data could not be loaded: {exc}")
-    st.stop()
+    page.stop_on_load_error(exc)
 
 present = set(sites["network"].astype(str))
 networks = [n for n in common.spro_networks() if any(n in p.networks for p in profiles.values())]
@@ -108,12 +101,12 @@ st.title("Permanence siting — where do the next permanences go?")
     f"Today's {common.sites_line(sites)}; existing sites stay fixed."
 )
 if not hosts:
-    st.error("Choose at least one kind of candidate host.")
+    page.error("Choose at least one kind of candidate host.")
     st.stop()
 try:
     res = run(network, int(k), float(threshold), profile, tuple(hosts), bool(exact))
 except SproError as exc:
-    st.error(str(exc))
+    page.error(str(exc))
     st.stop()
 
 s = res.summary
@@ -140,12 +133,12 @@ else:
         help=f"{s['exact_solver']}: {s['exact_status']}, optimum {s['exact_objective']:,.0f}",
     )
 for note in res.notes:
-    st.caption(note)
+    page.caption(note)
 
 left, right = st.columns([3, 2])
 with left:
     components.show_static_map(res.map(basemap=basemap), height=560)
-    st.caption(
+    page.caption(
         "Numbered: the picks in greedy order; shaded: the communes each newly covers; "
         "grey dots: today's eligible sites (fixed)."
     )
@@ -202,7 +195,7 @@ widgets.gpkg_download(
 widgets.map_download(
     d[3], lambda: res.map(basemap=basemap), file_name="siting_map.html", key="si_dl_html"
 )
-st.caption(f"Provenance: {res.provenance}.")
+page.caption(f"Provenance: {res.provenance}.")
 summary = pd.DataFrame([s]).T.rename(columns={0: "value"}).astype(str)
 with st.expander("All figures"):
     st.dataframe(summary, key="si_summary")

@@ -5,21 +5,15 @@ Thin page: the choices go to :func:`analysis.planning.caravane.plan_caravane`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import geopandas as gpd
 import streamlit as st
-
-if __package__ in (None, ""):  # `streamlit run` puts app/ (or app/pages/) on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.caravane import plan_caravane
-from app import components, loaders, widgets
+from app import components, loaders, page, widgets
 
-st.set_page_config(page_title="SPRO access — caravane tours", page_icon="🧭", layout="wide")
+page.setup("caravane tours")
 
 
 @st.cache_resource(show_spinner="Planning the tours…", max_entries=16)
@@ -42,8 +36,7 @@ try:
     profiles = loaders.load_profiles()
     road_model = loaders.load_road_model()
 except SproError as exc:
-    st.error(f"The bundled data could not be loaded: {exc}")
-    st.stop()
+    page.stop_on_load_error(exc)
 
 options = (communes["nom"] + " — " + communes["insee"]).tolist()
 default_base = next((i for i, o in enumerate(options) if o.endswith("— 43157")), 0)
@@ -115,7 +108,7 @@ opts = (
 try:
     res = run(base, profile, opts)
 except SproError as exc:
-    st.error(str(exc))
+    page.error(str(exc))
     st.stop()
 
 s = res.summary
@@ -131,12 +124,12 @@ c[1].metric(
 c[2].metric("Stops", f"{s['stops']}", help=f"over {s['days_used']} of {s['days']} day(s)")
 c[3].metric(f"Driving per day (min){est}", s["drive_min_per_day"] or "—")
 for note in res.notes:
-    st.caption(note)
+    page.caption(note)
 
 left, right = st.columns([3, 2])
 with left:
     components.show_static_map(res.map(basemap=basemap), height=560)
-    st.caption(
+    page.caption(
         "Numbered stops per day (colour); lines are straight, the times follow the road model. "
         "Shaded: the under-served communes each stop reaches."
     )
@@ -176,4 +169,4 @@ widgets.gpkg_download(
 widgets.map_download(
     d[2], lambda: res.map(basemap=basemap), file_name="caravane_map.html", key="ca_dl_html"
 )
-st.caption(f"Provenance: {res.provenance}.")
+page.caption(f"Provenance: {res.provenance}.")

@@ -1,0 +1,1 @@
+"""The Streamlit app of SPRO access (pages thin; logic in :mod:`analysis`)."""
