@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import settings
-from .errors import EmptyProfileError, SproError
+from .errors import EmptyProfileError, SproError, ValidationError
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -42,18 +42,14 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_coverage(args: argparse.Namespace) -> int:
+    from .inputs import load_inputs
     from .profiles import load_profiles
     from .runs import run_coverage
 
     profiles = list(dict.fromkeys(args.profile))
     if "all" in profiles:
         profiles = list(load_profiles())
-    from .communes import load_communes
-    from .models import access_model
-    from .runs import load_sites
 
-    communes = load_communes()
-    sites = load_sites(args.sites, include_modelled=not args.real_only)
     options: dict[str, object] = {"verbose": not args.quiet}
     if args.date is not None:
         options["date"] = args.date
@@ -61,7 +57,14 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         from .transit.timetable import default_gtfs_paths
 
         options["gtfs_paths"] = [*default_gtfs_paths(), *args.gtfs]
-    model = access_model(args.mode, communes, road=args.road, transit_options=options)
+    inputs = load_inputs(
+        modes=[args.mode],
+        road=args.road,
+        sites_file=args.sites,
+        include_modelled=not args.real_only,
+        transit_options=options,
+    )
+    communes, sites, model = inputs.communes, inputs.sites, inputs.model
     for key in profiles:
         out = args.out
         if out is not None and len(profiles) > 1:
@@ -129,14 +132,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def positive_minutes(text: str) -> float:
-    """Parse a threshold in minutes: a finite number above 0 (an ``argparse`` type)."""
+    """Parse a threshold in minutes: a finite number above 0 (an ``argparse`` type).
+
+    The rule is :func:`analysis.access.check_minutes`; this only turns its error into
+    argparse's one-line message.
+    """
+    from .access import check_minutes
+
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of minutes (e.g. 30)")
-    return value
+        return check_minutes(text)
+    except ValidationError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of minutes (e.g. 30)"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

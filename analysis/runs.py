@@ -14,37 +14,10 @@ from .access import threshold_min as threshold_for
 from .coverage import CoverageResult, compute_coverage
 from .errors import EmptyProfileError, UnknownNameError
 from .export import check_coverage_outputs, export_coverage
+from .inputs import load_sites
 from .profiles import Profile, get_profile, load_profiles
 
 logger = logging.getLogger(__name__)
-
-
-def load_sites(
-    sites_file: str | Path | None = None, *, include_modelled: bool = True
-) -> gpd.GeoDataFrame:
-    """Return the bundled site directory, with a user's export replacing its networks.
-
-    Parameters
-    ----------
-    sites_file
-        A user's own directory export (CSV, GeoJSON or GeoPackage), or ``None``.
-    include_modelled
-        Keep the ``modelled`` sites that complete networks whose real rows fall short;
-        ``False`` gives what the open data (and the user's file) alone say.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-    """
-    from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
-
-    sites = load_bundled_directory()
-    if sites_file is not None:
-        user = load_user_directory(sites_file)
-        sites = merge_user_directory(sites, user)
-    if not include_modelled:
-        sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
-    return sites
 
 
 def default_out_dir(
@@ -133,7 +106,8 @@ def run_coverage(
     files : dict of str to pathlib.Path
     """
     from .communes import load_communes
-    from .models import MODES, ROAD_CHOICES, access_model
+    from .inputs import load_models
+    from .models import MODES, ROAD_CHOICES
 
     # Check the cheap arguments before loading anything.
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -161,7 +135,7 @@ def run_coverage(
         transit_options: dict[str, Any] = {"verbose": verbose}
         if transit_date is not None:
             transit_options["date"] = transit_date
-        model = access_model(mode, communes, road=road, transit_options=transit_options)
+        model = load_models([mode], communes, road=road, transit_options=transit_options)[mode]
     result = compute_coverage(model, sites, communes, prof, threshold_min=threshold_min)
     if out_dir is None:
         out_dir = default_out_dir(

@@ -20,6 +20,9 @@ from analysis import profiles as _profiles
 from analysis import settings as _settings
 from analysis.sites import directory as _directory
 
+#: Modes the app offers (walking needs a prepared OSM walk network: command line only).
+APP_MODES = ("road", "transit", "best")
+
 
 @st.cache_resource(show_spinner="Loading communes…")
 def load_communes():
@@ -30,7 +33,7 @@ def load_communes():
 @st.cache_resource(show_spinner="Loading the site directory…")
 def load_sites(include_modelled: bool = True):
     """Bundled site directory (real + modelled, or real only). Do not modify."""
-    from analysis.runs import load_sites as _load_sites
+    from analysis.inputs import load_sites as _load_sites
 
     return _load_sites(include_modelled=include_modelled)
 
@@ -106,26 +109,32 @@ def transit_available() -> bool:
 
 @st.cache_resource(show_spinner="Building the transit model (timetable router)…")
 def load_transit_model():
-    """The transit model on the bundled TER timetable."""
-    from analysis.transit import build_transit_model
+    """The transit model on the bundled timetables."""
+    from analysis.inputs import load_models
 
-    return build_transit_model(load_communes())
+    return load_models(["transit"], load_communes())["transit"]
 
 
 @st.cache_resource
 def load_access_model(mode: str, road: str = "auto"):
-    """The access model answering ``mode`` (``road``, ``transit`` or ``best``)."""
+    """The access model answering ``mode`` (``road``, ``transit`` or ``best``).
+
+    The same models as :func:`analysis.inputs.load_models`, each built once per server:
+    ``best`` reuses the cached road and transit models.
+    """
+    from analysis.errors import UnknownNameError
+    from analysis.inputs import check_choices
+
+    check_choices([mode], road=road)
+    if mode not in APP_MODES:
+        raise UnknownNameError("mode", mode, APP_MODES)
     if mode == "road":
         return load_road_model(road)
     if mode == "transit":
         return load_transit_model()
-    if mode == "best":
-        from analysis.transit import BestOfModel
+    from analysis.transit import BestOfModel
 
-        return BestOfModel(load_road_model(road), load_transit_model())
-    from analysis.errors import UnknownNameError
-
-    raise UnknownNameError("mode", mode, ("road", "transit", "best"))
+    return BestOfModel(load_road_model(road), load_transit_model())
 
 
 @st.cache_resource(show_spinner="Finding neighbouring communes…")

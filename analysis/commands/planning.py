@@ -16,29 +16,27 @@ from typing import Any
 import pandas as pd
 
 from .. import settings
+from ..cli import positive_minutes
 from ..errors import ValidationError
+from ..models import ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------- inputs
 def _load_inputs(sites_file: Path | None) -> tuple[Any, Any]:
-    """Communes and site directory (a user's export replacing its networks)."""
+    """Communes and site directory (:func:`analysis.inputs.load_sites`)."""
     from ..communes import load_communes
-    from ..runs import load_sites
+    from ..inputs import load_sites
 
     return load_communes(), load_sites(sites_file)
 
 
 def _load_models(modes: list[str], communes: Any, *, road: str, date: str | None) -> dict[str, Any]:
-    """Access model per mode."""
-    from ..models import access_model
+    """Access model per mode (:func:`analysis.inputs.load_models`)."""
+    from ..inputs import load_models
 
-    out = {}
-    for mode in modes:
-        opts = {"date": date} if date else None
-        out[mode] = access_model(mode, communes, road=road, transit_options=opts)
-    return out
+    return load_models(modes, communes, road=road, transit_options={"date": date} if date else None)
 
 
 def _out_dir(args: argparse.Namespace, name: str) -> Path:
@@ -51,7 +49,7 @@ def _print_files(files: dict[str, Path]) -> None:
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--road", default="auto", help="road model: auto, estimated or osm")
+    p.add_argument("--road", default="auto", choices=ROAD_CHOICES, help="road model (default auto)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
     p.add_argument("--out", type=Path, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -265,7 +263,7 @@ def register(subparsers: Any) -> None:
         choices=("road", "transit", "best"),
         help="modes (repeatable; default road)",
     )
-    p.add_argument("--threshold", type=float, help="minutes (default: each profile's)")
+    p.add_argument("--threshold", type=positive_minutes, help="minutes (default: each profile's)")
     p.add_argument("--rank-by", help="profile whose newly covered demand ranks the candidates")
     p.add_argument("--full", action="store_true", help="full recompute instead of incremental")
     p.add_argument("--date", help="transit date (YYYY-MM-DD)")
@@ -278,7 +276,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--network", required=True, help="network, e.g. 'Mission Locale'")
     p.add_argument("--k", type=int, required=True, help="number of new permanences")
-    p.add_argument("--threshold", type=float, help="minutes (default: the profile's road one)")
+    p.add_argument(
+        "--threshold", type=positive_minutes, help="minutes (default: the profile's road one)"
+    )
     p.add_argument("--profile", help="public to cover (default: the network's own)")
     p.add_argument(
         "--hosts",
@@ -315,7 +315,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--underserved-min",
-        type=float,
+        type=positive_minutes,
         help="under-served beyond this time (default: the profile's threshold)",
     )
     p.add_argument("--start", default="09:00", help="departure time (default 09:00)")
