@@ -88,9 +88,17 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             continue
         h = result.headline()
         label = "ESTIMATED " if result.estimated else ""
+        open_only = (
+            f" [open-data sites only: {100 * h['share_beyond_open_data_only']:.1f}%, "
+            f"{h['demand_beyond_open_data_only']:,.0f} people; the first figure counts "
+            f"{result.modelled_sites} modelled sites]"
+            if result.rests_on_modelled
+            else ""
+        )
         print(
             f"{result.profile.key} / {result.mode} / {result.threshold_min:g} min: "
-            f"{100 * h['share_beyond']:.1f}% of demand ({h['demand_beyond']:,.0f} people) beyond; "
+            f"{100 * h['share_beyond']:.1f}% of demand ({h['demand_beyond']:,.0f} people) "
+            f"beyond{open_only}; "
             f"{label}P50 {_minutes(h['p50_min'])}, P90 {_minutes(h['p90_min'])}; "
             f"{len(result.clusters())} under-served clusters"
         )

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
-from .access import UNASSESSED, AccessModel, baseline_pass
+from .access import UNASSESSED, AccessModel, AccessPass, baseline_pass
+from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
-from .errors import UnknownNameError
+from .errors import EmptyProfileError, UnknownNameError
 from .profiles import Profile
 from .stats import weighted_quantile
 
@@ -131,7 +132,10 @@ class CoverageResult:
         pandas.DataFrame
             Per group: ``communes``, ``demand``, ``demand_beyond``, ``share_beyond``,
             ``communes_beyond``, ``p50_min``, ``p90_min`` (demand-weighted), and
-            ``communes_unassessed`` (outside the model's data, left out of the figures).
+            ``communes_unassessed`` (outside the model's data, left out of the figures);
+            the same shares with the open-data sites only (``demand_beyond_open_data_only``,
+            ``share_beyond_open_data_only``) and ``sites_modelled``: a figure resting on
+            modelled sites is always given beside its open-data-only counterpart.
         """
         if by not in GROUPINGS:
             raise UnknownNameError("grouping", by, GROUPINGS)
@@ -145,6 +149,7 @@ class CoverageResult:
             d = g["demand"].to_numpy(float)
             t = g["time_min"].to_numpy(float)
             beyond = ~g["covered"].to_numpy(bool)
+            beyond_open = ~g["covered_open_data_only"].to_numpy(bool)
             total = float(d.sum())
             rows.append(
                 {
@@ -157,13 +162,30 @@ class CoverageResult:
                     "p50_min": weighted_quantile(t, d, 0.5),
                     "p90_min": weighted_quantile(t, d, 0.9),
                     "communes_unassessed": int((~assessed).sum()),
+                    "demand_beyond_open_data_only": float(d[beyond_open].sum()),
+                    "share_beyond_open_data_only": float(d[beyond_open].sum() / total)
+                    if total > 0
+                    else np.nan,
                 }
             )
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = "estimated" if self.estimated else "measured"
         out["demand_is"] = "estimated" if self.profile.estimated else "official"
+        out["sites_modelled"] = self.modelled_sites
         return out
+
+    @property
+    def modelled_sites(self) -> int:
+        """How many of the eligible sites are modelled (0: every figure rests on open data)."""
+        if "provenance" not in self.sites.columns:
+            return 0
+        return int((self.sites["provenance"].astype(str) == "modelled").sum())
+
+    @property
+    def rests_on_modelled(self) -> bool:
+        """Whether modelled sites serve the profile, so the open-data-only figure differs."""
+        return self.modelled_sites > 0
 
     def clusters(self) -> gpd.GeoDataFrame:
         """Under-served clusters: contiguous communes beyond the threshold.
@@ -235,6 +257,26 @@ def _cluster_ids(
     return ids, adjacency
 
 
+def _open_data_times(model: AccessModel, base: AccessPass) -> np.ndarray:
+    """Return the times to the nearest eligible site that is not modelled (open data only).
+
+    Equal to the baseline's times when no modelled site serves the profile (no second
+    pass); ``inf`` everywhere when only modelled sites do.
+    """
+    prov = base.sites["provenance"].astype(str).to_numpy() if len(base.sites) else np.array([])
+    real = prov != "modelled"
+    if real.all():
+        return base.time_s
+    if not real.any():
+        return np.full(len(base.time_s), np.inf)
+    sub = base.sites[real]
+    try:
+        ans = model.nearest(sub["x_l93"].to_numpy(float), sub["y_l93"].to_numpy(float))
+    except EmptyProfileError:  # no open-data site lies on the model's network
+        return np.full(len(base.time_s), np.inf)
+    return np.where(base.assessed, np.asarray(ans.time_s, dtype=float), np.inf)
+
+
 def compute_coverage(
     model: AccessModel,
     sites: gpd.GeoDataFrame,
@@ -282,6 +324,8 @@ def compute_coverage(
     time_min = base.time_s / 60.0
     covered = base.covered
     assessed = base.assessed
+    open_time_s = _open_data_times(model, base)
+    open_covered = access_covered(open_time_s, base.threshold_s)
 
     times_are = "estimated" if model.estimated else "measured"
     out = gpd.GeoDataFrame(
@@ -302,6 +346,8 @@ def compute_coverage(
             "covered": covered,
             "assessed": assessed,
             "status": base.status,
+            "time_min_open_data_only": open_time_s / 60.0,
+            "covered_open_data_only": open_covered,
         },
         geometry=communes.geometry.to_numpy(),
         crs=communes.crs,

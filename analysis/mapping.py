@@ -1310,17 +1310,18 @@ def summary_table(result: Any, by: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``group, grouping, communes, demand, demand_beyond, share_beyond_pct,
-        communes_beyond, p50_min, p90_min, times_are``.
+        share_beyond_open_data_only_pct, communes_beyond, p50_min, p90_min, times_are``.
     """
     s = result.summary(by).copy()
     s["share_beyond_pct"] = (100 * s["share_beyond"]).round(1)
+    s["share_beyond_open_data_only_pct"] = (100 * s["share_beyond_open_data_only"]).round(1)
     for col in ("demand", "demand_beyond"):
         s[col] = s[col].round(0)
     for col in ("p50_min", "p90_min"):
         s[col] = s[col].round(1)
     cols = [
         "group", "grouping", "communes", "demand", "demand_beyond", "share_beyond_pct",
-        "communes_beyond", "p50_min", "p90_min", "times_are",
+        "share_beyond_open_data_only_pct", "communes_beyond", "p50_min", "p90_min", "times_are",
     ]  # fmt: skip
     return s[cols]
 
@@ -1338,7 +1339,9 @@ def headline_figures(result: Any) -> dict[str, float]:
     dict of str to float
         ``demand``, ``demand_beyond``, ``share_beyond`` (0-1), ``communes_beyond``,
         ``population_beyond``, ``p50_min``, ``p90_min`` (demand-weighted), ``clusters``,
-        ``rural_clusters``.
+        ``rural_clusters``, and the open-data-only counterparts
+        ``share_beyond_open_data_only``, ``demand_beyond_open_data_only`` with
+        ``sites_modelled`` (the figures above count that many modelled sites).
     """
     row = result.summary("region").iloc[0]
     df = result.communes
@@ -1361,4 +1364,7 @@ def headline_figures(result: Any) -> dict[str, float]:
         "p90_min": float(row["p90_min"]),
         "clusters": float(len(np.unique(cid[cid >= 0]))),
         "rural_clusters": float(n_rural),
+        "share_beyond_open_data_only": float(row["share_beyond_open_data_only"]),
+        "demand_beyond_open_data_only": float(row["demand_beyond_open_data_only"]),
+        "sites_modelled": float(row["sites_modelled"]),
     }

@@ -199,12 +199,26 @@ st.markdown(
     unsafe_allow_html=True,
 )
 c = st.columns(6)
-c[0].metric(
-    f"Share beyond {threshold:g} min",
-    f"{100 * head['share_beyond']:.1f} %",
-    help=f"Share of the profile's demand (people){est} beyond the threshold.",
-)
-c[1].metric("People beyond", f"{head['demand_beyond']:,.0f}", help="Demand beyond" + est)
+if head["sites_modelled"] > 0:  # a figure resting on modelled sites, beside the open-data one
+    n_mod = f"{head['sites_modelled']:.0f} modelled sites"
+    c[0].metric(
+        f"Share beyond {threshold:g} min · open data only",
+        f"{100 * head['share_beyond']:.1f} % · {100 * head['share_beyond_open_data_only']:.1f} %",
+        help=f"With the {n_mod} that complete the open data, then with the open-data "
+        f"sites alone. Share of the profile's demand (people){est} beyond the threshold.",
+    )
+    c[1].metric(
+        "People beyond · open data only",
+        f"{head['demand_beyond']:,.0f} · {head['demand_beyond_open_data_only']:,.0f}",
+        help=f"With the {n_mod}, then with the open-data sites alone" + est,
+    )
+else:
+    c[0].metric(
+        f"Share beyond {threshold:g} min",
+        f"{100 * head['share_beyond']:.1f} %",
+        help=f"Share of the profile's demand (people){est} beyond the threshold.",
+    )
+    c[1].metric("People beyond", f"{head['demand_beyond']:,.0f}", help="Demand beyond" + est)
 c[2].metric(
     "Communes beyond", f"{head['communes_beyond']:,.0f}", help="of " + f"{len(result.communes):,}"
 )

@@ -253,3 +253,16 @@ def test_site_popups_carry_data_quality_flags():
     props = _site_features(sites)["features"][0]["properties"]
     assert props["flags"] == "stale_vintage; commune_corrected"
     assert props["name"] == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_headline_resting_on_modelled_sites_shows_the_open_data_figure(warm):
+    at = fresh(warm)
+    at.selectbox(key="profile").set_value("young_16_25").run()
+    assert not at.exception
+    both = metric(at, "Share beyond 20 min · open data only")
+    with_modelled, open_only = (float(v.split()[0]) for v in both.split(" · "))
+    assert open_only > with_modelled  # modelled permanences only bring sites closer
+    at.toggle(key="include_modelled").set_value(False).run()
+    assert not at.exception
+    single = metric(at, "Share beyond 20 min")
+    assert "·" not in single and float(single.split()[0]) == open_only

@@ -82,3 +82,26 @@ def test_real_only_and_user_sites_runs_get_their_own_default_folder(tmp_path, mo
     plain = pd.read_csv(tmp_path / folders[0] / "summary.csv")
     real = pd.read_csv(tmp_path / folders[1] / "summary.csv")
     assert plain.loc[0, "share_beyond"] != real.loc[0, "share_beyond"]
+
+
+def test_a_figure_resting_on_modelled_sites_comes_with_its_open_data_counterpart(tmp_path, capsys):
+    assert main(["coverage", "--profile", "young_16_25", "--quiet", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "open-data sites only:" in out and "modelled sites]" in out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    region = summary[summary["grouping"] == "region"].iloc[0]
+    assert region["sites_modelled"] > 0
+    # the modelled permanences can only bring sites closer
+    assert region["share_beyond_open_data_only"] > region["share_beyond"]
+    meta = json.loads((tmp_path / "metadata.json").read_text())
+    assert meta["headline"]["share_beyond_open_data_only"] == region["share_beyond_open_data_only"]
+    communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
+    assert (communes["time_min_open_data_only"] >= communes["time_min"] - 1e-9).all()
+
+
+def test_real_only_runs_give_one_figure(tmp_path, capsys):
+    args = ["coverage", "--profile", "young_16_25", "--real-only", "--quiet"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    assert "open-data sites only" not in capsys.readouterr().out
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert (summary["share_beyond"] == summary["share_beyond_open_data_only"]).all()
