@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import settings
-from .errors import EmptyProfileError, SproError, ValidationError
+from .errors import EmptyProfileError, SproError, UnknownNameError, ValidationError
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -46,9 +46,13 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     from .profiles import load_profiles
     from .runs import run_coverage
 
+    known = load_profiles(args.profiles_file)
     profiles = list(dict.fromkeys(args.profile))
     if "all" in profiles:
-        profiles = list(load_profiles())
+        profiles = list(known)
+    for key in profiles:  # checked before loading anything
+        if key not in known:
+            raise UnknownNameError("profile", key, [*known, "all"])
 
     options: dict[str, object] = {"verbose": not args.quiet}
     if args.date is not None:
@@ -62,6 +66,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         road=args.road,
         sites_file=args.sites,
         include_modelled=not args.real_only,
+        profiles_file=args.profiles_file,
         transit_options=options,
     )
     communes, sites, model = inputs.communes, inputs.sites, inputs.model
@@ -71,7 +76,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             out = out / key
         try:
             result, files = run_coverage(
-                key,
+                known[key],
                 threshold_min=args.threshold,
                 include_modelled=not args.real_only,
                 sites_file=args.sites,
@@ -189,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )
+    p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
     p.add_argument("--date", help="transit date (YYYY-MM-DD)")
     p.add_argument(
         "--gtfs",

@@ -105,3 +105,17 @@ def test_real_only_runs_give_one_figure(tmp_path, capsys):
     assert "open-data sites only" not in capsys.readouterr().out
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert (summary["share_beyond"] == summary["share_beyond_open_data_only"]).all()
+
+
+def test_coverage_takes_a_profiles_file(tmp_path, capsys):
+    from analysis.profiles import PROFILES_FILE
+
+    text = PROFILES_FILE.read_text(encoding="utf-8")
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text.replace("[profiles.job_seekers", "[profiles.seekers_mine"), "utf-8")
+    out = tmp_path / "out"
+    args = ["coverage", "--profiles-file", str(mine), "--quiet", "--out", str(out)]
+    assert main([*args, "--profile", "seekers_mine"]) == 0
+    assert json.loads((out / "metadata.json").read_text())["profile"] == "seekers_mine"
+    assert main([*args, "--profile", "job_seekers"]) == 2  # not in that file: listed
+    assert "seekers_mine" in capsys.readouterr().err
