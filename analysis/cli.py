@@ -108,7 +108,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             f"{len(result.clusters())} under-served clusters"
         )
         print(f"  {result.provenance}")
-        print(f"  written to {files['communes_gpkg'].parent}")
+        print(f"  written to {files['metadata'].parent}")
     return 0
 
 

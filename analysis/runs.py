@@ -13,8 +13,9 @@ from .access import check_minutes
 from .access import threshold_min as threshold_for
 from .coverage import CoverageResult, compute_coverage
 from .errors import EmptyProfileError, UnknownNameError
-from .export import check_coverage_outputs, export_coverage
 from .inputs import load_sites
+from .present.outputs import write_output_set
+from .present.sets import check_coverage_outputs, coverage_output_set
 from .profiles import Profile, get_profile, load_profiles
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def run_coverage(
             include_modelled=include_modelled,
             sites_file=sites_file,
         )
-    files = export_coverage(result, out_dir, overwrite=overwrite)
+    files = write_output_set(out_dir, coverage_output_set(result), overwrite=overwrite)
     return result, files
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import html
 import math
 
-import pandas as pd
 import streamlit as st
 
-from analysis import mapping
+from analysis import present
 from analysis.errors import SproError
 from app import components, loaders, page, widgets
 
@@ -173,7 +172,7 @@ st.markdown(
     unsafe_allow_html=True,
 )
 
-facts = mapping.provenance_facts(result, loaders.load_sites(include_modelled))
+facts = present.provenance_facts(result, loaders.load_sites(include_modelled))
 banner = "  \n".join(  # our bold labels; the facts (file names...) escaped as text
     f"**{label}:** {page.text(value)}"
     for label, value in (
@@ -257,7 +256,7 @@ if clicked and clicked != st.session_state.get("_last_click"):
     st.session_state["_last_click"] = clicked
     st.session_state["commune"] = by_insee[clicked]
 if st.session_state.get("commune") not in by_insee.values():
-    st.session_state["commune"] = by_insee[mapping.default_commune(result)]
+    st.session_state["commune"] = by_insee[present.default_commune(result)]
 
 
 @st.fragment
@@ -267,7 +266,7 @@ def commune_panel() -> None:
     choice = st.selectbox(
         "Commune (name or INSEE code)", options, key="commune", label_visibility="collapsed"
     )
-    card = mapping.commune_card(result, choice.rsplit(" — ", 1)[1])
+    card = present.commune_card(result, choice.rsplit(" — ", 1)[1])
     covered = card["Covered"].startswith("yes")
     (page.success if covered else page.error)(
         f"{card['Time to nearest site']} — {'covered' if covered else 'beyond the threshold'}"
@@ -286,7 +285,7 @@ def summary_panel() -> None:
         horizontal=True,
         key="summary_by",
     )
-    summary = mapping.summary_table(result, by)
+    summary = present.summary_table(result, by)
     no_service = ~summary[["p50_min", "p90_min"]].apply(lambda c: c.map(math.isfinite))
     st.dataframe(
         summary.mask(no_service.reindex(columns=summary.columns, fill_value=False)),
@@ -319,7 +318,7 @@ def summary_panel() -> None:
     )
     right.download_button(
         "This table (CSV)",
-        lambda: mapping.csv_bytes(summary, provenance=result.provenance),
+        lambda: present.csv_bytes(summary, provenance=result.provenance),
         file_name=f"spro_{profile_key}_{mode}_{threshold:g}min_summary_{by}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -409,7 +408,7 @@ with tab_dl:
     d = st.columns(5)
     d[0].download_button(
         "Communes (CSV)",
-        lambda: mapping.csv_bytes(result.communes, provenance=result.provenance),
+        lambda: present.table_csv_bytes(present.coverage_output_set(result), "communes"),
         file_name=f"{stem}_communes.csv",
         mime="text/csv",
         on_click="ignore",
@@ -417,7 +416,7 @@ with tab_dl:
     )
     d[1].download_button(
         "Clusters (CSV)",
-        lambda: mapping.csv_bytes(result.clusters(), provenance=result.provenance),
+        lambda: present.table_csv_bytes(present.coverage_output_set(result), "clusters"),
         file_name=f"{stem}_clusters.csv",
         mime="text/csv",
         on_click="ignore",
@@ -425,10 +424,7 @@ with tab_dl:
     )
     d[2].download_button(
         "Summaries (CSV)",
-        lambda: mapping.csv_bytes(
-            pd.concat([mapping.summary_table(result, g) for g in GROUPINGS], ignore_index=True),
-            provenance=result.provenance,
-        ),
+        lambda: present.table_csv_bytes(present.coverage_output_set(result), "summary"),
         file_name=f"{stem}_summary.csv",
         mime="text/csv",
         on_click="ignore",
@@ -436,7 +432,7 @@ with tab_dl:
     )
     d[3].download_button(
         "GeoPackage",
-        lambda: mapping.gpkg_bytes(mapping.view_layers(result)),
+        lambda: present.gpkg_bytes(present.coverage_output_set(result)),
         file_name=f"{stem}.gpkg",
         mime="application/geopackage+sqlite3",
         on_click="ignore",
@@ -444,8 +440,8 @@ with tab_dl:
     )
     d[4].download_button(
         "Map (HTML)",
-        lambda: mapping.map_html(
-            mapping.coverage_map(result, loaders.load_web_base(), basemap=basemap)
+        lambda: present.map_html(
+            present.coverage_map(result, loaders.load_web_base(), basemap=basemap)
         ).encode("utf-8"),
         file_name=f"{stem}_map.html",
         mime="text/html",

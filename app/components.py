@@ -14,7 +14,7 @@ from typing import Any
 
 import folium
 
-from analysis.mapping import fill_data
+from analysis.present import fill_data
 
 #: What the page reads back from the map: the last commune (feature) clicked.
 RETURNED = ("last_active_drawing",)
@@ -28,7 +28,7 @@ def map_payload(
     Parameters
     ----------
     fmap
-        The map, from ``analysis.mapping.coverage_map(..., defer_data=True)`` (or not);
+        The map, from ``analysis.present.coverage_map(..., defer_data=True)`` (or not);
         not to be used after this call.
     height
         Height in pixels.
@@ -131,7 +131,7 @@ def show_static_map(fmap: folium.Map, *, height: int = 560) -> None:
     """
     import streamlit.components.v1 as stc
 
-    from analysis.mapping import map_html
+    from analysis.present import map_html
 
     if getattr(fmap, "height", None) and fmap.height[1] == "%":
         fmap.height = (float(height) - 10, "px")

@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 
 from analysis import communes as _communes
-from analysis import mapping as _mapping
+from analysis import present as _present
 from analysis import profiles as _profiles
 from analysis import settings as _settings
 from analysis.sites import directory as _directory
@@ -150,7 +150,7 @@ def load_adjacency():
 @st.cache_resource(show_spinner="Simplifying the commune polygons for the map…")
 def load_web_base():
     """Light commune and department geometries for the map (simplified once)."""
-    return _mapping.web_base(load_communes())
+    return _present.web_base(load_communes())
 
 
 @st.cache_resource(show_spinner="Computing travel times…", max_entries=48)
@@ -191,10 +191,10 @@ def map_payload(
     from app import components
 
     result = coverage(profile_key, mode, threshold, road, include_modelled)
-    fmap = _mapping.coverage_map(
+    fmap = _present.coverage_map(
         result, load_web_base(), basemap=basemap, height=700, defer_data=True
     )
-    return components.map_payload(_mapping.inline_leaflet(fmap), height=700)
+    return components.map_payload(_present.inline_leaflet(fmap), height=700)
 
 
 @st.cache_data(max_entries=48)
@@ -205,10 +205,10 @@ def view_tables(
     result = coverage(profile_key, mode, threshold, road, include_modelled)
     clusters = result.clusters()
     return {
-        "headline": _mapping.headline_figures(result),
-        "bands": _mapping.band_table(result),
+        "headline": _present.headline_figures(result),
+        "bands": _present.band_table(result),
         "clusters": clusters.drop(columns="geometry"),
-        "commune_options": _mapping.commune_options(result),
+        "commune_options": _present.commune_options(result),
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import mapping
+from analysis import present
 from app import page
 
 
@@ -12,8 +12,8 @@ def basemap_select(key: str, **kwargs) -> str:
     """Base-map choice (the tile-less option works offline)."""
     return st.selectbox(
         "Base map",
-        list(mapping.BASEMAPS),
-        format_func=lambda k: mapping.BASEMAPS[k][0],
+        list(present.BASEMAPS),
+        format_func=lambda k: present.BASEMAPS[k][0],
         key=key,
         **kwargs,
     )
@@ -28,11 +28,11 @@ def road_model_caption(road_model) -> None:
     )
 
 
-def gpkg_download(col, layers_factory, *, file_name: str, key: str) -> None:
-    """GeoPackage download of the view's layers (built on click)."""
+def gpkg_download(col, output_set_factory, *, file_name: str, key: str) -> None:
+    """GeoPackage of a result's output set: the same layers as the command line (on click)."""
     col.download_button(
         "GeoPackage",
-        lambda: mapping.gpkg_bytes(layers_factory()),
+        lambda: present.gpkg_bytes(output_set_factory()),
         file_name=file_name,
         mime="application/geopackage+sqlite3",
         key=key,
@@ -44,7 +44,7 @@ def map_download(col, map_factory, *, file_name: str, key: str) -> None:
     """Standalone HTML map download (opens offline; built on click)."""
     col.download_button(
         "Map (HTML)",
-        lambda: mapping.map_html(map_factory()).encode("utf-8"),
+        lambda: present.map_html(map_factory()).encode("utf-8"),
         file_name=file_name,
         mime="text/html",
         key=key,
@@ -52,11 +52,22 @@ def map_download(col, map_factory, *, file_name: str, key: str) -> None:
     )
 
 
-def csv_download(col, label: str, table, *, provenance: str, file_name: str, key: str) -> None:
-    """CSV download of a table, formulas neutralised, with the provenance line as a column."""
+def table_download(col, label: str, output_set, name: str, *, file_name: str, key: str) -> None:
+    """CSV of one table of a result's output set: the same file as the command line writes."""
     col.download_button(
         label,
-        mapping.csv_bytes(table, provenance=provenance),
+        present.table_csv_bytes(output_set, name),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+    )
+
+
+def csv_download(col, label: str, table, *, provenance: str, file_name: str, key: str) -> None:
+    """CSV of a table shown on the page, formulas neutralised, with the run's provenance."""
+    col.download_button(
+        label,
+        present.csv_bytes(table, provenance=provenance),
         file_name=file_name,
         mime="text/csv",
         key=key,

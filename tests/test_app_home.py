@@ -236,7 +236,7 @@ def test_data_quality_tab_lists_flags_found_in_the_real_files(warm):
 def test_site_popups_carry_data_quality_flags():
     import pandas as pd
 
-    from analysis.mapping import _site_features
+    from analysis.present.coverage_map import _site_features
 
     sites = pd.DataFrame(
         {

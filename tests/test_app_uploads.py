@@ -94,7 +94,7 @@ def test_oversized_upload_is_refused_with_a_clear_error():
 
 
 def test_html_and_formula_names_in_an_uploaded_csv_are_escaped_and_neutralised(media):
-    from analysis import mapping
+    from analysis import present
 
     quoted = '"' + FORMULA.replace('"', '""') + '"'
     upload = f"name,network,commune\n{SCRIPT},Mission Locale,Yssingeaux\n{quoted},CIO,43157\n"
@@ -119,7 +119,7 @@ def test_html_and_formula_names_in_an_uploaded_csv_are_escaped_and_neutralised(m
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in script
     assert SCRIPT not in script and "\\u003cscript\\u003ealert" not in script
     # the "Map (HTML)" download (made on click): the page's call on the page's result
-    html = mapping.map_html(at.session_state["wi_result"].map(basemap="none"))
+    html = present.map_html(at.session_state["wi_result"].map(basemap="none"))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert SCRIPT not in html and "\\u003cscript\\u003ealert" not in html
 

@@ -326,7 +326,7 @@ def test_dir_29_formula_in_a_name_is_neutralised_in_exports(tmp_path, capsys):
 
 
 def test_dir_30_script_in_a_name_is_escaped_in_the_map():
-    from analysis import mapping
+    from analysis import present
     from analysis.coverage import compute_coverage
     from analysis.planning.synthetic import synthetic_region
     from analysis.profiles import Profile
@@ -336,7 +336,7 @@ def test_dir_30_script_in_a_name_is_escaped_in_the_map():
     sites["name"] = "<script>alert('x')</script>"
     prof = Profile(key="all", label="All", networks=("CIO",), thresholds_min={"road": 5.0})
     res = compute_coverage(region.model, sites, region.communes, prof)
-    page = mapping.map_html(mapping.coverage_map(res, mapping.web_base(region.communes)))
+    page = present.map_html(present.coverage_map(res, present.web_base(region.communes)))
     assert "<script>alert(" not in page
     assert "lt;script" in page  # escaped (&lt; inside HTML, \u0026lt; inside JSON)
 
@@ -990,7 +990,7 @@ def whatif_with_hostile_names():
 
 
 def test_app_05_html_in_a_candidate_name_is_escaped(whatif_with_hostile_names):
-    from analysis.mapping import map_html
+    from analysis.present import map_html
 
     page = map_html(whatif_with_hostile_names.map())
     assert "<img src=x" not in page

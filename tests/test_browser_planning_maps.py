@@ -1,7 +1,7 @@
 """Planner maps open offline in a real browser: popups (folium.Popup) need no jQuery.
 
 folium's ``Popup`` builds its content with jQuery's ``$``, which no CDN serves offline;
-``analysis.mapping.inline_leaflet`` ships a tiny ``$`` shim with the vendored Leaflet. Without
+``analysis.present.inline_leaflet`` ships a tiny ``$`` shim with the vendored Leaflet. Without
 it the map script stops at the first popup and the page shows an empty map.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from conftest import CHROMIUM_ARGS
 
-from analysis import mapping
-from analysis.planning.maps import add_point, base_map
+from analysis import present
+from analysis.present.planner_maps import add_point, base_map
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ def test_planner_map_with_popups_runs_offline(tmp_path, chromium_path):
     add_point(m, 4.80, 45.70, colour="#1f77b4", popup_lines=["<b>Site</b> & co", "APEC"])
     add_point(m, 5.00, 45.90, colour="#d62728", popup_lines=["Other"], label="2")
     page = tmp_path / "map.html"
-    page.write_text(mapping.map_html(m), encoding="utf-8")
+    page.write_text(present.map_html(m), encoding="utf-8")
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)

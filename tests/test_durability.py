@@ -371,9 +371,13 @@ def small_result():
     return compute_coverage(region.model, region.sites, region.communes, prof)
 
 
-def test_coverage_export_refuses_to_overwrite_before_writing_anything(small_result, tmp_path):
-    from analysis.export import export_coverage
+def export_coverage(result, out, **kw):
+    from analysis.present import coverage_output_set, write_output_set
 
+    return write_output_set(out, coverage_output_set(result), **kw)
+
+
+def test_coverage_export_refuses_to_overwrite_before_writing_anything(small_result, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     mine = out / "clusters.csv"
@@ -387,33 +391,118 @@ def test_coverage_export_refuses_to_overwrite_before_writing_anything(small_resu
     assert set(files.values()) == {p for p in out.iterdir()}
 
 
-def test_interrupted_export_leaves_every_file_whole(small_result, tmp_path, monkeypatch):
-    import analysis.export as export
+def test_files_outside_the_set_are_never_touched(small_result, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "my notes.txt").write_text("keep me")
+    export_coverage(small_result, out)
+    export_coverage(small_result, out, overwrite=True)
+    assert (out / "my notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("at", ["staging", "old moved", "first new file", "last new file"])
+def test_interrupted_export_leaves_the_previous_set_whole(small_result, tmp_path, monkeypatch, at):
+    """Ctrl-C at several points of an --overwrite export: the old set stays, whole."""
+    import os
+
+    from analysis.present import outputs, verify_output_set
 
     out = tmp_path / "out"
-    export.export_coverage(small_result, out)
+    export_coverage(small_result, out)
     old = snapshot(out)
+    assert verify_output_set(out)
+    real_replace = os.replace
     calls = {"n": 0}
-    real_write_csv = export.write_csv
+    n_files = len(old)
 
-    def failing_write_csv(df, path, **kw):
+    def interrupting_replace(src, dst):
         calls["n"] += 1
-        if calls["n"] == 2:  # after one new file is in place
+        step = {
+            "old moved": n_files + 1,
+            "first new file": n_files + 1,
+            "last new file": 2 * n_files,
+        }
+        if at != "staging" and calls["n"] == step[at]:
             raise KeyboardInterrupt
-        return real_write_csv(df, path, **kw)
+        return real_replace(src, dst)
 
-    monkeypatch.setattr(export, "write_csv", failing_write_csv)
+    def interrupting_stage(staging, s):
+        raise KeyboardInterrupt
+
+    if at == "staging":
+        monkeypatch.setattr(outputs, "_write_staged", interrupting_stage)
+    else:
+        monkeypatch.setattr(outputs.os, "replace", interrupting_replace)
     with pytest.raises(KeyboardInterrupt):
-        export.export_coverage(small_result, out, overwrite=True)
-    new = snapshot(out)
-    assert set(new) == set(old)  # no temporary file left, nothing missing
-    for name in new:  # each file whole: CSVs parse, the GeoPackages open
-        if name.endswith(".csv"):
-            pd.read_csv(out / name)
-        elif name.endswith(".gpkg"):
-            import geopandas as gpd
+        export_coverage(small_result, out, overwrite=True)
+    monkeypatch.undo()
+    assert snapshot(out) == old  # the same files, the same bytes, nothing left behind
+    assert verify_output_set(out)
 
-            assert len(gpd.read_file(out / name)) >= 0
+
+@pytest.mark.parametrize("phase", ["moving the old set aside", "moving the new set in"])
+def test_a_run_killed_mid_swap_is_rolled_back_by_the_next(small_result, tmp_path, phase):
+    """SIGKILL cannot be caught: the journal lets the next run put the old set back."""
+    import json
+    import os
+
+    from analysis.present import outputs, verify_output_set
+
+    out = tmp_path / "out"
+    export_coverage(small_result, out)
+    old = snapshot(out)
+    names = sorted(old)
+    # what a run killed half-way through its swap leaves behind
+    backup = out / ".spro-previous-dead"
+    backup.mkdir()
+    (backup / outputs.JOURNAL).write_text(json.dumps({"new": names}))
+    if phase == "moving the old set aside":
+        for name in names[:2]:
+            os.replace(out / name, backup / name)
+    else:
+        for name in names:
+            os.replace(out / name, backup / name)
+        (backup / outputs.OLD_MOVED).touch()
+        (out / names[0]).write_text("the first file of the new set")
+    (out / outputs.LOCK_NAME).write_text("999999999")  # its lock; its process is gone
+    with pytest.raises(OverwriteRefusedError, match="already exists"):
+        export_coverage(small_result, out)  # recovered, then refused: nothing overwritten
+    assert snapshot(out) == old and verify_output_set(out)
+
+
+def test_two_runs_into_one_folder_never_mix(tmp_path):
+    """Two processes exporting into the same folder at once: one whole set, never a mix."""
+    import subprocess
+    import sys
+
+    from analysis.present import verify_output_set
+
+    out = tmp_path / "out"
+    code = (
+        "import sys; from analysis.planning.synthetic import synthetic_region;"
+        "from analysis.profiles import Profile; from analysis.coverage import compute_coverage;"
+        "from analysis.present import coverage_output_set, write_output_set;"
+        "r = synthetic_region(6, 5);"
+        "p = Profile(key='young', label='Young', networks=('Mission Locale',),"
+        " thresholds_min={'road': float(sys.argv[1])});"
+        "res = compute_coverage(r.model, r.sites, r.communes, p);"
+        "[write_output_set(sys.argv[2], coverage_output_set(res), overwrite=True)"
+        " for _ in range(5)]"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, thr, str(out)], stderr=subprocess.PIPE)
+        for thr in ("8", "12")
+    ]
+    errs = [p.communicate(timeout=300)[1].decode() for p in procs]
+    for p, err in zip(procs, errs, strict=True):  # success, or refused for the lock
+        assert p.returncode == 0 or "another run is writing" in err, err
+    assert verify_output_set(out)
+    thresholds = {
+        float(pd.read_csv(out / name)["threshold_min"].iloc[0])
+        for name in ("communes.csv", "summary.csv")
+        if "threshold_min" in pd.read_csv(out / name).columns
+    }
+    assert len(thresholds) == 1
 
 
 def test_whatif_export_refuses_to_overwrite(tmp_path):

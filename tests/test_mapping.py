@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy.spatial import cKDTree
 
-from analysis import mapping
+from analysis import present
 from analysis.communes import load_communes
 from analysis.coverage import compute_coverage
 from analysis.profiles import Profile
@@ -95,7 +95,7 @@ def result(communes, sites, profile):
 
 @pytest.fixture(scope="module")
 def base(communes):
-    return mapping.web_base(communes)
+    return present.web_base(communes)
 
 
 def test_web_base_is_light_and_complete(base, communes):
@@ -111,13 +111,13 @@ def test_web_base_is_light_and_complete(base, communes):
 
 
 def test_commune_at_finds_lyon(base):
-    assert mapping.commune_at(base, 4.8357, 45.7640) == "69123"
-    assert mapping.commune_at(base, 0.0, 0.0) is None
+    assert present.commune_at(base, 4.8357, 45.7640) == "69123"
+    assert present.commune_at(base, 0.0, 0.0) is None
 
 
 @pytest.mark.parametrize("thr", [5, 10, 15, 20, 25, 30, 45, 60, 90, 150])
 def test_time_bands_put_the_threshold_on_an_edge(thr):
-    b = mapping.time_bands(thr)
+    b = present.time_bands(thr)
     assert thr in b.edges and b.edges[0] == 0 and np.isinf(b.edges[-1])
     assert len(b.colours) == len(b.labels) == len(b.edges) - 1
     # a time equal to the threshold is covered (time <= threshold): not in a beyond band
@@ -127,7 +127,7 @@ def test_time_bands_put_the_threshold_on_an_edge(thr):
 
 
 def test_band_table_adds_up(result):
-    t = mapping.band_table(result)
+    t = present.band_table(result)
     assert t["communes"].sum() == len(result.communes)
     assert t["demand"].sum() == pytest.approx(result.communes["demand"].sum())
     beyond = t.loc[t["beyond"], "communes"].sum()
@@ -135,8 +135,8 @@ def test_band_table_adds_up(result):
 
 
 def test_map_layers_legend_and_escaping(result, base):
-    m = mapping.coverage_map(result, base)
-    page = mapping.map_html(m)
+    m = present.coverage_map(result, base)
+    page = present.map_html(m)
     # layers
     for name in ("Travel time", "Under-served clusters", "Department borders", "Sites"):
         assert name in page
@@ -155,33 +155,33 @@ def test_map_layers_legend_and_escaping(result, base):
 
 
 def test_basemap_choice(result, base):
-    page = mapping.map_html(mapping.coverage_map(result, base, basemap="osm"))
+    page = present.map_html(present.coverage_map(result, base, basemap="osm"))
     assert "tile.openstreetmap.org" in page
     with pytest.raises(KeyError):
-        mapping.coverage_map(result, base, basemap="nope")
+        present.coverage_map(result, base, basemap="nope")
 
 
 def test_commune_card_and_options(result):
-    opts = mapping.commune_options(result)
+    opts = present.commune_options(result)
     assert len(opts) == len(result.communes)
     assert "Lyon (69) — 69123" in opts
-    card = mapping.commune_card(result, "69123")
+    card = present.commune_card(result, "69123")
     assert card["Commune"] == "Lyon (69123)"
     assert card["Time to nearest site"].endswith("(estimated)")
     assert card["Covered"].startswith(("yes", "no"))
     with pytest.raises(KeyError):
-        mapping.commune_card(result, "99999")
+        present.commune_card(result, "99999")
 
 
 def test_provenance_facts(result, sites):
-    f = mapping.provenance_facts(result, sites)
+    f = present.provenance_facts(result, sites)
     assert f.n_modelled == int((result.sites["provenance"] == "modelled").sum()) > 0
     assert "modelled" in f.modelled and "estimated" in f.estimated
     assert "test.csv" in f.real
 
 
 def test_headline_figures(result):
-    h = mapping.headline_figures(result)
+    h = present.headline_figures(result)
     df = result.communes
     assert h["communes_beyond"] == (~df["covered"]).sum()
     assert h["clusters"] == len(result.clusters())
@@ -190,34 +190,34 @@ def test_headline_figures(result):
 
 
 def test_csv_bytes_neutralises_formulas(result):
-    raw = mapping.csv_bytes(result.sites, provenance=result.provenance)
+    raw = present.csv_bytes(result.sites, provenance=result.provenance)
     back = pd.read_csv(io.BytesIO(raw))
     evil = back.loc[back["site_id"] == "T0", "name"].iloc[0]
     assert evil == EVIL  # does not start with a formula prefix: unchanged
-    raw = mapping.csv_bytes(pd.DataFrame({"x": ["=1+1", "@SUM(A1)", "ok"]}))
+    raw = present.csv_bytes(pd.DataFrame({"x": ["=1+1", "@SUM(A1)", "ok"]}))
     assert pd.read_csv(io.BytesIO(raw))["x"].tolist() == ["'=1+1", "'@SUM(A1)", "ok"]
-    assert "provenance" in pd.read_csv(
-        io.BytesIO(mapping.csv_bytes(result.communes, provenance="p"))
+    assert "run_provenance" in pd.read_csv(
+        io.BytesIO(present.csv_bytes(result.communes, provenance="p"))
     )
 
 
 def test_gpkg_bytes_leaves_nothing_behind(result):
     tmp = Path(tempfile.gettempdir())
     before = set(tmp.glob("spro-gpkg-*"))
-    data = mapping.gpkg_bytes(mapping.view_layers(result))
+    data = present.gpkg_bytes(present.coverage_output_set(result))
     assert data[:16] == b"SQLite format 3\x00"
     assert set(tmp.glob("spro-gpkg-*")) == before
     with tempfile.NamedTemporaryFile(suffix=".gpkg") as f:
         f.write(data)
         f.flush()
-        cov = gpd.read_file(f.name, layer="coverage")
+        cov = gpd.read_file(f.name, layer="communes")
         assert len(cov) == len(result.communes)
         assert (cov["times_are"] == "estimated").all()
         assert len(gpd.read_file(f.name, layer="sites")) == len(result.sites)
 
 
 def test_summary_table(result):
-    s = mapping.summary_table(result, "dep")
+    s = present.summary_table(result, "dep")
     assert len(s) == 12
     assert s["share_beyond_pct"].between(0, 100).all()
 
@@ -225,28 +225,45 @@ def test_summary_table(result):
 def test_map_with_no_commune_beyond(communes, sites, profile, base):
     res = compute_coverage(CrowFlyModel(communes), sites, communes, profile, threshold_min=600)
     assert res.communes["covered"].all()
-    page = mapping.map_html(mapping.coverage_map(res, base))
+    page = present.map_html(present.coverage_map(res, base))
     assert "Under-served clusters (0)" in page  # the layer is there, empty
-    assert mapping.headline_figures(res)["clusters"] == 0
-    assert mapping.band_table(res)["beyond"].any()
+    assert present.headline_figures(res)["clusters"] == 0
+    assert present.band_table(res)["beyond"].any()
 
 
 def test_deferred_data_is_filled_back(result, base):
-    plain = mapping.map_html(mapping.coverage_map(result, base))
-    deferred_map = mapping.coverage_map(result, base, defer_data=True)
+    plain = present.map_html(present.coverage_map(result, base))
+    deferred_map = present.coverage_map(result, base, defer_data=True)
     raw = deferred_map.get_root().render()
     assert "__spro_data_" in raw and '"69123"' not in raw  # light templates
-    page = mapping.map_html(deferred_map)
+    page = present.map_html(deferred_map)
     assert "__spro_data_" not in page
     assert page.count('"insee"') == plain.count('"insee"') >= len(result.communes)
     assert "<script>alert" not in page  # still script-safe
 
 
 def test_default_commune(result, communes, sites, profile):
-    pick = mapping.default_commune(result)
+    pick = present.default_commune(result)
     df = result.communes
     beyond = df[~df["covered"]]
     assert pick == beyond.loc[beyond["demand"].idxmax(), "insee"]
     res = compute_coverage(CrowFlyModel(communes), sites, communes, profile, threshold_min=600)
-    far = mapping.default_commune(res)
+    far = present.default_commune(res)
     assert res.communes.set_index("insee").loc[far, "time_min"] == res.communes["time_min"].max()
+
+
+def test_app_downloads_are_the_files_the_command_line_writes(result, tmp_path):
+    """One writer: the same result writes the same tables, layers and columns everywhere."""
+    s = present.coverage_output_set(result)
+    files = present.write_output_set(tmp_path / "cli", s)
+    for name in ("communes", "clusters", "summary", "sites"):
+        assert present.table_csv_bytes(s, name) == files[f"{name}_csv"].read_bytes()
+    with tempfile.NamedTemporaryFile(suffix=".gpkg") as f:
+        f.write(present.gpkg_bytes(s))
+        f.flush()
+        for layer in ("communes", "clusters", "sites"):
+            a = gpd.read_file(f.name, layer=layer)
+            b = gpd.read_file(files["gpkg"], layer=layer)
+            assert list(a.columns) == list(b.columns) and len(a) == len(b)
+            assert {"times_are", "run_provenance"} <= set(a.columns)
+    assert present.verify_output_set(tmp_path / "cli")

@@ -1,5 +1,6 @@
 """Permanence siting on synthetic regions: cost matrices, picks, errors, exports."""
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,7 +129,8 @@ def test_hosts_and_export(region, tmp_path):
         profiles=synthetic_profiles(), france_services=fs,
     )  # fmt: skip
     files = res.export(tmp_path / "s")
-    assert files["map_html"].exists() and files["picks_gpkg"].exists()
+    assert files["map_html"].exists() and files["gpkg"].exists()
+    assert len(gpd.read_file(files["gpkg"], layer="picks")) == len(res.picks)
     picks = pd.read_csv(files["picks_csv"])
     assert (picks["times_are"] == "estimated").all()
     assert picks["run_provenance"].str.contains("ESTIMATED").all()

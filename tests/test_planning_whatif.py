@@ -216,7 +216,7 @@ def test_export_and_map_escape_user_names(tmp_path, strip):
     files = res.export(tmp_path / "out")
     assert {p.name for p in files.values()} >= {
         "cards.csv", "changes.csv", "candidates.csv", "ranking.csv", "map.html",
-        "metadata.json", "whatif_changes.gpkg", "whatif_candidates.gpkg",
+        "metadata.json", "whatif.gpkg",
     }  # fmt: skip
     html = (tmp_path / "out" / "map.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
@@ -227,7 +227,7 @@ def test_export_and_map_escape_user_names(tmp_path, strip):
     assert cards["run_provenance"].str.contains("1 real").all()
     meta = json.loads((tmp_path / "out" / "metadata.json").read_text(encoding="utf-8"))
     assert meta["times_are"] == "estimated"
-    got = gpd.read_file(files["changes_gpkg"])
+    got = gpd.read_file(files["gpkg"], layer="changes")
     assert len(got) == 2 and got.crs.to_epsg() == 4326
     with pytest.raises(FileExistsError):
         res.export(tmp_path / "out")

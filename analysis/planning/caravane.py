@@ -35,6 +35,7 @@ from .. import access
 from ..crs import to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
+from ..present.outputs import OutputSet
 from . import common
 from .siting import cost_matrix
 
@@ -209,14 +210,17 @@ class CaravaneResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write itinerary, communes, excluded stops (CSV + GeoPackage) and the map."""
-        from .exports import export_tables
+        from ..present.outputs import write_output_set
 
+        return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
+
+    def output_set(self) -> OutputSet:
+        """Return what :meth:`export` writes (the app's downloads are the same files)."""
         it = self.itinerary
         it_g = gpd.GeoDataFrame(
             it, geometry=gpd.points_from_xy(it["lon"], it["lat"]), crs="EPSG:4326"
         )
-        return export_tables(
-            out_dir,
+        return OutputSet(
             tables={
                 "itinerary": it,
                 "communes": self.communes,
@@ -224,7 +228,7 @@ class CaravaneResult:
                 "summary": pd.DataFrame([self.summary]),
             },
             layers={"itinerary": it_g, "communes": self.communes},
-            gpkg_name="caravane.gpkg",
+            kind="caravane",
             map_builder=self.map,
             metadata={
                 "tool": "caravane / orientation bus tours",
@@ -237,12 +241,12 @@ class CaravaneResult:
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            overwrite=overwrite,
+            times_are="estimated" if self.estimated else "measured",
         )
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the tours."""
-        from .maps import caravane_map
+        from ..present.planner_maps import caravane_map
 
         return caravane_map(self, basemap=basemap)
 

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from .. import access
 from ..crs import to_l93, to_lonlat
 from ..errors import DataMissingError, UnknownNameError, ValidationError
+from ..present.outputs import OutputSet
 from . import common
 from .paths import limited_times
 
@@ -639,16 +640,19 @@ class SitingResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write picks, communes, candidates, summary (CSV + GeoPackage) and the map."""
-        from .exports import export_tables
+        from ..present.outputs import write_output_set
 
+        return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
+
+    def output_set(self) -> OutputSet:
+        """Return what :meth:`export` writes (the app's downloads are the same files)."""
         picks_g = gpd.GeoDataFrame(
             self.picks,
             geometry=gpd.points_from_xy(self.picks["lon"], self.picks["lat"]),
             crs="EPSG:4326",
         )
         summary = pd.DataFrame([self.summary])
-        return export_tables(
-            out_dir,
+        return OutputSet(
             tables={
                 "picks": self.picks,
                 "communes": self.communes,
@@ -656,7 +660,7 @@ class SitingResult:
                 "summary": summary,
             },
             layers={"picks": picks_g, "communes": self.communes},
-            gpkg_name="siting.gpkg",
+            kind="siting",
             map_builder=self.map,
             metadata={
                 "tool": "permanence siting (MCLP)",
@@ -671,12 +675,12 @@ class SitingResult:
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            overwrite=overwrite,
+            times_are="estimated" if self.estimated else "measured",
         )
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the picks and the communes they newly cover."""
-        from .maps import siting_map
+        from ..present.planner_maps import siting_map
 
         return siting_map(self, basemap=basemap)
 

@@ -36,6 +36,7 @@ from .. import access
 from ..crs import to_lonlat
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
+from ..present.outputs import OutputSet
 from ..road_model import SiteSnap
 from . import common
 from .cardstats import CardBase, card_figures
@@ -248,10 +249,13 @@ class WhatIfResult:
         -------
         dict of str to pathlib.Path
         """
-        from .exports import export_tables
+        from ..present.outputs import write_output_set
 
-        return export_tables(
-            out_dir,
+        return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
+
+    def output_set(self) -> OutputSet:
+        """Return what :meth:`export` writes (the app's downloads are the same files)."""
+        return OutputSet(
             tables={
                 "cards": self.cards,
                 "changes": self.changes,
@@ -259,7 +263,7 @@ class WhatIfResult:
                 "ranking": self.ranking,
             },
             layers={"changes": self.changes, "candidates": self.candidates},
-            gpkg_name="whatif.gpkg",
+            kind="whatif",
             map_builder=self.map,
             metadata={
                 "tool": "what-if (labelling application)",
@@ -269,14 +273,14 @@ class WhatIfResult:
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            overwrite=overwrite,
+            times_are="estimated" if self.estimated else "measured",
         )
 
     def map(
         self, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
     ) -> Any:
         """Return a folium map of the candidates and the communes whose status changes."""
-        from .maps import whatif_map
+        from ..present.planner_maps import whatif_map
 
         return whatif_map(self, profile=profile, mode=mode, basemap=basemap)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import mapping
+from analysis import present
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.candidates import (
@@ -17,8 +17,8 @@ from analysis.planning.candidates import (
     candidates_from_records,
     read_candidates_csv,
 )
-from analysis.planning.maps import base_map
 from analysis.planning.whatif import WhatIf
+from analysis.present.planner_maps import base_map
 from app import components, loaders, page, widgets
 
 page.setup("labelling what-if")
@@ -87,7 +87,7 @@ with tab_map:
     with c1:
         shown = sites[sites["network"] == net_click]
         fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
-        from analysis.planning.maps import add_point
+        from analysis.present.planner_maps import add_point
 
         for _, s in shown.iterrows():
             add_point(
@@ -100,7 +100,7 @@ with tab_map:
             )
         clicked = components.show_map(
             components.map_payload(
-                mapping.inline_leaflet(fmap), height=420, returned=("last_clicked",)
+                present.inline_leaflet(fmap), height=420, returned=("last_clicked",)
             )
         )
         page.caption(
@@ -281,29 +281,16 @@ with tab_rmap:
     components.show_static_map(result.map(basemap=basemap), height=520)
 with tab_dl:
     d = st.columns(4)
-    widgets.csv_download(
-        d[0],
-        "Cards (CSV)",
-        cards,
-        provenance=result.provenance,
-        file_name="whatif_cards.csv",
-        key="wi_dl_cards",
+    out_set = result.output_set()
+    widgets.table_download(
+        d[0], "Cards (CSV)", out_set, "cards", file_name="cards.csv", key="wi_dl_cards"
     )
-    widgets.csv_download(
-        d[1],
-        "Changed communes (CSV)",
-        result.changes,
-        provenance=result.provenance,
-        file_name="whatif_changes.csv",
+    widgets.table_download(
+        d[1], "Changed communes (CSV)", out_set, "changes", file_name="changes.csv",
         key="wi_dl_changes",
-    )
+    )  # fmt: skip
     if len(result.changes):
-        widgets.gpkg_download(
-            d[2],
-            lambda: {"changes": result.changes, "candidates": result.candidates},
-            file_name="whatif.gpkg",
-            key="wi_dl_gpkg",
-        )
+        widgets.gpkg_download(d[2], result.output_set, file_name="whatif.gpkg", key="wi_dl_gpkg")
     widgets.map_download(
         d[3], lambda: result.map(basemap=basemap), file_name="whatif_map.html", key="wi_dl_html"
     )

@@ -6,7 +6,6 @@ covering location, lazy greedy, exact integer program on small instances).
 
 from __future__ import annotations
 
-import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
@@ -167,31 +166,14 @@ with right:
     )
 
 d = st.columns(4)
-widgets.csv_download(
-    d[0],
-    "Picks (CSV)",
-    res.picks,
-    provenance=res.provenance,
-    file_name="siting_picks.csv",
-    key="si_dl_picks",
+out_set = res.output_set()
+widgets.table_download(
+    d[0], "Picks (CSV)", out_set, "picks", file_name="picks.csv", key="si_dl_picks"
 )
-widgets.csv_download(
-    d[1],
-    "Communes (CSV)",
-    res.communes,
-    provenance=res.provenance,
-    file_name="siting_communes.csv",
-    key="si_dl_communes",
+widgets.table_download(
+    d[1], "Communes (CSV)", out_set, "communes", file_name="communes.csv", key="si_dl_communes"
 )
-picks_g = gpd.GeoDataFrame(
-    res.picks, geometry=gpd.points_from_xy(res.picks["lon"], res.picks["lat"]), crs="EPSG:4326"
-)
-widgets.gpkg_download(
-    d[2],
-    lambda: {"picks": picks_g, "communes": res.communes},
-    file_name="siting.gpkg",
-    key="si_dl_gpkg",
-)
+widgets.gpkg_download(d[2], res.output_set, file_name="siting.gpkg", key="si_dl_gpkg")
 widgets.map_download(
     d[3], lambda: res.map(basemap=basemap), file_name="siting_map.html", key="si_dl_html"
 )

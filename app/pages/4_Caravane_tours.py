@@ -5,7 +5,6 @@ Thin page: the choices go to :func:`analysis.planning.caravane.plan_caravane`.
 
 from __future__ import annotations
 
-import geopandas as gpd
 import streamlit as st
 
 from analysis.errors import SproError
@@ -146,26 +145,12 @@ with right:
         with st.expander(f"Stops left out ({len(res.excluded)})"):
             st.dataframe(res.excluded, hide_index=True, key="ca_excluded")
 
-it_g = gpd.GeoDataFrame(
-    res.itinerary,
-    geometry=gpd.points_from_xy(res.itinerary["lon"], res.itinerary["lat"]),
-    crs="EPSG:4326",
-)
 d = st.columns(3)
-widgets.csv_download(
-    d[0],
-    "Itinerary (CSV)",
-    res.itinerary,
-    provenance=res.provenance,
-    file_name="caravane_itinerary.csv",
+widgets.table_download(
+    d[0], "Itinerary (CSV)", res.output_set(), "itinerary", file_name="itinerary.csv",
     key="ca_dl_csv",
-)
-widgets.gpkg_download(
-    d[1],
-    lambda: {"itinerary": it_g, "communes": res.communes},
-    file_name="caravane.gpkg",
-    key="ca_dl_gpkg",
-)
+)  # fmt: skip
+widgets.gpkg_download(d[1], res.output_set, file_name="caravane.gpkg", key="ca_dl_gpkg")
 widgets.map_download(
     d[2], lambda: res.map(basemap=basemap), file_name="caravane_map.html", key="ca_dl_html"
 )

@@ -7,7 +7,6 @@ they are ESTIMATED when they are) and which sites are real or modelled.
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
@@ -15,6 +14,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+
+from .leaflet import BASEMAPS, esc
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +41,6 @@ _STATUS_COLOURS = {
 }
 
 
-def esc(value: Any) -> str:
-    """HTML-escape any value for a popup or tooltip."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    return html.escape(str(value), quote=True)
-
-
 def base_map(
     lon: np.ndarray, lat: np.ndarray, *, zoom: int = 8, basemap: str = "none"
 ) -> folium.Map:
@@ -66,7 +60,6 @@ def base_map(
     folium.Map
     """
     from ..errors import UnknownNameError
-    from ..mapping import BASEMAPS
 
     if basemap not in BASEMAPS:
         raise UnknownNameError("base map", basemap, BASEMAPS)
