@@ -160,6 +160,26 @@ def positive_minutes(text: str) -> float:
         ) from None
 
 
+def port_number(text: str) -> int:
+    """Parse a TCP port (1-65535) for ``app --port`` (an ``argparse`` type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (e.g. 8501)") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number: use 1 to 65535")
+    return value
+
+
+def output_folder(text: str) -> Path:
+    """Parse an ``--out`` folder: a non-empty path (an ``argparse`` type)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "the output folder is empty; give a folder name (or leave --out out for the default)"
+        )
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser, with the subcommands of every feature module."""
     parser = _Parser(
@@ -202,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         help="more GTFS feeds (zip or folder: urban networks, coaches) combined with the TER feed",
     )
-    p.add_argument("--out", type=Path, help="output folder (default outputs/<profile>_<mode>)")
+    p.add_argument(
+        "--out", type=output_folder, help="output folder (default outputs/<profile>_<mode>)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_coverage)
@@ -212,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_profiles)
 
     p = sub.add_parser("app", help="start the Streamlit app")
-    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--port", type=port_number, default=8501, help="1-65535 (default 8501)")
     p.add_argument("--headless", action="store_true", help="do not open a browser")
     p.set_defaults(func=_cmd_app)
 

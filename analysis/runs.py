@@ -12,7 +12,7 @@ from . import settings
 from .access import check_minutes
 from .access import threshold_min as threshold_for
 from .coverage import CoverageResult, compute_coverage
-from .errors import EmptyProfileError, UnknownNameError
+from .errors import EmptyProfileError, UnknownNameError, ValidationError
 from .inputs import load_sites
 from .present.outputs import write_output_set
 from .present.sets import check_coverage_outputs, coverage_output_set
@@ -48,6 +48,11 @@ def default_out_dir(
     pathlib.Path
         ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites-<stem>]``.
     """
+    if not profile_key or not all(ch.isalnum() or ch in "-_" for ch in profile_key):
+        raise ValidationError(
+            f"the profile key {profile_key!r} cannot name an output folder: use letters, "
+            "digits, '-' and '_' in the profiles file, or give the folder with --out"
+        )
     name = f"{profile_key}_{mode}_{float(threshold_min):g}min"
     if not include_modelled:
         name += "_real-only"

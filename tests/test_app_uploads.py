@@ -143,3 +143,27 @@ def test_spro_access_app_gives_streamlit_the_upload_cap(monkeypatch):
     (cmd,) = calls
     i = cmd.index("--server.maxUploadSize")
     assert cmd[i + 1] == str(settings.max_upload_mb) == "10"
+
+
+def test_a_long_candidate_list_is_paged_not_frozen():
+    """Thousands of candidates used to render every card (2,000: 179 s, 219,000 elements)."""
+    from analysis.communes import load_communes
+
+    codes = load_communes()["insee"].iloc[::50].tolist()[:45]
+    rows = "".join(f"C{i},Mission Locale,{c}\n" for i, c in enumerate(codes))
+    bad = "".join(f"B{i},Nope,{c}\n" for i, c in enumerate(codes[:30]))  # 30 rows left out
+    at = page()
+    at.text_area(key="wi_csv_text").input("name,network,commune\n" + rows + bad).run()
+    at.button(key="wi_load_csv").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    warnings = [w.value for w in at.warning if "Nope" in w.value or "left out" in w.value]
+    assert len(warnings) == 21  # 20 rows named, the other 10 counted in one line
+    assert any("10 more row(s) left out" in w for w in warnings), warnings
+    at.button(key="wi_evaluate").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    heads = [m.value for m in at.markdown if m.value.startswith("#### #")]
+    assert len(heads) == 20  # one page of cards
+    assert at.number_input(key="wi_card_page").max == 3
+    at.number_input(key="wi_card_page").set_value(3).run()
+    heads = [m.value for m in at.markdown if m.value.startswith("#### #")]
+    assert len(heads) == 5 and heads[0].startswith("#### #41")

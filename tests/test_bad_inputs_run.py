@@ -172,3 +172,32 @@ def test_run_09_unknown_profile_in_a_profiles_file(capsys, tmp_path):
                      "--quiet", "--out", tmp_path / "out")  # fmt: skip
     user_error(rc, err, "unknown profile 'job_seekers'", "seekers")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_run_10_app_port_out_of_range(capsys, port):
+    rc, _, err = cli(capsys, "app", "--port", port, "--headless")
+    user_error(rc, err, "port number")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("coverage", "--profile", "job_seekers"),
+        ("site-permanences", "--network", "CIO", "--k", "1"),
+    ],
+)
+def test_run_11_empty_out(capsys, command):
+    rc, _, err = cli(capsys, *command, "--out", "")
+    user_error(rc, err, "the output folder is empty")
+
+
+def test_run_12_profile_key_that_is_no_folder_name(capsys, tmp_path, monkeypatch):
+    from analysis.runs import default_out_dir
+
+    monkeypatch.setattr(settings, "output_dir", tmp_path / "outputs")
+    from analysis.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="cannot name an output folder"):
+        default_out_dir("../../etc", "road", 30)
+    assert not (tmp_path / "etc").exists()

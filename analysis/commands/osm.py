@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ..cli import output_folder
+
 logger = logging.getLogger(__name__)
 
 
@@ -135,7 +137,9 @@ def register(subparsers: Any) -> None:
     src.add_argument("--place", help="place name to download OSM roads for (needs internet)")
     p.add_argument("--profile", help="only the sites eligible for this profile (default: all)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
-    p.add_argument("--out", type=Path, help="output folder (default outputs/compare_models)")
+    p.add_argument(
+        "--out", type=output_folder, help="output folder (default outputs/compare_models)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_compare_models)

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import settings
-from ..cli import positive_minutes
+from ..cli import output_folder, positive_minutes
 from ..errors import ValidationError
 from ..models import ROAD_CHOICES
 
@@ -51,7 +51,7 @@ def _print_files(files: dict[str, Path]) -> None:
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--road", default="auto", choices=ROAD_CHOICES, help="road model (default auto)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
-    p.add_argument("--out", type=Path, help="output folder (default outputs/<command>)")
+    p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 

@@ -142,6 +142,23 @@ with tab_form:
         )
 
 
+#: Messages (rows left out) shown one by one; the rest are counted in one line.
+MAX_MESSAGES = 20
+#: Candidate cards drawn per page (the ranking table and the downloads hold them all).
+CARDS_PER_PAGE = 20
+
+
+def show_messages(messages: list[str], *, prefix: str = "") -> None:
+    """Show the first messages as warnings and count the others (a page stays light)."""
+    for msg in messages[:MAX_MESSAGES]:
+        page.warning(prefix + msg)
+    if len(messages) > MAX_MESSAGES:
+        page.warning(
+            f"… and {len(messages) - MAX_MESSAGES:,} more row(s) left out (not shown here; "
+            "fix the file and load it again)"
+        )
+
+
 def load_csv(data: bytes) -> None:
     """Read a candidates CSV held in memory; add its good rows, report the bad ones."""
     try:
@@ -149,8 +166,7 @@ def load_csv(data: bytes) -> None:
     except SproError as exc:
         page.error(str(exc))
         return
-    for msg in load.messages():
-        page.warning(msg)
+    show_messages(load.messages())
     for rec in load.candidates.drop(columns="geometry").to_dict("records"):
         add_record({k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")})
     page.success(f"{len(load.candidates)} candidate(s) loaded")
@@ -213,8 +229,7 @@ if st.button("Evaluate", type="primary", key="wi_evaluate"):
                 )
         except SproError as exc:
             page.error(str(exc))
-for msg in st.session_state.get("wi_skipped", []):
-    page.warning(f"Skipped: {msg}")
+show_messages(st.session_state.get("wi_skipped", []), prefix="Skipped: ")
 result = st.session_state.get("wi_result")
 if result is None:
     page.info("Add candidates (or choose sites to close), then press *Evaluate*.")
@@ -225,7 +240,26 @@ est = " (estimated)" if result.estimated else ""
 cards = result.cards
 for note in result.notes:
     page.caption(note)
-for _, group in cards.groupby("candidate_id", sort=False):
+groups = sorted(cards.groupby("candidate_id", sort=False), key=lambda g: g[1]["rank"].min())
+n_pages = max(1, -(-len(groups) // CARDS_PER_PAGE))
+if n_pages > 1:
+    card_page = int(
+        st.number_input(
+            f"Cards page (of {n_pages}; {CARDS_PER_PAGE} per page, best ranked first)",
+            min_value=1,
+            max_value=n_pages,
+            value=1,
+            key="wi_card_page",
+        )
+    )
+    page.caption(
+        f"{len(groups):,} candidates and closures: their cards are shown {CARDS_PER_PAGE} at "
+        "a time; the ranking table and the downloads hold them all."
+    )
+else:
+    card_page = 1
+first_card = (card_page - 1) * CARDS_PER_PAGE
+for _, group in groups[first_card : first_card + CARDS_PER_PAGE]:
     first = group.iloc[0]
     verb = "candidate" if first["action"] == "add" else "closure"
     st.markdown(f"#### #{first['rank']:.0f} · {verb}")
