@@ -16,8 +16,12 @@ import streamlit as st
 
 #: Characters with a meaning in (GitHub-flavoured) Markdown or HTML, escaped with a backslash.
 _MARKUP = re.compile(r"([\\`*_{}\[\]<>#|~$!&])")
-#: Bare links GitHub-flavoured Markdown would turn into anchors (``http://``, ``www.``, mail).
-_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<=\bwww)(\.)|(@)")
+#: Where Streamlit's renderer turns bare text into a link (``scheme://``, ``www.``, ``a@b``).
+#: A backslash does not stop it (checked in Chromium: ``http\\://x`` is still linked), so an
+#: invisible WORD JOINER (U+2060) is put inside each trigger instead.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=//)|(?<=\bwww)(?=\.)|(?=@)")
+#: The invisible character that breaks an autolink without changing what the reader sees.
+WORD_JOINER = "\u2060"
 
 
 def text(value: Any) -> str:
@@ -31,10 +35,11 @@ def text(value: Any) -> str:
     Returns
     -------
     str
-        The text with every Markdown-active character backslash-escaped.
+        The text with every Markdown-active character backslash-escaped and an invisible
+        word joiner (:data:`WORD_JOINER`) inside every bare link (``://``, ``www.``, ``@``).
     """
     s = _MARKUP.sub(r"\\\1", str(value))
-    return _AUTOLINK.sub(lambda m: "\\" + m.group(0), s)
+    return _AUTOLINK.sub(WORD_JOINER, s)
 
 
 def setup(title: str, *, sidebar: str = "auto") -> None:
