@@ -70,8 +70,12 @@ class AccessModel(Protocol):
         """Human-readable provenance of the times."""
         ...
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> OriginTimes:
-        """Time from every origin commune to the nearest of the given sites."""
+    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> OriginTimes:
+        """Time from every origin commune to the nearest of the given sites.
+
+        ``host_ids`` (INSEE code of each site's commune) lets a model apply the
+        host-commune rule; a model may ignore it.
+        """
         ...
 
 
@@ -443,7 +447,7 @@ def baseline_pass(
         return AccessPass(
             profile, mode, thr_s, demand, elig, np.full(n, np.inf), np.full(n, -1), status
         )
-    ans = model.nearest(elig["x_l93"].to_numpy(float), elig["y_l93"].to_numpy(float))
+    ans = nearest_to(model, elig)
     return AccessPass(
         profile=profile,
         mode=mode,
@@ -453,4 +457,63 @@ def baseline_pass(
         time_s=np.asarray(ans.time_s, dtype=float),
         site=np.asarray(ans.site, dtype=np.int64),
         status=np.asarray(ans.status, dtype=object),
+    )
+
+
+#: What a result's times can be, from least to most trustworthy: *estimated* (the
+#: commune-adjacency network, park-and-ride legs), *modelled* (real roads, calibrated
+#: speeds), *measured* (street-level routing on OSM, timetables).
+TIMES_ARE = ("estimated", "modelled", "measured")
+
+
+def times_are_label(*models: Any) -> str:
+    """Say what the times of one or several access models are (the ``times_are`` column).
+
+    Parameters
+    ----------
+    *models
+        Access models; a model says it through ``.times_are`` (road models) or
+        ``.estimated`` (transit).
+
+    Returns
+    -------
+    str
+        One of :data:`TIMES_ARE`: the least trustworthy of the models.
+    """
+    ranks = []
+    for m in models:
+        t = getattr(m, "times_are", None)
+        if not isinstance(t, str):
+            t = "estimated" if bool(getattr(m, "estimated", True)) else "measured"
+        ranks.append(TIMES_ARE.index(t))
+    return TIMES_ARE[min(ranks)] if ranks else "estimated"
+
+
+def host_ids(sites: pd.DataFrame) -> np.ndarray | None:
+    """INSEE code of the commune hosting each site (the host-commune rule), if known."""
+    if "insee" not in sites.columns:
+        return None
+    return sites["insee"].astype(str).to_numpy(dtype=object)
+
+
+def nearest_to(model: AccessModel, sites: pd.DataFrame) -> Any:
+    """Ask ``model`` for the nearest of ``sites`` from every origin, with the host rule.
+
+    The one call of ``model.nearest`` for a site table: the sites' coordinates and the
+    communes hosting them (:func:`host_ids`), so every pass applies the same rules.
+
+    Parameters
+    ----------
+    model
+        Any access model.
+    sites
+        Sites with ``x_l93``, ``y_l93`` (and ``insee`` for the host rule).
+
+    Returns
+    -------
+    OriginTimes
+        As the model's ``nearest``; ``site`` refers to the rows of ``sites``.
+    """
+    return model.nearest(
+        sites["x_l93"].to_numpy(float), sites["y_l93"].to_numpy(float), host_ids=host_ids(sites)
     )

@@ -92,7 +92,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
             print(f"{key}: skipped — {exc}")
             continue
         h = result.headline()
-        label = "ESTIMATED " if result.estimated else ""
+        label = f"{result.times_are.upper()} " if result.estimated else ""
         open_only = (
             f" [open-data sites only: {100 * h['share_beyond_open_data_only']:.1f}%, "
             f"{h['demand_beyond_open_data_only']:,.0f} people; the first figure counts "
@@ -208,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--threshold", type=positive_minutes, help="minutes (default: the profile's)")
     p.add_argument(
-        "--road", default="auto", choices=ROAD_CHOICES, help="auto, estimated or osm (default auto)"
+        "--road",
+        default="auto",
+        choices=ROAD_CHOICES,
+        help="auto (OSM if prepared, else main roads, else estimated), mainroads, estimated or osm",
     )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
     p.add_argument(

@@ -88,9 +88,8 @@ def locate_points(communes: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> n
     numpy.ndarray
         One row position per point; a point on a shared border gets the lowest row.
     """
-    polys = polygons_l93(communes).to_numpy()
     pts = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    ip, ic = shapely.STRtree(polys).query(pts, predicate="intersects")
+    ip, ic = polygons_l93(communes).sindex.query(pts, predicate="intersects")
     out = np.full(len(pts), -1, dtype=np.int64)
     order = np.lexsort((ic, ip))[::-1]  # the last write (lowest commune row) wins
     out[ip[order]] = ic[order]

@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
-from .access import UNASSESSED, AccessModel, AccessPass, baseline_pass
+from .access import (
+    UNASSESSED,
+    AccessModel,
+    AccessPass,
+    baseline_pass,
+    nearest_to,
+    times_are_label,
+)
 from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
 from .errors import EmptyProfileError, UnknownNameError
@@ -49,7 +56,7 @@ def data_status(model: AccessModel, sites: pd.DataFrame) -> str:
     str
         E.g. ``"estimated road network; sites: 420 real, 310 modelled"``.
     """
-    times = "estimated" if model.estimated else "measured"
+    times = times_are_label(model)
     return f"times {times} ({model.label}); sites: {site_provenance_counts(sites)}"
 
 
@@ -95,7 +102,9 @@ class CoverageResult:
     model_label
         Which road/transit model produced the times.
     estimated
-        Whether the times come from an estimated model (labelled so everywhere).
+        Whether the times come from a model, not street-level routing (labelled so).
+    times_are
+        ``"estimated"``, ``"modelled"`` or ``"measured"`` (:func:`analysis.access.times_are_label`).
     provenance
         One line saying what is real, modelled and estimated.
     """
@@ -107,6 +116,7 @@ class CoverageResult:
     threshold_min: float
     model_label: str
     estimated: bool
+    times_are: str
     provenance: str
     _adjacency: Any = field(default=None, repr=False)
 
@@ -170,7 +180,7 @@ class CoverageResult:
             )
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
-        out["times_are"] = "estimated" if self.estimated else "measured"
+        out["times_are"] = self.times_are
         out["demand_is"] = "estimated" if self.profile.estimated else "official"
         out["sites_modelled"] = self.modelled_sites
         return out
@@ -230,7 +240,7 @@ class CoverageResult:
                     )
                     if finite.any()
                     else np.inf,
-                    "times_are": "estimated" if self.estimated else "measured",
+                    "times_are": self.times_are,
                 }
             )
             geoms.append(g.geometry.union_all())
@@ -271,7 +281,7 @@ def _open_data_times(model: AccessModel, base: AccessPass) -> np.ndarray:
         return np.full(len(base.time_s), np.inf)
     sub = base.sites[real]
     try:
-        ans = model.nearest(sub["x_l93"].to_numpy(float), sub["y_l93"].to_numpy(float))
+        ans = nearest_to(model, sub)
     except EmptyProfileError:  # no open-data site lies on the model's network
         return np.full(len(base.time_s), np.inf)
     return np.where(base.assessed, np.asarray(ans.time_s, dtype=float), np.inf)
@@ -327,7 +337,7 @@ def compute_coverage(
     open_time_s = _open_data_times(model, base)
     open_covered = access_covered(open_time_s, base.threshold_s)
 
-    times_are = "estimated" if model.estimated else "measured"
+    times_are = times_are_label(model)
     out = gpd.GeoDataFrame(
         {
             "insee": communes["insee"].to_numpy(),
@@ -384,6 +394,7 @@ def compute_coverage(
         threshold_min=threshold_min,
         model_label=model.label,
         estimated=bool(model.estimated),
+        times_are=times_are,
         provenance=data_status(model, elig),
         _adjacency=adjacency,
     )

@@ -23,7 +23,7 @@ from .errors import ValidationError
 logger = logging.getLogger(__name__)
 
 #: The road models a graph can come from; every result carries its model.
-ROAD_MODELS = ("estimated", "osm", "synthetic")
+ROAD_MODELS = ("estimated", "mainroads", "osm", "synthetic")
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,9 @@
 """Choose the access model for a mode: the road model in force, transit, or the best of both.
 
 The road model in force is the OSM model last prepared (``spro-access prepare --osm`` or
-``--place``) when its cache is valid, otherwise the estimated regional network.
+``--place``) when its cache is valid; otherwise the real main-road network (Travel Mapping,
+speeds calibrated on OSRM car times, :mod:`analysis.mainroads`) when its data is in the
+mirror; otherwise the estimated commune-adjacency network.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ logger = logging.getLogger(__name__)
 MODES = ("road", "transit", "best", "walk")
 
 #: Road models the user can ask for.
-ROAD_CHOICES = ("auto", "estimated", "osm")
+ROAD_CHOICES = ("auto", "mainroads", "estimated", "osm")
 
 
 def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> RoadModel:
@@ -31,7 +33,8 @@ def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> Road
     communes
         The communes (origins), see :func:`analysis.communes.load_communes`.
     road
-        ``"auto"`` (OSM if prepared, else estimated), ``"estimated"`` or ``"osm"``.
+        ``"auto"`` (OSM if prepared, else main roads if their data is there, else
+        estimated), ``"mainroads"``, ``"estimated"`` or ``"osm"``.
 
     Returns
     -------
@@ -42,7 +45,8 @@ def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> Road
     UnknownNameError
         If ``road`` is not a known choice.
     analysis.errors.DataMissingError
-        If ``road="osm"`` and no OSM model was prepared.
+        If ``road="osm"`` and no OSM model was prepared, or ``road="mainroads"`` and the
+        Travel Mapping data is missing.
     """
     if road not in ROAD_CHOICES:
         raise UnknownNameError("road model", road, ROAD_CHOICES)
@@ -59,8 +63,14 @@ def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> Road
                 "no OpenStreetMap road model has been prepared; run "
                 "`spro-access prepare --osm FILE.osm.pbf` or `prepare --place NAME` first"
             )
+    from .mainroads.model import load_or_build_mainroad_model, mainroads_available
+
+    if road == "mainroads" or (road == "auto" and mainroads_available()):
+        return load_or_build_mainroad_model(communes)
     from .estimated_network import load_or_build_estimated_network
 
+    if road == "auto":
+        logger.info("no Travel Mapping data in the mirror: using the estimated network")
     return load_or_build_estimated_network(communes)
 
 

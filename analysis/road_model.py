@@ -8,6 +8,9 @@ Access legs
 - Origins (communes): each commune has a node and an *access time*, the mean time from its
   residents to that node (the estimated model derives it from the commune's area; an OSM
   model from the snap distance of the commune's origin point).
+- Host communes: a commune that hosts an eligible site is never reported farther from it
+  than its own access time (:meth:`RoadModel.apply_host_rule`): a site inside the commune
+  is reached as the commune's residents reach their road, not through a neighbour's node.
 - Sites: snapped to the nearest node with a KD-tree in Lambert-93; the straight-line snap
   distance × ``snap_circuity`` / ``snap_speed_kmh`` is added as the site's offset. Sites
   farther than ``max_snap_m`` from any node are flagged ``too_far`` and left out of the
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -27,6 +31,11 @@ from .errors import EmptyProfileError, ValidationError
 from .graph import RoadGraph, nearest_nodes
 
 logger = logging.getLogger(__name__)
+
+#: What the times of each road model are, as every table and export says it
+#: (``times_are``): the commune-adjacency network is *estimated*; the main roads are real
+#: roads with *modelled* (calibrated) speeds; OSM is street-level routing (*measured*).
+TIMES_ARE = {"estimated": "estimated", "mainroads": "modelled", "osm": "measured"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,8 @@ class RoadModel:
         Speed of the leg between a site and its node.
     snap_circuity
         Detour factor applied to the straight snap distance.
+    snap_fixed_s
+        Fixed time of the leg between a site and its node (parking, last metres), seconds.
     max_snap_m
         Sites farther than this from any node are flagged and excluded.
     meta
@@ -101,6 +112,7 @@ class RoadModel:
     origin_offsets_s: np.ndarray
     snap_speed_kmh: float = 30.0
     snap_circuity: float = 1.3
+    snap_fixed_s: float = 0.0
     max_snap_m: float = 5_000.0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -113,8 +125,13 @@ class RoadModel:
 
     @property
     def estimated(self) -> bool:
-        """Whether results from this model must be labelled ``estimated``."""
+        """Whether results from this model are not street-level routing (labelled so)."""
         return self.graph.model != "osm"
+
+    @property
+    def times_are(self) -> str:
+        """What every result of this model says its times are (see :data:`TIMES_ARE`)."""
+        return TIMES_ARE.get(self.graph.model, "estimated")
 
     @property
     def label(self) -> str:
@@ -135,7 +152,7 @@ class RoadModel:
         """
         node, dist = nearest_nodes(self.graph, x_l93, y_l93)
         too_far = dist > self.max_snap_m
-        offset = dist * self.snap_circuity / (self.snap_speed_kmh / 3.6)
+        offset = self.snap_fixed_s + dist * self.snap_circuity / (self.snap_speed_kmh / 3.6)
         node = np.where(too_far, -1, node)
         if too_far.any():
             logger.warning(
@@ -160,13 +177,54 @@ class RoadModel:
         site = np.where(res.site >= 0, ok[np.maximum(res.site, 0)], -1)
         return NearestResult(time_s=res.time_s, site=site)
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> OriginTimes:
+    @cached_property
+    def _origin_row(self) -> dict[str, int]:
+        return {str(c): r for r, c in enumerate(self.origin_ids)}
+
+    def origin_rows(self, ids: Any) -> np.ndarray:
+        """Row of each INSEE code among the origins (``-1`` if not an origin)."""
+        return np.array([self._origin_row.get(str(h), -1) for h in ids], dtype=np.int64)
+
+    def apply_host_rule(
+        self, time_s: np.ndarray, site: np.ndarray, host_ids: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cap the time of every commune hosting a site at its own access time.
+
+        Parameters
+        ----------
+        time_s, site
+            Time and nearest site of every origin.
+        host_ids
+            INSEE code of the commune hosting each site (positions as in ``site``);
+            unknown or missing codes are ignored.
+
+        Returns
+        -------
+        time_s, site : numpy.ndarray
+            Copies with the host communes capped (their site is then the hosted one).
+        """
+        time_s = np.array(time_s, dtype=float)
+        site = np.array(site, dtype=np.int64)
+        rows = self.origin_rows(host_ids)
+        ok = np.flatnonzero(rows >= 0)
+        if len(ok):
+            r = rows[ok]
+            cap = np.asarray(self.origin_offsets_s, dtype=float)[r]
+            better = cap < time_s[r]
+            time_s[r[better]] = cap[better]
+            site[r[better]] = ok[better]
+        return time_s, site
+
+    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> OriginTimes:
         """Time from every origin commune to the nearest of the given sites.
 
         Parameters
         ----------
         x_l93, y_l93
             Coordinates of the eligible sites, Lambert-93 metres.
+        host_ids
+            INSEE code of each site's commune: those communes are capped at their own
+            access time (:meth:`apply_host_rule`). Not applied if ``None``.
 
         Returns
         -------
@@ -178,6 +236,8 @@ class RoadModel:
         snap = self.snap_sites(x_l93, y_l93)
         res = self.pass_from_snap(snap)
         t, s = times_for_origins(res, self.origin_nodes, self.origin_offsets_s)
+        if host_ids is not None:
+            t, s = self.apply_host_rule(t, s, host_ids)
         status = np.where(np.isfinite(t), "ok", "unreachable").astype(object)
         return OriginTimes(time_s=t, site=s, status=status)
 

@@ -163,7 +163,7 @@ except Exception as exc:  # transit/best failures must read clearly, not as a tr
 
 tables = loaders.view_tables(profile_key, mode, float(threshold), road, include_modelled)
 head = tables["headline"]
-est = " (estimated)" if result.estimated else ""
+est = f" ({result.times_are})" if result.estimated else ""
 
 st.title("SPRO access — coverage map")
 st.markdown(
@@ -193,7 +193,7 @@ def _minutes(v: float) -> str:
 
 st.markdown(
     '<div class="spro-head">Headline figures'
-    + (' · <span class="spro-est">estimated times</span>' if result.estimated else "")
+    + (f' · <span class="spro-est">{result.times_are} times</span>' if result.estimated else "")
     + "</div>",
     unsafe_allow_html=True,
 )
@@ -239,7 +239,7 @@ with map_col:
     )
     page.caption(
         "Colour: time to the nearest eligible site"
-        + (" (estimated)" if result.estimated else "")
+        + (f" ({result.times_are})" if result.estimated else "")
         + ". Dark outline: beyond the threshold; dashed: under-served clusters. "
         "Filled dots: real sites; hollow dashed dots: modelled sites. "
         "Click a commune for its details."
@@ -403,7 +403,7 @@ with tab_dl:
     page.caption(
         "Files of the current view. Text cells are neutralised against spreadsheet formulas; "
         "each file carries the provenance line"
-        + (" and says the times are estimated." if result.estimated else ".")
+        + (f" and says the times are {result.times_are}." if result.estimated else ".")
     )
     d = st.columns(5)
     d[0].download_button(

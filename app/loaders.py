@@ -67,9 +67,9 @@ def load_profiles():
     return _profiles.load_profiles()
 
 
-@st.cache_resource(show_spinner="Building the estimated road network…")
+@st.cache_resource(show_spinner="Loading the road network…")
 def load_road_model(road: str = "auto"):
-    """The road model in force (estimated network unless an OSM model was prepared)."""
+    """Return the road model in force (:func:`analysis.models.active_road_model`)."""
     from analysis.models import active_road_model
 
     return active_road_model(load_communes(), road=road)

@@ -24,7 +24,11 @@ def road_model_caption(road_model) -> None:
     st.markdown("**Road model in force**")
     page.caption(
         road_model.label
-        + (" — times are *estimated*" if road_model.estimated else " — measured road graph")
+        + (
+            f" — times are {road_model.times_are}"
+            if road_model.estimated
+            else " — measured road graph"
+        )
     )
 
 

@@ -91,7 +91,8 @@ def test_banner_says_estimated_and_modelled(warm):
     assert "estimated" in banners.lower()
     assert "modelled" in banners.lower()
     assert "real" in banners.lower()
-    assert any("estimated" in m.value for m in at.markdown)  # headline labelled estimated
+    # headline labelled: the default road model is the main roads, times "modelled"
+    assert any("modelled times" in m.value for m in at.markdown)
 
 
 def test_changing_profile_changes_summary_and_map_data(warm):
@@ -177,7 +178,7 @@ def test_transit_mode_runs_and_labels_follow_the_model(warm):
     if len(at.radio(key="mode").options) < 3:
         pytest.skip("no transit module in this copy")
     heads = [m.value for m in at.markdown if "Headline figures" in m.value]
-    assert heads and "estimated times" in heads[0]  # road: the estimated network
+    assert heads and "modelled times" in heads[0]  # road: the main roads, calibrated speeds
     at.radio(key="mode").set_value("transit").run(timeout=FIRST_TIMEOUT)
     assert not at.exception, [e.value for e in at.exception]
     if at.error and "could not be computed" in " ".join(e.value for e in at.error):
@@ -188,6 +189,7 @@ def test_transit_mode_runs_and_labels_follow_the_model(warm):
     assert at.slider(key="threshold").value == round(prof.threshold("transit"))
     heads = [m.value for m in at.markdown if "Headline figures" in m.value]
     assert heads and "estimated times" not in heads[0]  # timetable times are not estimated
+    assert "modelled times" not in heads[0]
     bands = table_with(at, "band")
     assert bands["communes"].sum() == 4025
 

@@ -37,7 +37,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 def test_whatif_page_form_csv_closure_and_cards():
     at = page("2_Labelling_what-if.py")
     assert at.title[0].value.startswith("Labelling application")
-    assert any("ESTIMATED" in w.value for w in at.warning)  # estimated road model, said so
+    assert any("MODELLED" in w.value for w in at.warning)  # main roads, calibrated speeds
     assert any("modelled" in w.value for w in at.warning)  # real vs modelled sites
     # a candidate from the commune form, with a name that is HTML
     at.selectbox(key="wi_form_net").select("France Travail")
@@ -58,8 +58,8 @@ def test_whatif_page_form_csv_closure_and_cards():
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     labels = [m.label for m in at.metric]
-    assert any(lab.startswith("Newly covered (estimated)") for lab in labels)
-    assert any(lab.startswith("Losing cover (estimated)") for lab in labels)
+    assert any(lab.startswith("Newly covered (modelled)") for lab in labels)
+    assert any(lab.startswith("Losing cover (modelled)") for lab in labels)
     # the user's name is shown as text, never as HTML
     assert any("<img src=x" in t.value for t in at.text)
     assert all("<img" not in m.value for m in at.markdown)
@@ -71,11 +71,11 @@ def test_siting_page_runs_and_reports_bad_k():
     at = page("3_Permanence_siting.py")
     assert at.title[0].value.startswith("Permanence siting")
     m = metrics(at)
-    assert any(k.startswith("Uncovered today (estimated)") for k in m)
+    assert any(k.startswith("Uncovered today (modelled)") for k in m)
     at.selectbox(key="si_network").select("France Travail").run()
     assert not at.exception, [e.value for e in at.exception]
     picks = next(df.value for df in at.dataframe if "marginal_gain" in df.value.columns)
-    assert len(picks) == 5 and (picks["times_are"] == "estimated").all()
+    assert len(picks) == 5 and (picks["times_are"] == "modelled").all()
     assert any(k.startswith("Greedy's gap to the optimum") for k in metrics(at))
     at.multiselect(key="si_hosts").set_value(["france_services"])
     at.number_input(key="si_k").set_value(400).run()
@@ -87,7 +87,7 @@ def test_caravane_page_plan_and_errors():
     assert at.title[0].value.startswith("Caravane")
     itinerary = next(df.value for df in at.dataframe if "arrive" in df.value.columns)
     assert (itinerary["kind"] == "stop").sum() >= 1
-    assert any(k.startswith("Target people reached (estimated)") for k in metrics(at))
+    assert any(k.startswith("Target people reached (modelled)") for k in metrics(at))
     at.number_input(key="ca_drive").set_value(10).run()
     assert any("half a day's driving" in e.value for e in at.error)
     at.number_input(key="ca_drive").set_value(240)

@@ -149,7 +149,7 @@ def test_run_07_planner_thresholds_checked_before_loading(capsys, args):
 
 
 def test_run_08_markdown_in_user_text_shown_as_text():
-    from app.page import text
+    from app.page import WORD_JOINER, text
 
     payload = "![x](http://127.0.0.1:9/beacon.png) [click](http://evil.example) **bold**"
     import markdown_it
@@ -157,7 +157,7 @@ def test_run_08_markdown_in_user_text_shown_as_text():
     shown = text(payload)
     html = markdown_it.MarkdownIt("commonmark").render(shown)
     assert "<img" not in html and "<a " not in html and "<strong" not in html
-    assert shown.replace("\\", "") == payload
+    assert shown.replace("\\", "").replace(WORD_JOINER, "") == payload
 
 
 def test_run_09_unknown_profile_in_a_profiles_file(capsys, tmp_path):

@@ -26,13 +26,16 @@ def test_coverage_road_writes_labelled_outputs(tmp_path, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "ESTIMATED" in out and "219 real (open data)" in out
+    assert "MODELLED" in out and "219 real (open data)" in out
     meta = json.loads((tmp_path / "metadata.json").read_text())
-    assert meta["times_are"] == "estimated" and meta["threshold_min"] == 20
+    assert meta["times_are"] == "modelled" and meta["threshold_min"] == 20
     communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
-    assert len(communes) == 4025 and set(communes["times_are"]) == {"estimated"}
+    assert len(communes) == 4025 and set(communes["times_are"]) == {"modelled"}
+    # the Haut-Beaujolais hills are flagged, inside an under-served cluster
+    hills = communes[communes["nom"].isin(["Deux-Grosnes", "Saint-Igny-de-Vers", "Propières"])]
+    assert len(hills) == 3 and (hills["cluster_id"] >= 0).all() and not hills["covered"].any()
     clusters = pd.read_csv(tmp_path / "clusters.csv")
-    assert clusters["name"].str.contains("Deux-Grosnes").any()  # the Haut-Beaujolais hills
+    assert set(hills["cluster_id"]) <= set(clusters["cluster_id"])
     # a second run refuses to overwrite without --overwrite, and leaves the files intact
     before = (tmp_path / "communes.csv").read_bytes()
     assert main(["coverage", "--profile", "young_16_25", "--quiet", "--out", str(tmp_path)]) == 2

@@ -191,7 +191,7 @@ class _PartialModel:
         self.inner = inner
         self.origin_ids = inner.origin_ids
 
-    def nearest(self, x, y):
+    def nearest(self, x, y, host_ids=None):
         ans = self.inner.nearest(x, y)
         t, status = ans.time_s.copy(), ans.status.copy()
         t[-2:] = np.inf

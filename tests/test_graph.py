@@ -60,7 +60,7 @@ def test_bad_edges_rejected(kwargs, match):
 
 
 def test_unknown_model_lists_valid_ones():
-    with pytest.raises(ValidationError, match="estimated, osm, synthetic"):
+    with pytest.raises(ValidationError, match="estimated, mainroads, osm, synthetic"):
         RoadGraph.from_edges([0], [1], [1.0], [0, 1], [0, 0], model="magic")
 
 

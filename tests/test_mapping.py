@@ -35,7 +35,7 @@ class CrowFlyModel:
         self.xy = np.c_[communes["x_l93"], communes["y_l93"]]
         self.origin_ids = communes["insee"].to_numpy()
 
-    def nearest(self, x: np.ndarray, y: np.ndarray) -> OriginTimes:
+    def nearest(self, x: np.ndarray, y: np.ndarray, host_ids=None) -> OriginTimes:
         d, i = cKDTree(np.c_[x, y]).query(self.xy)
         return OriginTimes(
             time_s=d / (40 / 3.6) + 120.0, site=i, status=np.full(len(d), "ok", dtype=object)

@@ -47,7 +47,7 @@ def test_cost_matrix_for_a_model_without_a_graph(region):
         label = "other"
         origin_ids = region.model.origin_ids
 
-        def nearest(self, x, y):
+        def nearest(self, x, y, host_ids=None):
             return region.model.nearest(x, y)
 
     c = region.communes

@@ -146,8 +146,8 @@ class TransitLike:
     def __init__(self, road):
         self.road = road
 
-    def nearest(self, x, y):
-        return self.road.nearest(x, y)
+    def nearest(self, x, y, host_ids=None):
+        return self.road.nearest(x, y, host_ids=host_ids)
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -190,7 +190,7 @@ class FakeRoad:
         self.times = np.array(times)
         self.origin_ids = ids
 
-    def nearest(self, x, y) -> OriginTimes:  # type: ignore[no-untyped-def]
+    def nearest(self, x, y, host_ids=None) -> OriginTimes:  # type: ignore[no-untyped-def]
         t = self.times
         return OriginTimes(
             time_s=t,

@@ -1,8 +1,10 @@
-"""``spro-access compare-models``: how far the estimated network is from real roads.
+"""``spro-access compare-models``: how far two road models are from each other.
 
-Runs the same nearest-site question on the estimated network and on an OSM road model
-(the prepared one, or one built from ``--osm FILE`` / ``--place NAME``) and reports, for
-the communes both cover, the median and P90 of the time ratio estimated / OSM.
+Any two of the commune-adjacency network (``estimated``), the main roads (``mainroads``),
+an OSM road model (``osm``: the prepared one, or one built from ``--osm FILE`` /
+``--place NAME``) and the OSRM car times of Isère (``osrm``). Two road models answer the
+same nearest-site question, compared commune by commune (median and P90 of the ratio
+A / B); against ``osrm``, the model times the OSRM town-hall pairs.
 """
 
 from __future__ import annotations
@@ -17,8 +19,40 @@ from ..cli import output_folder
 logger = logging.getLogger(__name__)
 
 
+#: What compare-models can compare.
+COMPARABLE = ("estimated", "mainroads", "osm", "osrm")
+
+
+def _road_model(name: str, communes: Any, *, osm_file: Any, place: Any, verbose: bool) -> Any:
+    """Load one road model of :data:`COMPARABLE` (not ``osrm``)."""
+    from ..errors import DataMissingError
+
+    if name == "estimated":
+        from ..estimated_network import load_or_build_estimated_network
+
+        return load_or_build_estimated_network(communes)
+    if name == "mainroads":
+        from ..mainroads.model import load_or_build_mainroad_model
+
+        return load_or_build_mainroad_model(communes)
+    from ..osm import build_osm_graph, load_cached_osm_model, osm_road_model
+
+    if osm_file is not None or place is not None:
+        cached, _ = build_osm_graph(osm_file=osm_file, place=place, verbose=verbose)
+        return osm_road_model(cached, communes)
+    model = load_cached_osm_model(communes)
+    if model is None:
+        raise DataMissingError(
+            "no OpenStreetMap road model has been prepared; pass --osm FILE.osm.pbf "
+            "or --place NAME, or run `spro-access prepare --osm FILE` first"
+        )
+    return model
+
+
 def run_compare_models(
     *,
+    a: str = "estimated",
+    b: str = "osm",
     osm_file: str | Path | None = None,
     place: str | None = None,
     profile: str | None = None,
@@ -31,10 +65,12 @@ def run_compare_models(
     estimated: Any | None = None,
     osm_model: Any | None = None,
 ) -> tuple[Any, dict[str, Path]]:
-    """Compare the estimated network with an OSM road model and write the report.
+    """Compare two road models (or one with the OSRM times) and write the report.
 
     Parameters
     ----------
+    a, b
+        Two different names of :data:`COMPARABLE` (default: estimated against OSM).
     osm_file
         Build the OSM model from this extract (without making it the active model).
     place
@@ -54,8 +90,8 @@ def run_compare_models(
 
     Returns
     -------
-    comparison : analysis.osm.compare.ModelComparison
-        Model A is the estimated network, model B the OSM one.
+    comparison : analysis.osm.compare.ModelComparison or OsrmComparison
+        Commune by commune (two road models), or pair by pair against OSRM.
     files : dict
         The written files.
 
@@ -65,28 +101,33 @@ def run_compare_models(
         If no OSM model was prepared and none is given.
     """
     from .. import settings
-    from ..errors import DataMissingError
-    from ..osm import build_osm_graph, compare_models, load_cached_osm_model, osm_road_model
+    from ..errors import UnknownNameError, ValidationError
+    from ..osm import compare_models
 
+    for name in (a, b):
+        if name not in COMPARABLE:
+            raise UnknownNameError("model to compare", name, COMPARABLE)
+    if a == b:
+        raise ValidationError(f"compare two different models, not {a} with itself")
     if communes is None:
         from ..communes import load_communes
 
         communes = load_communes()
-    if osm_model is None:
-        if osm_file is not None or place is not None:
-            cached, _ = build_osm_graph(osm_file=osm_file, place=place, verbose=verbose)
-            osm_model = osm_road_model(cached, communes)
-        else:
-            osm_model = load_cached_osm_model(communes)
-            if osm_model is None:
-                raise DataMissingError(
-                    "no OpenStreetMap road model has been prepared; pass --osm FILE.osm.pbf "
-                    "or --place NAME, or run `spro-access prepare --osm FILE` first"
-                )
-    if estimated is None:
-        from ..estimated_network import load_or_build_estimated_network
+    out = Path(out_dir) if out_dir is not None else settings.output_dir / "compare_models"
+    given = {"estimated": estimated, "osm": osm_model}
 
-        estimated = load_or_build_estimated_network(communes)
+    def model(name: str) -> Any:
+        if given.get(name) is not None:
+            return given[name]
+        return _road_model(name, communes, osm_file=osm_file, place=place, verbose=verbose)
+
+    if "osrm" in (a, b):
+        from ..mainroads.osrm_compare import compare_with_osrm
+
+        other = model(b if a == "osrm" else a)
+        result = compare_with_osrm(other)
+        return result, result.write(out, overwrite=overwrite)
+    model_a, model_b = model(a), model(b)
     if sites is None:
         from ..runs import load_sites
 
@@ -95,14 +136,15 @@ def run_compare_models(
         from ..profiles import eligible_sites, get_profile
 
         sites = eligible_sites(get_profile(profile), sites)
-    comparison = compare_models(estimated, osm_model, sites, communes)
-    out = Path(out_dir) if out_dir is not None else settings.output_dir / "compare_models"
+    comparison = compare_models(model_a, model_b, sites, communes)
     files = comparison.write(out, overwrite=overwrite)
     return comparison, files
 
 
 def _cmd_compare_models(args: argparse.Namespace) -> int:
     comparison, files = run_compare_models(
+        a=args.a,
+        b=args.b,
         osm_file=args.osm,
         place=args.place,
         profile=args.profile,
@@ -126,12 +168,16 @@ def register(subparsers: Any) -> None:
     """
     p = subparsers.add_parser(
         "compare-models",
-        help="estimated vs OpenStreetMap travel times (median and P90 of the ratio)",
+        help="compare two road models, or one with the OSRM car times (ratio quantiles)",
         description=(
-            "Compare the estimated road network with an OpenStreetMap road model on the "
-            "communes both cover: ratio estimated / OSM of the time to the nearest site."
+            "Compare two of: the commune-adjacency network (estimated), the main roads "
+            "(mainroads), an OpenStreetMap model (osm), the OSRM car times of Isère (osrm). "
+            "Two road models: ratio A / B of the time to the nearest site on the communes "
+            "both cover. Against osrm: the model's times between Isère's town halls."
         ),
     )
+    p.add_argument("--a", choices=COMPARABLE, default="estimated", help="model A")
+    p.add_argument("--b", choices=COMPARABLE, default="osm", help="model B")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--osm", type=Path, help="OSM extract (.osm.pbf or .osm) to compare with")
     src.add_argument("--place", help="place name to download OSM roads for (needs internet)")

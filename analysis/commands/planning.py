@@ -109,7 +109,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         rank_by=args.rank_by,
         incremental=not args.full,
     )
-    label = " (ESTIMATED times)" if result.estimated else ""
+    label = f" ({result.times_are.upper()} times)" if result.estimated else ""
     print(f"What-if{label}: {result.provenance}")
     cards = result.cards
     for _, r in cards.sort_values(["action", "rank", "profile", "mode"]).iterrows():
@@ -151,7 +151,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         solver=args.solver,
     )
     s = res.summary
-    label = " (ESTIMATED times)" if res.estimated else ""
+    label = f" ({res.times_are.upper()} times)" if res.estimated else ""
     print(
         f"Siting {res.network} for {res.profile_key}, k={res.k}, {res.threshold_min:g} min"
         f"{label}: {res.provenance}"
@@ -209,7 +209,7 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
         stops=args.stops,
     )
     s = res.summary
-    label = " (ESTIMATED times)" if res.estimated else ""
+    label = f" ({res.times_are.upper()} times)" if res.estimated else ""
     print(f"Caravane from {res.base['name']}{label}: {res.provenance}")
     for _, r in res.itinerary.iterrows():
         if r["kind"] == "stop":

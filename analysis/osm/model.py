@@ -122,7 +122,7 @@ class OsmRoadModel(RoadModel):
         """Communes outside the network (boolean, one per origin)."""
         return np.asarray(self.origin_status) != "ok"
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> OriginTimes:
+    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> OriginTimes:
         """Time from every origin commune to the nearest of the given sites.
 
         As :meth:`RoadModel.nearest`, with ``status == "outside_network"`` (time ``inf``,
@@ -140,6 +140,8 @@ class OsmRoadModel(RoadModel):
         self._check_sites_covered(snap)
         res = self.pass_from_snap(snap)
         t, s = times_for_origins(res, self.origin_nodes, self.origin_offsets_s)
+        if host_ids is not None:
+            t, s = self.apply_host_rule(t, s, host_ids)
         status = np.where(np.isfinite(t), "ok", "unreachable").astype(object)
         out = self.outside
         t = np.where(out, np.inf, t)

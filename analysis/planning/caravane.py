@@ -206,6 +206,7 @@ class CaravaneResult:
     summary: dict[str, Any]
     estimated: bool
     provenance: str
+    times_are: str = "estimated"
     notes: list[str] = field(default_factory=list)
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
@@ -235,13 +236,13 @@ class CaravaneResult:
                 "base": self.base,
                 "days": self.days,
                 "profile": self.profile_key,
-                "times_are": "estimated" if self.estimated else "measured",
+                "times_are": self.times_are,
                 "provenance": self.provenance,
                 "summary": self.summary,
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            times_are="estimated" if self.estimated else "measured",
+            times_are=self.times_are,
         )
 
     def map(self, *, basemap: str = "none") -> Any:
@@ -627,7 +628,7 @@ def plan_caravane(
             drive[d] = total
 
     # Itinerary, attributing each reached commune to the first stop that reaches it.
-    t_are = common.times_are(model)
+    t_are = access.times_are_label(model)
     label = getattr(model, "label", "road")
     rows: list[dict[str, Any]] = []
     reached_by = np.full(len(communes), None, dtype=object)
@@ -749,7 +750,8 @@ def plan_caravane(
         communes=ctab,
         excluded=excl.reset_index(drop=True),
         summary=summary,
-        estimated=t_are == "estimated",
+        estimated=t_are != "measured",
+        times_are=t_are,
         provenance=prov,
         notes=notes,
     )

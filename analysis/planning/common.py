@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..access import times_are_label
 from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
 
@@ -65,17 +66,12 @@ def is_road_model(model: Any) -> bool:
     )
 
 
-def times_are(model: Any) -> str:
-    """``"estimated"`` or ``"measured"``: the label every result of ``model`` carries."""
-    return "estimated" if bool(getattr(model, "estimated", True)) else "measured"
-
-
 def model_line(models: Mapping[str, Any]) -> str:
     """One line naming every access model used and whether its times are estimated."""
     parts = []
     for mode, m in models.items():
         label = getattr(m, "label", "") or mode
-        parts.append(f"{mode}: {label} ({times_are(m).upper()})")
+        parts.append(f"{mode}: {label} ({times_are_label(m).upper()})")
     return "; ".join(parts)
 
 

@@ -636,6 +636,7 @@ class SitingResult:
     summary: dict[str, Any]
     estimated: bool
     provenance: str
+    times_are: str = "estimated"
     notes: list[str] = field(default_factory=list)
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
@@ -669,13 +670,13 @@ class SitingResult:
                 "k": self.k,
                 "threshold_min": self.threshold_min,
                 "mode": self.mode,
-                "times_are": "estimated" if self.estimated else "measured",
+                "times_are": self.times_are,
                 "provenance": self.provenance,
                 "summary": self.summary,
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            times_are="estimated" if self.estimated else "measured",
+            times_are=self.times_are,
         )
 
     def map(self, *, basemap: str = "none") -> Any:
@@ -828,7 +829,7 @@ def site_permanences(
         raise ValidationError(f"exact must be True, False or 'auto', not {exact!r}")
 
     model_label = getattr(model, "label", mode)
-    t_are = common.times_are(model)
+    t_are = access.times_are_label(model)
     # picks table
     covered_by = np.full(len(communes), None, dtype=object)
     t_pick = np.full(len(communes), np.nan)
@@ -955,7 +956,8 @@ def site_permanences(
         existing=existing,
         candidates=cand_table,
         summary=summary,
-        estimated=t_are == "estimated",
+        estimated=t_are != "measured",
+        times_are=t_are,
         provenance=prov,
         notes=notes,
     )

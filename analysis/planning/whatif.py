@@ -105,6 +105,9 @@ class Baseline:
         Today's figures prepared for sparse card computations.
     snap, node
         Road models only: the sites' snap and the node-level pass (for incremental passes).
+    host_rows
+        Road models only: the commune row hosting each eligible site (``-1`` unknown), for
+        the host-commune rule (:meth:`analysis.road_model.RoadModel.apply_host_rule`).
     """
 
     profile: Any
@@ -117,6 +120,7 @@ class Baseline:
     card: CardBase
     snap: Any = None
     node: NearestResult | None = None
+    host_rows: np.ndarray | None = None
 
     @property
     def covered(self) -> np.ndarray:
@@ -187,6 +191,7 @@ class WhatIfResult:
     models: dict[str, str]
     estimated: bool
     provenance: str
+    times_are: str = "estimated"
     notes: list[str] = field(default_factory=list)
 
     def side_by_side(self, *, profile: str | None = None, mode: str | None = None) -> pd.DataFrame:
@@ -268,12 +273,12 @@ class WhatIfResult:
             metadata={
                 "tool": "what-if (labelling application)",
                 "models": self.models,
-                "times_are": "estimated" if self.estimated else "measured",
+                "times_are": self.times_are,
                 "provenance": self.provenance,
                 "notes": self.notes,
             },
             provenance=self.provenance,
-            times_are="estimated" if self.estimated else "measured",
+            times_are=self.times_are,
         )
 
     def map(
@@ -374,7 +379,7 @@ class WhatIf:
         elig = access.eligible(prof, self.sites, allow_empty=True)
         x = elig["x_l93"].to_numpy(float)
         y = elig["y_l93"].to_numpy(float)
-        snap = node = None
+        snap = node = host_rows = None
         road = common.is_road_model(model)
         if road:
             snap = model.snap_sites(x, y)
@@ -384,11 +389,15 @@ class WhatIf:
             else:
                 node = model.pass_from_snap(snap)
             t, s = times_for_origins(node, model.origin_nodes, model.origin_offsets_s)
+            hosts = access.host_ids(elig)
+            if hosts is not None:
+                t, s = model.apply_host_rule(t, s, hosts)
+                host_rows = model.origin_rows(hosts)
         elif len(elig) == 0:
             t = np.full(len(self.communes), np.inf)
             s = np.full(len(self.communes), -1, dtype=np.int64)
         else:
-            ans = model.nearest(x, y)
+            ans = access.nearest_to(model, elig)
             t, s = ans.time_s, ans.site
         t = np.asarray(t, float)
         b = Baseline(
@@ -402,6 +411,7 @@ class WhatIf:
             card=CardBase.build(t, demand, population, thr),
             snap=snap,
             node=node,
+            host_rows=host_rows,
         )
         self._baselines[key] = b
         logger.info("what-if baseline %s/%s: %d eligible sites", prof.key, mode, len(elig))
@@ -418,8 +428,31 @@ class WhatIf:
         return self._origin_index[mode]
 
     # ------------------------------------------------------------------ one change
+    def host_row(self, x: float, y: float) -> int:
+        """Row of the commune containing the point (Lambert-93), ``-1`` if none."""
+        from ..coach_hops import locate_points
+
+        return int(locate_points(self.communes, np.array([x]), np.array([y]))[0])
+
+    def _host_ids(self, b: Baseline, keep: np.ndarray | None = None, extra: int = -1) -> Any:
+        """INSEE codes hosting the (kept) eligible sites, plus a candidate's commune."""
+        hosts = access.host_ids(b.sites)
+        if hosts is None:  # sites without a commune code: only the candidate's is known
+            hosts = np.full(len(b.sites), "", dtype=object)
+        if keep is not None:
+            hosts = hosts[keep]
+        if extra >= 0:
+            hosts = np.append(hosts, str(self.communes["insee"].iloc[extra]))
+        return hosts
+
     def change_for_addition(
-        self, b: Baseline, x: float, y: float, *, snap: SiteSnap | None = None
+        self,
+        b: Baseline,
+        x: float,
+        y: float,
+        *,
+        snap: SiteSnap | None = None,
+        host_row: int | None = None,
     ) -> Change:
         """Which communes a new site at ``(x, y)`` (Lambert-93) speeds up, and their new times.
 
@@ -434,6 +467,9 @@ class WhatIf:
             The new site, Lambert-93 metres.
         snap
             The site already snapped to the road model (skips snapping it again).
+        host_row
+            Row of the commune containing the new site (located if not given): it gets at
+            most its first-mile time (the host-commune rule).
 
         Returns
         -------
@@ -441,11 +477,14 @@ class WhatIf:
         """
         model = self.models[b.mode]
         before = b.origin_time_s
+        if host_row is None:
+            host_row = self.host_row(x, y)
 
         def full() -> Change:
             xs = np.append(b.sites["x_l93"].to_numpy(float), x)
             ys = np.append(b.sites["y_l93"].to_numpy(float), y)
-            return Change.dense(before, model.nearest(xs, ys).time_s)
+            hosts = self._host_ids(b, extra=host_row)
+            return Change.dense(before, model.nearest(xs, ys, host_ids=hosts).time_s)
 
         if not common.is_road_model(model):
             return full()
@@ -461,11 +500,15 @@ class WhatIf:
         at, o_off = self._origins_at(b.mode)
         before_l = b.card.before_list
         pairs = []
+        # The host-commune rule: the candidate's commune gets at most its first-mile time.
+        cap = host_row if host_row >= 0 and o_off[host_row] < before_l[host_row] else -1
         for v, t in zip(nodes.tolist(), times.tolist(), strict=True):
             for r in at.get(v, ()):
                 nt = t + o_off[r]
-                if nt < before_l[r]:
+                if nt < before_l[r] and r != cap:
                     pairs.append((r, nt))
+        if cap >= 0:
+            pairs.append((cap, o_off[cap]))
         pairs.sort()  # rows ascending, as a full recompute lists them
         return Change(
             rows=np.fromiter((r for r, _ in pairs), np.int64, len(pairs)),
@@ -497,6 +540,8 @@ class WhatIf:
                 for r in at.get(v, ()):
                     rows.append(r)
                     vals.append(tv + o_off[r])
+            if b.host_rows is not None:
+                rows, vals = self._host_rule_after_closure(b, pos, rows, vals, o_off)
             rows_a = np.asarray(rows, np.int64)
             vals_a = np.asarray(vals, float)
             moved = vals_a != before[rows_a]
@@ -508,7 +553,27 @@ class WhatIf:
             return Change.dense(before, np.full(len(before), np.inf))
         xs = b.sites["x_l93"].to_numpy(float)[keep]
         ys = b.sites["y_l93"].to_numpy(float)[keep]
-        return Change.dense(before, model.nearest(xs, ys).time_s)
+        hosts = self._host_ids(b, keep) if road else access.host_ids(b.sites[keep])
+        return Change.dense(before, model.nearest(xs, ys, host_ids=hosts).time_s)
+
+    def _host_rule_after_closure(
+        self, b: Baseline, pos: int, rows: list[int], vals: list[float], o_off: list[float]
+    ) -> tuple[list[int], list[float]]:
+        """Apply the host-commune rule to a closure's new times.
+
+        The closed site's commune loses its cap unless another site stays there; communes
+        hosting a remaining site keep theirs.
+        """
+        assert b.host_rows is not None and b.node is not None
+        model = self.models[b.mode]
+        remaining = set(np.delete(b.host_rows, pos).tolist()) - {-1}
+        own = int(b.host_rows[pos])
+        if own >= 0 and own not in rows:  # its network time did not change, its cap may
+            node = int(np.asarray(model.origin_nodes)[own])
+            rows = [*rows, own]
+            vals = [*vals, float(b.node.time_s[node]) + o_off[own]]
+        vals = [min(v, o_off[r]) if r in remaining else v for r, v in zip(rows, vals, strict=True)]
+        return rows, vals
 
     def serves(self, network: str, keys: Sequence[str] | None = None) -> list[str]:
         """Keys of the profiles (among ``keys``, default all) that ``network`` serves."""
@@ -541,6 +606,7 @@ class WhatIf:
         list of (profile key, mode, Change, figures)
         """
         snaps: dict[str, SiteSnap] = {}
+        host_row = self.host_row(x, y)
         for mode, model in self.models.items():
             if common.is_road_model(model):
                 snaps[mode] = model.snap_sites(np.array([x]), np.array([y]))
@@ -548,7 +614,7 @@ class WhatIf:
         for k in self.serves(network, profiles):
             for mode in self.models:
                 b = self.baseline(k, mode)
-                ch = self.change_for_addition(b, x, y, snap=snaps.get(mode))
+                ch = self.change_for_addition(b, x, y, snap=snaps.get(mode), host_row=host_row)
                 out.append((k, mode, ch, card_figures(b.card, ch.rows, ch.after_s, addition=True)))
         return out
 
@@ -686,9 +752,9 @@ class WhatIf:
             )[list(CARD_COLUMNS)]
         changes = _concat_changes(change_parts, self.communes)
         cgdf = _candidates_gdf(cand_rows)
-        estimated = any(common.times_are(m) == "estimated" for m in self.models.values())
+        t_are = access.times_are_label(*self.models.values())
         notes = []
-        if estimated:
+        if t_are == "estimated":
             notes.append(
                 "Times come from an ESTIMATED road network: they are approximations, "
                 "labelled 'estimated' in every table and export."
@@ -702,8 +768,9 @@ class WhatIf:
             candidates=cgdf,
             ranking=ranking,
             models={m: getattr(v, "label", m) for m, v in self.models.items()},
-            estimated=estimated,
+            estimated=t_are != "measured",
             provenance=prov,
+            times_are=t_are,
             notes=notes,
         )
 
@@ -734,7 +801,7 @@ class WhatIf:
             **stats,
             "score": np.nan,
             "rank": np.nan,
-            "times_are": common.times_are(model),
+            "times_are": access.times_are_label(model),
             "model": getattr(model, "label", b.mode),
             "provenance": prov,
         }
@@ -763,7 +830,7 @@ class WhatIf:
                 "covered_before": cov_b,
                 "covered_after": cov_a,
                 "status_change": status,
-                "times_are": common.times_are(self.models[b.mode]),
+                "times_are": access.times_are_label(self.models[b.mode]),
             }
         )
 

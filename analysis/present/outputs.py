@@ -74,7 +74,8 @@ class OutputSet:
     provenance
         The run's provenance line (column ``run_provenance`` of every table and layer).
     times_are
-        ``"estimated"`` or ``"measured"`` (column ``times_are`` where a table has none).
+        ``"estimated"``, ``"modelled"`` or ``"measured"`` (column ``times_are`` where a
+        table has none).
     map_builder
         Returns the folium map written to ``map.html`` (``None``: no map).
     """

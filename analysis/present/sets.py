@@ -32,7 +32,7 @@ def coverage_output_set(result: Any) -> OutputSet:
         )
     clusters = result.clusters()
     summary = pd.concat([result.summary(by) for by in SUMMARY_GROUPINGS], ignore_index=True)
-    times_are = "estimated" if result.estimated else "measured"
+    times_are = result.times_are
     return OutputSet(
         kind="coverage",
         tables={

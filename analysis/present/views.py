@@ -117,10 +117,15 @@ def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> Prov
     if directory is not None and len(directory):
         tot_mod = int((directory["provenance"].astype(str) == "modelled").sum())
         modelled += f" (Whole directory: {tot_mod} modelled of {len(directory)} sites.)"
-    if result.estimated:
+    if result.times_are == "estimated":
         estimated = (
             f"Travel times are estimated ({result.model_label}), not measured on a real road "
             "graph: use them to compare places, not as exact durations."
+        )
+    elif result.times_are == "modelled":
+        estimated = (
+            f"Travel times are {result.model_label}: real roads, car speeds fitted on OSRM "
+            "times (a few % off on held-out trips), no local streets or traffic."
         )
     else:
         estimated = f"Travel times are not estimated: they are computed on {result.model_label}."
@@ -198,7 +203,7 @@ def commune_card(result: Any, insee: str) -> dict[str, str]:
         raise KeyError(f"commune {insee!r} is not in this view")
     r = df.loc[hit[0]]
     t = float(r["time_min"])
-    est = " (estimated)" if result.estimated else ""
+    est = f" ({result.times_are})" if result.estimated else ""
     cluster = int(r["cluster_id"])
 
     def text(col: str, missing: str = "—") -> str:

@@ -9,6 +9,11 @@ second (so that the router works on whole seconds and its answers are exact):
 - direct (origin → site): walking only, up to ``max_walk_m`` (a site next door needs no
   vehicle).
 
+Legs from an origin start where its residents live, not at the commune's point: every
+leg from an origin is at least its *resident spread* (:func:`resident_spread_m`) long, so
+a site or stop at the commune's point costs the residents' walk, never 0 s (the rule that
+keeps the "best" mode from reporting 0.0 min in every commune hosting a site).
+
 Legs are returned as CSR arrays (:class:`Legs`): the stops (or sites) within reach of each
 point and the time to each.
 """
@@ -135,6 +140,7 @@ def legs_within(
     speed_kmh: float,
     circuity: float,
     extra_s: float = 0.0,
+    min_m: np.ndarray | None = None,
 ) -> Legs:
     """Legs from every point P to every target Q within ``max_m`` of travelled distance.
 
@@ -152,6 +158,9 @@ def legs_within(
         Travelled distance over straight-line distance.
     extra_s
         Fixed time added to every leg (e.g. parking).
+    min_m
+        Shortest straight distance of a leg from each point (the resident spread of an
+        origin); ``None`` for none.
 
     Returns
     -------
@@ -175,7 +184,10 @@ def legs_within(
         else np.zeros(0, np.int64)
     )
     point = np.repeat(np.arange(n), counts)
-    dist = np.hypot(p[point, 0] - q[target, 0], p[point, 1] - q[target, 1]) * circuity
+    straight = np.hypot(p[point, 0] - q[target, 0], p[point, 1] - q[target, 1])
+    if min_m is not None:
+        straight = np.maximum(straight, np.asarray(min_m, dtype=float)[point])
+    dist = straight * circuity
     # Points exactly on the radius may fall either side after rounding: keep the rule exact.
     keep = dist <= max_m
     if not keep.all():
@@ -206,7 +218,13 @@ def merge_legs(a: Legs, b: Legs) -> Legs:
 
 
 def access_legs(
-    px: np.ndarray, py: np.ndarray, sx: np.ndarray, sy: np.ndarray, options: AccessOptions
+    px: np.ndarray,
+    py: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    options: AccessOptions,
+    *,
+    min_m: np.ndarray | None = None,
 ) -> Legs:
     """Legs from origin points to stops: walking, plus driving with park-and-ride.
 
@@ -218,6 +236,8 @@ def access_legs(
         Stops, Lambert-93.
     options
         Access options.
+    min_m
+        Resident spread of each origin (:func:`resident_spread_m`).
 
     Returns
     -------
@@ -226,24 +246,59 @@ def access_legs(
     walk = legs_within(
         px, py, sx, sy,
         max_m=options.max_walk_m, speed_kmh=options.walk_speed_kmh,
-        circuity=options.walk_circuity,
+        circuity=options.walk_circuity, min_m=min_m,
     )  # fmt: skip
     if not options.park_and_ride:
         return walk
     drive = legs_within(
         px, py, sx, sy,
         max_m=options.max_drive_m, speed_kmh=options.drive_speed_kmh,
-        circuity=options.drive_circuity, extra_s=options.park_time_s,
+        circuity=options.drive_circuity, extra_s=options.park_time_s, min_m=min_m,
     )  # fmt: skip
     return merge_legs(walk, drive)
 
 
 def walk_legs(
-    px: np.ndarray, py: np.ndarray, qx: np.ndarray, qy: np.ndarray, options: AccessOptions
+    px: np.ndarray,
+    py: np.ndarray,
+    qx: np.ndarray,
+    qy: np.ndarray,
+    options: AccessOptions,
+    *,
+    min_m: np.ndarray | None = None,
 ) -> Legs:
     """Return walking legs (egress from stops to sites, or direct from origins to sites)."""
     return legs_within(
         px, py, qx, qy,
         max_m=options.max_walk_m, speed_kmh=options.walk_speed_kmh,
-        circuity=options.walk_circuity,
+        circuity=options.walk_circuity, min_m=min_m,
     )  # fmt: skip
+
+
+#: Largest resident spread, metres: beyond a small town's centre, residents live near
+#: stops of their own (the single origin point cannot say where), so the spread stops
+#: growing with the commune's area.
+MAX_RESIDENT_SPREAD_M = 600.0
+
+
+def resident_spread_m(
+    surface_km2: np.ndarray, *, cap_m: float = MAX_RESIDENT_SPREAD_M
+) -> np.ndarray:
+    """Mean straight distance of a commune's residents from its point, metres.
+
+    The commune as a disc of its area with uniform residents: ``(2/3) × sqrt(A / π)`` (the
+    estimated network's access rule), capped at ``cap_m``.
+
+    Parameters
+    ----------
+    surface_km2
+        Area of each commune, km².
+    cap_m
+        Cap, metres.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    a = np.nan_to_num(np.asarray(surface_km2, dtype=float), nan=0.0).clip(min=0.0)
+    return np.minimum((2.0 / 3.0) * np.sqrt(a * 1e6 / np.pi), cap_m)

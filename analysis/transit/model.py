@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..errors import EmptyProfileError, ValidationError
 from ..road_model import OriginTimes
-from .access import AccessOptions, Legs, access_legs, walk_legs
+from .access import AccessOptions, Legs, access_legs, resident_spread_m, walk_legs
 from .gtfs import format_clock, parse_clock, parse_gtfs_date
 from .router import INF, build_profiles, earliest_arrivals
 from .timetable import (
@@ -224,6 +224,9 @@ class TransitModel:
         Longest walk between two stops during a transfer, metres of walking.
     meta
         Provenance for outputs.
+    origin_spread_m
+        Resident spread of each origin (:func:`analysis.transit.access.resident_spread_m`):
+        the shortest leg from it; zeros if not given.
     """
 
     timetable: Timetable
@@ -238,6 +241,7 @@ class TransitModel:
     min_transfer_s: int = 180
     max_transfer_walk_m: float = 400.0
     meta: dict[str, Any] = field(default_factory=dict)
+    origin_spread_m: np.ndarray | None = None
 
     mode: str = "transit"
 
@@ -246,6 +250,10 @@ class TransitModel:
         self.origin_x = np.asarray(self.origin_x, dtype=float)
         self.origin_y = np.asarray(self.origin_y, dtype=float)
         n = len(self.origin_ids)
+        if self.origin_spread_m is not None:
+            self.origin_spread_m = np.asarray(self.origin_spread_m, dtype=float)
+            if len(self.origin_spread_m) != n or not np.all(self.origin_spread_m >= 0):
+                raise ValidationError("origin_spread_m needs one non-negative distance per origin")
         if len(self.origin_x) != n or len(self.origin_y) != n:
             raise ValidationError("origin ids and coordinates must have the same length")
         if not (np.all(np.isfinite(self.origin_x)) and np.all(np.isfinite(self.origin_y))):
@@ -307,7 +315,10 @@ class TransitModel:
     def origin_legs(self) -> Legs:
         """Legs from every origin to the stops within reach."""
         tt = self.timetable
-        return access_legs(self.origin_x, self.origin_y, tt.stop_x, tt.stop_y, self.access)
+        return access_legs(
+            self.origin_x, self.origin_y, tt.stop_x, tt.stop_y, self.access,
+            min_m=self.origin_spread_m,
+        )  # fmt: skip
 
     def origin_access(self) -> pd.DataFrame:
         """Per commune: stops within reach and the quickest access leg.
@@ -355,7 +366,9 @@ class TransitModel:
         tt = self.timetable
         egress = walk_legs(tt.stop_x, tt.stop_y, x, y, self.access)
         eg_t, eg_s = egress.min_per_point()
-        di_t, di_s = walk_legs(self.origin_x, self.origin_y, x, y, self.access).min_per_point()
+        di_t, di_s = walk_legs(
+            self.origin_x, self.origin_y, x, y, self.access, min_m=self.origin_spread_m
+        ).min_per_point()
         near_stop = np.zeros(len(x), dtype=bool)
         near_stop[egress.target] = True
         if not near_stop.all():
@@ -395,7 +408,9 @@ class TransitModel:
         )  # fmt: skip
         return earliest_arrivals(prof, self.origin_legs, dep, di_t, di_s)
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> TransitTimes:
+    def nearest(
+        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None
+    ) -> TransitTimes:
         """Time from every origin commune to the nearest of the given sites.
 
         Parameters
@@ -480,11 +495,18 @@ class BestOfModel:
         return bool(self.road_model.estimated or self.transit_model.estimated)
 
     @property
+    def times_are(self) -> str:
+        """The least trustworthy of the road and transit models' labels."""
+        from ..access import times_are_label
+
+        return times_are_label(self.road_model, self.transit_model)
+
+    @property
     def label(self) -> str:
         """Both models' labels."""
         return f"best of road ({self.road_model.label}) and transit ({self.transit_model.label})"
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray) -> BestOfTimes:
+    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> BestOfTimes:
         """Return the quicker of road and transit, per commune.
 
         Parameters
@@ -497,8 +519,8 @@ class BestOfModel:
         BestOfTimes
             ``status`` is ``"ok"`` where either mode reaches a site, else the road status.
         """
-        road = self.road_model.nearest(x_l93, y_l93)
-        transit = self.transit_model.nearest(x_l93, y_l93)
+        road = self.road_model.nearest(x_l93, y_l93, host_ids=host_ids)
+        transit = self.transit_model.nearest(x_l93, y_l93, host_ids=host_ids)
         rt = np.asarray(road.time_s, dtype=float)
         tt = np.asarray(transit.time_s, dtype=float)
         use_transit = tt < rt
@@ -660,6 +682,11 @@ def build_transit_model(
             origin_ids=communes["insee"].to_numpy(),
             origin_x=ox,
             origin_y=oy,
+            origin_spread_m=(
+                resident_spread_m(communes["surface_km2"].to_numpy(float))
+                if "surface_km2" in communes.columns
+                else None
+            ),
             access=access,
             window=(str(window[0]), str(window[1])),
             step_min=float(step_min),

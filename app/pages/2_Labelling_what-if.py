@@ -64,7 +64,7 @@ with st.sidebar:
 st.title("Labelling application — what does this site add?")
 prov = common.sites_line(sites)
 (st.warning if road_model.estimated else st.info)(
-    f"Times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'}). "
+    f"Times: {road_model.label} ({road_model.times_are.upper()}). "
     f"Today's {prov}. Modelled sites stand where real data are missing."
 )
 
@@ -236,7 +236,7 @@ if result is None:
     st.stop()
 
 # --------------------------------------------------------------------------- cards
-est = " (estimated)" if result.estimated else ""
+est = f" ({result.times_are})" if result.estimated else ""
 cards = result.cards
 for note in result.notes:
     page.caption(note)

@@ -96,7 +96,7 @@ with st.sidebar:
 
 st.title("Permanence siting — where do the next permanences go?")
 (st.warning if road_model.estimated else st.info)(
-    f"Times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'}). "
+    f"Times: {road_model.label} ({road_model.times_are.upper()}). "
     f"Today's {common.sites_line(sites)}; existing sites stay fixed."
 )
 if not hosts:
@@ -109,7 +109,7 @@ except SproError as exc:
     st.stop()
 
 s = res.summary
-est = " (estimated)" if res.estimated else ""
+est = f" ({res.times_are})" if res.estimated else ""
 c = st.columns(4)
 c[0].metric(
     f"Uncovered today{est}",

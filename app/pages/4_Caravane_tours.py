@@ -92,7 +92,7 @@ with st.sidebar:
 
 st.title("Caravane and orientation bus — stops, days, order")
 (st.warning if road_model.estimated else st.info)(
-    f"Driving times: {road_model.label} ({'ESTIMATED' if road_model.estimated else 'measured'})."
+    f"Driving times: {road_model.label} ({road_model.times_are.upper()})."
     f" Who is under-served is judged against today's {common.sites_line(sites)}."
 )
 opts = (
@@ -111,7 +111,7 @@ except SproError as exc:
     st.stop()
 
 s = res.summary
-est = " (estimated)" if res.estimated else ""
+est = f" ({res.times_are})" if res.estimated else ""
 c = st.columns(4)
 c[0].metric(f"Target people reached{est}", f"{s['target_reached']:,.0f}")
 c[1].metric(
