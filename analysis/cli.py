@@ -25,17 +25,31 @@ logger = logging.getLogger(__name__)
 
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
+    from . import settings
     from .prepare import prepare
 
-    report = prepare(
-        osm_file=args.osm,
-        place=args.place,
-        transit=args.transit,
-        transit_date=args.date,
-        walk=args.walk,
-        refresh=args.refresh,
-        verbose=not args.quiet,
-    )
+    previous = settings.travelmapping_source
+    if args.travelmapping is not None:
+        from .errors import DataMissingError
+
+        if not args.travelmapping.exists():
+            raise DataMissingError(
+                f"{args.travelmapping}: no such file or folder; give the Travel Mapping "
+                "hwy_data tarball or an unpacked hwy_data folder"
+            )
+        settings.travelmapping_source = args.travelmapping.resolve()
+    try:
+        report = prepare(
+            osm_file=args.osm,
+            place=args.place,
+            transit=args.transit,
+            transit_date=args.date,
+            walk=args.walk,
+            refresh=args.refresh,
+            verbose=not args.quiet,
+        )
+    finally:  # for this run only: SPRO_TRAVELMAPPING makes it last
+        settings.travelmapping_source = previous
     for line in report:
         print(line)
     return 0
@@ -198,6 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--transit", action="store_true", help="also compile the TER timetable")
     p.add_argument("--date", help="transit date (YYYY-MM-DD) inside the feed's calendar")
+    p.add_argument(
+        "--travelmapping",
+        type=Path,
+        help="Travel Mapping hwy_data tarball or folder for the main-road model "
+        "(default: the mirror's; set SPRO_TRAVELMAPPING to keep using another)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_prepare)
 

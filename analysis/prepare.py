@@ -51,9 +51,12 @@ def prepare(
     """
     from .communes import load_communes
     from .estimated_network import load_or_build_estimated_network
+    from .mainroads.model import mainroads_available
     from .runs import load_sites
 
     steps = ["communes", "commune contiguity", "site directory", "estimated road network"]
+    if mainroads_available():
+        steps.append("main-road network")
     if osm_file is not None or place is not None:
         steps.append("OSM road network")
     if transit:
@@ -82,6 +85,17 @@ def prepare(
         elif step == "estimated road network":
             model = load_or_build_estimated_network(communes)
             what = f"{model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges"
+        elif step == "main-road network":
+            from .mainroads.model import load_or_build_mainroad_model
+
+            model = load_or_build_mainroad_model(communes)
+            rep = model.graph.meta["network"]
+            what = (
+                f"{model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges, "
+                f"{rep.get('exits_joined', 0)} motorway exits joined, "
+                f"{rep.get('pieces_dropped', 0)} small pieces dropped; "
+                f"{len(rep.get('skipped_files', []))} file problem(s) reported"
+            )
         elif step == "OSM road network":
             from .osm import prepare_osm_model
 

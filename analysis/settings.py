@@ -25,6 +25,14 @@ processed_data_dir: Path = Path(
     os.environ.get("SPRO_PROCESSED_DATA", project_dir / "data" / "processed")
 ).resolve()
 
+#: The Travel Mapping ``hwy_data`` tarball or folder of the main-road model; the mirror's
+#: ``roads/travelmapping/hwy_data_FRA_3d7993c.tar.gz`` if unset (``SPRO_TRAVELMAPPING``).
+travelmapping_source: Path | None = (
+    Path(os.environ["SPRO_TRAVELMAPPING"]).resolve()
+    if os.environ.get("SPRO_TRAVELMAPPING")
+    else None
+)
+
 #: Where the command line writes exports unless told otherwise.
 output_dir: Path = Path(os.environ.get("SPRO_OUTPUT_DIR", project_dir / "outputs")).resolve()
 

@@ -18,8 +18,8 @@ import numpy as np
 
 from analysis import access
 from analysis.communes import load_communes
-from analysis.estimated_network import load_or_build_estimated_network
 from analysis.inputs import load_sites
+from analysis.models import active_road_model
 from analysis.profiles import eligible_sites, load_profiles
 from analysis.runs import all_profiles
 
@@ -38,7 +38,8 @@ def main() -> None:
     communes = load_communes()
     sites = load_sites()
     profiles = load_profiles()
-    model = load_or_build_estimated_network(communes)
+    model = active_road_model(communes)  # the default: the main roads when their data is there
+    print(f"road model: {model.label}")
     print(f"loading after prepare: {time.perf_counter() - t0:.2f} s")
 
     all_profiles(model, sites, communes, profiles=profiles)  # warm-up (adjacency, caches)

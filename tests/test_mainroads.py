@@ -302,3 +302,31 @@ def test_a_commune_hosting_an_eligible_site_is_covered_beyond_its_first_mile(com
             p = baseline_pass(model, sites, communes, prof, threshold_min=thr_min)
             ok = hosts & (first_mile < thr_min * 60)
             assert p.covered[ok].all()
+
+
+@real
+def test_osrm_comparison_reproduces_the_calibration_figures(model):
+    from analysis.mainroads.model import CALIBRATION_SUMMARY
+    from analysis.mainroads.osrm_compare import compare_with_osrm
+
+    cmp = compare_with_osrm(model)
+    held = cmp.heldout.as_dict()
+    assert held == CALIBRATION_SUMMARY["test"]  # the README's figures
+    assert held["median_abs_pct"] <= 8 and held["p90_abs_pct"] <= 20
+    assert abs(held["bias_pct"]) <= 3
+    assert cmp.overall.n == 512 * 511
+
+
+@real
+def test_calibration_command_refits_the_defaults(communes):
+    """One fitting round from the defaults gives the defaults back (a fixed point)."""
+    from analysis.mainroads.calibrate import calibrate_mainroads
+
+    cal = calibrate_mainroads(communes, rounds=1, compare_adjacency=False, coach_check=False)
+    d = MainRoadParams()
+    np.testing.assert_allclose(cal.params.s_per_km, d.s_per_km, rtol=0.02)
+    assert cal.params.leg_fixed_s == pytest.approx(d.leg_fixed_s, rel=0.05)
+    assert cal.params.urban_extra_s_per_km == pytest.approx(d.urban_extra_s_per_km, rel=0.05)
+    t = cal.test.as_dict()
+    assert t["median_abs_pct"] <= 8 and t["p90_abs_pct"] <= 20 and abs(t["bias_pct"]) <= 3
+    assert set(cal.test_bands["band"]) == {"0-20 min", "20-40 min", "40-60 min", "60+ min"}

@@ -177,7 +177,8 @@ def timed_graph(net: MainRoadNetwork, params: MainRoadParams) -> RoadGraph:
 def default_sources(shared_dir: Path | None = None) -> tuple[Path, Path]:
     """Return the tarball and interchange file in the mirror (``settings.shared_data_dir``)."""
     root = Path(shared_dir) if shared_dir is not None else settings.shared_data_dir
-    return root / TARBALL, root / INTERCHANGES
+    tar = settings.travelmapping_source if shared_dir is None else None
+    return (tar or root / TARBALL), root / INTERCHANGES
 
 
 def mainroads_available(shared_dir: Path | None = None) -> bool:

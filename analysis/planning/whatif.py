@@ -429,9 +429,11 @@ class WhatIf:
 
     # ------------------------------------------------------------------ one change
     def host_row(self, x: float, y: float) -> int:
-        """Row of the commune containing the point (Lambert-93), ``-1`` if none."""
+        """Row of the commune containing the point (Lambert-93), ``-1`` if none or unknown."""
         from ..coach_hops import locate_points
 
+        if not isinstance(self.communes, gpd.GeoDataFrame):  # no polygons: host unknown
+            return -1
         return int(locate_points(self.communes, np.array([x]), np.array([y]))[0])
 
     def _host_ids(self, b: Baseline, keep: np.ndarray | None = None, extra: int = -1) -> Any:
