@@ -41,7 +41,7 @@ def main() -> None:
     profiles = load_profiles()
     print(f"inputs loaded in {time.perf_counter() - t0:.2f} s: {len(communes):,} communes, "
           f"{len(sites):,} sites; road model: {model.label} "
-          f"({'ESTIMATED' if model.estimated else 'measured'})")  # fmt: skip
+          f"({access.times_are_label(model).upper()})")  # fmt: skip
     network = common.canonical_network(args.network)
     prof = common.profile_for_network(network, profiles)
     thr = access.threshold_s(prof, "road", args.threshold)

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from analysis import access
 from analysis.planning.whatif import WhatIf
 from analysis.road_model import SiteSnap
 
@@ -71,7 +72,7 @@ def pass_only(session: WhatIf, keys: list[str], x: float, y: float):
 def bench(name, model, sites, communes, profiles, *, n_cand, reps, full_reps, seed=0):
     print(f"\n== {name}: {model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges, "
           f"{len(communes):,} communes, {len(sites):,} sites; model: {model.label} "
-          f"({'ESTIMATED' if model.estimated else 'measured'})")  # fmt: skip
+          f"({access.times_are_label(model).upper()})")  # fmt: skip
     inc = WhatIf(model, sites, communes, profiles)
     full = WhatIf(model, sites, communes, profiles, incremental=False)
     t0 = time.perf_counter()
