@@ -330,3 +330,21 @@ def test_calibration_command_refits_the_defaults(communes):
     t = cal.test.as_dict()
     assert t["median_abs_pct"] <= 8 and t["p90_abs_pct"] <= 20 and abs(t["bias_pct"]) <= 3
     assert set(cal.test_bands["band"]) == {"0-20 min", "20-40 min", "40-60 min", "60+ min"}
+
+
+def test_transit_legs_start_from_the_residents_spread():
+    """A site at the commune's point costs its residents' walk, never 0 s (best mode)."""
+    from analysis.transit.access import AccessOptions, legs_within, resident_spread_m
+
+    spread = resident_spread_m(np.array([0.0, 1.0, 400.0]))
+    assert spread[0] == 0.0
+    assert spread[1] == pytest.approx(2 / 3 * np.sqrt(1e6 / np.pi))  # 376 m
+    assert spread[2] == 600.0  # capped
+    opts = AccessOptions()
+    p = np.array([0.0, 0.0])
+    legs = legs_within(p, p, np.array([0.0]), np.array([0.0]), max_m=opts.max_walk_m,
+                       speed_kmh=opts.walk_speed_kmh, circuity=opts.walk_circuity,
+                       min_m=spread[:2])  # fmt: skip
+    t, _ = legs.min_per_point()
+    assert t[0] == 0
+    assert t[1] == np.ceil(spread[1] * 1.3 / (4.5 / 3.6))
