@@ -24,12 +24,19 @@ logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _load_inputs(sites_file: Path | None) -> tuple[Any, Any]:
-    """Communes and site directory (:func:`analysis.inputs.load_sites`)."""
+def _load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """Communes, site directory (:func:`analysis.inputs.load_sites`) and profiles.
+
+    ``--real-only`` leaves the modelled sites out (what the open data alone says);
+    ``--profiles-file`` replaces the bundled profiles.
+    """
     from ..communes import load_communes
     from ..inputs import load_sites
+    from ..profiles import load_profiles
 
-    return load_communes(), load_sites(sites_file)
+    profiles = load_profiles(args.profiles_file)  # a bad file fails before the heavy loads
+    sites = load_sites(args.sites, include_modelled=not args.real_only)
+    return load_communes(), sites, profiles
 
 
 def _load_models(modes: list[str], communes: Any, *, road: str, date: str | None) -> dict[str, Any]:
@@ -51,6 +58,10 @@ def _print_files(files: dict[str, Path]) -> None:
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--road", default="auto", choices=ROAD_CHOICES, help="road model (default auto)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument(
+        "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
+    )
+    p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
     p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -60,7 +71,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from ..planning.candidates import candidates_from_records, read_candidates_csv
     from ..planning.whatif import what_if
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites, profiles = _load_inputs(args)
     parts = []
     problems: list[str] = []
     if args.candidates:
@@ -104,6 +115,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         communes,
         cands,
         remove=args.remove or [],
+        profiles=profiles,
         only_profiles=args.profile,
         thresholds_min=args.threshold,
         rank_by=args.rank_by,
@@ -135,7 +147,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 def _cmd_siting(args: argparse.Namespace) -> int:
     from ..planning.siting import site_permanences
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites, profiles = _load_inputs(args)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
     exact = {"auto": "auto", "yes": True, "no": False}[args.exact]
     res = site_permanences(
@@ -147,6 +159,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         threshold_min=args.threshold,
         profile=args.profile,
         hosts=args.hosts,
+        profiles=profiles,
         exact=exact,
         solver=args.solver,
     )
@@ -190,7 +203,7 @@ def _parse_base(text: str) -> Any:
 def _cmd_caravane(args: argparse.Namespace) -> int:
     from ..planning.caravane import plan_caravane
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites, profiles = _load_inputs(args)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
     res = plan_caravane(
         model,
@@ -207,6 +220,7 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
         max_day_min=args.max_day_min or None,
         max_stops_per_day=args.max_stops_per_day,
         stops=args.stops,
+        profiles=profiles,
     )
     s = res.summary
     label = f" ({res.times_are.upper()} times)" if res.estimated else ""
