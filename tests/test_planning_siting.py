@@ -121,7 +121,10 @@ def test_errors(region):
 
 def test_hosts_and_export(region, tmp_path):
     fs = region.sites.iloc[:2].assign(network="France Services", site_id=["F1", "F2"])
-    hosts = candidate_hosts(region.communes, region.sites, network="CIO", france_services=fs)
+    hosts = candidate_hosts(
+        region.communes, region.sites, network="CIO", france_services=fs,
+        hosts=["town_halls", "france_services", "spro_sites"],
+    )  # fmt: skip
     assert set(hosts["host"].str.split(" ").str[0]) == {"town", "France", "SPRO"}
     assert not hosts["host"].str.contains(r"\(CIO\)").any()  # own network excluded
     res = site_permanences(
@@ -136,3 +139,22 @@ def test_hosts_and_export(region, tmp_path):
     assert picks["run_provenance"].str.contains("ESTIMATED").all()
     summary = pd.read_csv(files["summary_csv"])
     assert summary["k"].iloc[0] == 2
+
+
+def test_greedy_gap_is_never_negative():
+    from analysis.planning.siting import greedy_gap
+
+    assert greedy_gap(16332.0, 16332.0 - 1e-7) == 0.0  # solver tolerance: "-0.00 %" before
+    assert greedy_gap(90.0, 100.0) == pytest.approx(0.1)
+    assert greedy_gap(0.0, 0.0) == 0.0
+
+
+def test_colleges_are_candidate_hosts():
+    from analysis.communes import load_communes
+    from analysis.inputs import load_sites
+    from analysis.planning.siting import candidate_hosts
+
+    hosts = candidate_hosts(load_communes(), load_sites(), network="CIO", hosts=["colleges"])
+    assert len(hosts) == 884  # the 894 collèges less the 10 without coordinates
+    assert set(hosts["host"]) == {"collège"} and hosts["candidate_id"].str.startswith("CL-").all()
+    assert hosts["provenance"].eq("open-data:colleges_aura_geoloc_2024.csv").all()

@@ -178,7 +178,8 @@ def _cmd_siting(args: argparse.Namespace) -> int:
         f"  uncovered demand {s['demand_uncovered_before']:,.0f} → "
         f"{s['demand_uncovered_after']:,.0f}; exact: {s['exact_status']}"
         + (
-            f", optimum {s['exact_objective']:,.0f}, greedy gap {100 * s['greedy_gap']:.2f}%"
+            f", optimum {s['exact_objective']:,.0f}, greedy gap "
+            + (f"{100 * s['greedy_gap']:.2f}%" if s["greedy_gap"] > 0 else "0%")
             if s["exact_status"] != "not run"
             else ""
         )

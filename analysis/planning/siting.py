@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import re
 import time
 import warnings
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ from .paths import limited_times
 logger = logging.getLogger(__name__)
 
 #: Kinds of candidate hosts.
-HOSTS = ("town_halls", "france_services", "spro_sites")
+HOSTS = ("town_halls", "france_services", "spro_sites", "colleges")
 
 #: Methods of :func:`cost_matrix`.
 COST_METHODS = ("auto", "candidates", "origins")
@@ -494,6 +495,7 @@ def candidate_hosts(
     network: str,
     hosts: Sequence[str] = HOSTS,
     france_services: pd.DataFrame | None = None,
+    colleges: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the candidate hosts of new permanences.
 
@@ -509,6 +511,8 @@ def candidate_hosts(
         Which kinds of hosts (:data:`HOSTS`).
     france_services
         France Services sites (default: :func:`analysis.sites.directory.load_france_services`).
+    colleges
+        Collèges (default: :func:`analysis.schools.load_colleges`, those with a position).
 
     Returns
     -------
@@ -546,6 +550,26 @@ def candidate_hosts(
     if "spro_sites" in hosts:
         other = sites[sites["network"].astype(str) != network]
         parts.append(_host_table(other, "SPRO site", "SP-"))
+    if "colleges" in hosts:
+        col = colleges
+        if col is None:
+            from ..schools import load_colleges
+
+            col = load_colleges()
+        if "has_position" in col.columns:
+            col = col[col["has_position"].astype(bool)]
+        col = col.assign(
+            site_id=col["uai"].astype(str),
+            name=col["name"]
+            .astype(str)
+            .map(
+                lambda n: (
+                    n if re.match(r"(?i)\s*(coll[eéèê]ge|[eé]cole|lyc[eé]e)", n) else f"Collège {n}"
+                )
+            ),
+            provenance="open-data:colleges_aura_geoloc_2024.csv",
+        )
+        parts.append(_host_table(col, "collège", "CL-"))
     if not parts:
         raise ValidationError(f"no host kind chosen; choose among {', '.join(HOSTS)}")
     out = pd.concat(parts, ignore_index=True)
@@ -595,6 +619,18 @@ def _host_table(df: pd.DataFrame, host: str, prefix: str) -> pd.DataFrame:
             else "",
         }
     )
+
+
+def greedy_gap(greedy_objective: float, optimum: float) -> float:
+    """Relative gap of the greedy to the optimum, never below 0.
+
+    The solver's tolerance can put its optimum a hair under the greedy's objective
+    (shown as "-0.00 %"); the greedy cannot beat the optimum, so that is a gap of 0.
+    """
+    if not optimum > 0:
+        return 0.0
+    gap = (optimum - greedy_objective) / optimum
+    return 0.0 if gap < 1e-9 else float(gap)
 
 
 # ---------------------------------------------------------------------------------- run
@@ -933,9 +969,7 @@ def site_permanences(
         "exact_status": ex.status if ex else "not run",
         "exact_solver": ex.solver if ex else "",
         "exact_seconds": ex.seconds if ex else np.nan,
-        "greedy_gap": (ex.objective - greedy.objective) / ex.objective
-        if ex and ex.objective > 0
-        else (0.0 if ex else np.nan),
+        "greedy_gap": greedy_gap(greedy.objective, ex.objective) if ex else np.nan,
         "times_are": t_are,
         "model": model_label,
     }

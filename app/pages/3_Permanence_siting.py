@@ -20,6 +20,7 @@ HOST_LABELS = {
     "town_halls": "Town halls (every commune)",
     "france_services": "France Services sites",
     "spro_sites": "Other networks' SPRO sites",
+    "colleges": "Collèges (Éducation nationale, with a position)",
 }
 
 
@@ -128,7 +129,7 @@ if s["exact_status"] == "not run":
 else:
     c[3].metric(
         "Greedy's gap to the optimum",
-        f"{100 * s['greedy_gap']:.2f} %",
+        f"{100 * s['greedy_gap']:.2f} %" if s["greedy_gap"] > 0 else "0 %",
         help=f"{s['exact_solver']}: {s['exact_status']}, optimum {s['exact_objective']:,.0f}",
     )
 for note in res.notes:
