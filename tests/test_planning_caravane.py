@@ -167,3 +167,46 @@ def test_export(region, tmp_path):
     assert {"day", "seq", "name", "arrive", "depart", "target_reached"} <= set(it.columns)
     assert it["run_provenance"].str.contains("ESTIMATED").all()
     assert "ESTIMATED" in files["map_html"].read_text(encoding="utf-8")
+
+
+def test_school_days_of_a_season():
+    import datetime as dt
+
+    from analysis.errors import ValidationError
+    from analysis.planning.school_days import school_days
+
+    days = school_days("2027-01-04", "2027-03-31")
+    assert dt.date(2027, 2, 16) not in days  # zone A winter holidays
+    assert dt.date(2027, 3, 29) not in days  # Easter Monday
+    assert all(d.weekday() in (0, 1, 3, 4) for d in days)  # no Wednesday unless asked
+    assert len(school_days("2027-01-04", "2027-03-31", wednesdays=True)) > len(days)
+    with pytest.raises(ValidationError, match="no school day"):
+        school_days("2027-02-15", "2027-02-26")
+    with pytest.raises(ValidationError, match="before it starts"):
+        school_days("2027-03-01", "2027-02-01")
+    with pytest.raises(ValidationError, match="not a date"):
+        school_days("01/04/2027", "2027-03-31")
+
+
+def test_a_dated_programme_at_colleges(tmp_path):
+    from analysis.communes import load_communes
+    from analysis.inputs import load_sites
+    from analysis.models import active_road_model
+    from analysis.planning.caravane import college_stops, plan_caravane
+    from analysis.planning.school_days import school_days
+
+    communes = load_communes()
+    dates = school_days("2027-01-04", "2027-01-15")
+    res = plan_caravane(
+        active_road_model(communes), load_sites(), communes, base="63113", days=1,
+        dates=dates, stop_min=120, max_drive_min=240, profile="pupils",
+        stop_points=college_stops(), max_stops_per_day=2,
+    )  # fmt: skip
+    stops = res.itinerary[res.itinerary["kind"] == "stop"]
+    assert len(stops) > 0 and stops["stop_id"].str.len().gt(0).all()
+    assert set(stops["date"]) <= {str(d) for d in dates}
+    assert stops["stop_id"].str.split("-").str[-1].is_unique  # each collège at most once
+    assert (stops["audience"] > 0).all() and res.summary["audience_met"] > 0
+    files = res.export(tmp_path)
+    html = files["programme_html"].read_text(encoding="utf-8")
+    assert str(dates[0]) in html and "<script" not in html

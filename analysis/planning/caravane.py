@@ -231,6 +231,7 @@ class CaravaneResult:
             layers={"itinerary": it_g, "communes": self.communes},
             kind="caravane",
             map_builder=self.map,
+            documents={"programme": self.programme_html},
             metadata={
                 "tool": "caravane / orientation bus tours",
                 "base": self.base,
@@ -244,6 +245,12 @@ class CaravaneResult:
             provenance=self.provenance,
             times_are=self.times_are,
         )
+
+    def programme_html(self) -> str:
+        """Return the printable programme (one block per day, dated in a season)."""
+        from ..present.documents import caravane_programme
+
+        return caravane_programme(self)
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the tours."""
@@ -382,6 +389,8 @@ def plan_caravane(
     max_day_min: float | None = 480.0,
     max_stops_per_day: int | None = None,
     stops: Sequence[str] | None = None,
+    stop_points: pd.DataFrame | None = None,
+    dates: Sequence[Any] | None = None,
 ) -> CaravaneResult:
     """Choose the stops of a caravane and order them into daily tours from a base.
 
@@ -418,8 +427,16 @@ def plan_caravane(
     max_stops_per_day
         Optional limit of stops per day.
     stops
-        Impose these stops (INSEE codes or names) instead of choosing them: they are only
-        assigned to days and ordered.
+        Impose these stops (INSEE codes or names; with ``stop_points``, their ``stop_id``)
+        instead of choosing them: they are only assigned to days and ordered.
+    stop_points
+        Candidate stops other than the town halls, e.g. the collèges
+        (:func:`college_stops`): columns ``stop_id``, ``name``, ``insee``, ``x_l93``,
+        ``y_l93`` and ``audience`` (people met at the stop itself: the collège's pupils),
+        added to the under-served target reached around it.
+    dates
+        The programme's days (e.g. :func:`analysis.planning.school_days.school_days`):
+        ``days`` is then their number and the itinerary carries each day's ``date``.
 
     Returns
     -------
@@ -434,6 +451,11 @@ def plan_caravane(
     if not common.is_road_model(model):
         raise ValidationError("the caravane needs a road model (a bus drives)")
     access.check_origins(model, communes)
+    if dates is not None:
+        dates = [str(d) for d in dates]
+        if not dates:
+            raise ValidationError("the programme has no day: give at least one date")
+        days = len(dates)
     if isinstance(days, bool) or int(days) != days or days < 1:
         raise ValidationError(f"the number of days must be a positive whole number, not {days}")
     days = int(days)
@@ -466,28 +488,23 @@ def plan_caravane(
     target = np.where(under, demand, 0.0)
     tgt_rows = np.flatnonzero(target > 0)
 
-    # Candidate stops: town halls (commune origin points).
-    all_x = communes["x_l93"].to_numpy(float)
-    all_y = communes["y_l93"].to_numpy(float)
-    if stops is not None:
-        cand_rows = np.array([common.commune_position(s, communes)[0] for s in stops], np.int64)
-        if len(set(cand_rows.tolist())) != len(cand_rows):
-            raise ValidationError("a stop is given twice")
-    else:
-        cand_rows = np.arange(len(communes))
+    # Candidate stops: town halls (commune origin points), or the given stop points.
+    cands = _candidate_stops(communes, stops, stop_points)
+    c_x, c_y = cands["x_l93"].to_numpy(float), cands["y_l93"].to_numpy(float)
+    c_names = cands["name"].astype(str).to_numpy(object)
+    c_codes = cands["insee"].astype(str).to_numpy(object)
+    c_ids = cands["stop_id"].astype(str).to_numpy(object)
+    own = cands["audience"].to_numpy(float)
     reach_s = 60.0 * reach_min
-    cm = cost_matrix(
-        model, all_x[cand_rows], all_y[cand_rows], limit_s=reach_s, origins=tgt_rows
-    ).times_s  # candidates × target communes
-    reach_gain = np.asarray(cm.astype(bool).astype(float) @ target[tgt_rows]).ravel()
+    cm = cost_matrix(model, c_x, c_y, limit_s=reach_s, origins=tgt_rows).times_s
+    reach_gain = np.asarray(cm.astype(bool).astype(float) @ target[tgt_rows]).ravel() + own
     if stops is None:
         keep = reach_gain > 0
-        cand_rows, cm, reach_gain = cand_rows[keep], cm[keep], reach_gain[keep]
+        cm, reach_gain, own = cm[keep], reach_gain[keep], own[keep]
+        c_x, c_y, c_names, c_codes, c_ids = (a[keep] for a in (c_x, c_y, c_names, c_codes, c_ids))
 
     # Snap base and stops; driving times from/to the base.
-    snap = model.snap_sites(
-        np.append(b["x_l93"], all_x[cand_rows]), np.append(b["y_l93"], all_y[cand_rows])
-    )
+    snap = model.snap_sites(np.append(b["x_l93"], c_x), np.append(b["y_l93"], c_y))
     if snap.too_far[0]:
         raise ValidationError(f"the base {b['name']} is too far from the road network")
     drive_s = 60.0 * max_drive_min
@@ -504,7 +521,6 @@ def plan_caravane(
     codes = communes["insee"].astype(str).to_numpy()
     excluded: list[dict[str, Any]] = []
     for p in np.flatnonzero(~feasible):
-        r = cand_rows[p]
         why = (
             "too far from the road network"
             if snap.too_far[1 + p]
@@ -516,8 +532,8 @@ def plan_caravane(
         )
         excluded.append(
             {
-                "insee": codes[r],
-                "nom": names[r],
+                "insee": c_codes[p],
+                "nom": c_names[p],
                 "target_in_reach": reach_gain[p],
                 "round_trip_min": round_trip[p] / 60.0,
                 "reason": why,
@@ -527,7 +543,7 @@ def plan_caravane(
         bad = "; ".join(f"{e['nom']} ({e['insee']}): {e['reason']}" for e in excluded)
         raise ValidationError(f"impossible stop(s) for these limits: {bad}")
     if stops is None and not feasible.any():
-        if len(cand_rows) == 0:
+        if len(c_x) == 0:
             raise ValidationError(
                 f"no under-served {prof.key} population within {reach_min:g} min of any "
                 "commune: nothing for the caravane to reach"
@@ -535,7 +551,7 @@ def plan_caravane(
         best = int(np.argmin(round_trip))
         raise ValidationError(
             f"no stop can be served within {max_drive_min:g} min of driving a day: the "
-            f"nearest useful stop, {names[cand_rows[best]]}, is {round_trip[best] / 60:.0f} min "
+            f"nearest useful stop, {c_names[best]}, is {round_trip[best] / 60:.0f} min "
             "there and back (farther than half a day's driving); raise the daily driving limit "
             "or choose another base"
         )
@@ -549,7 +565,7 @@ def plan_caravane(
 
     def gain(p: int) -> float:
         cols = indices[indptr[p] : indptr[p + 1]]
-        return float(w[cols[~reached[cols]]].sum())
+        return float(w[cols[~reached[cols]]].sum()) + own[p]
 
     def best_insertion(pt: int) -> tuple[float, int, int] | None:
         best = None
@@ -571,7 +587,7 @@ def plan_caravane(
 
     no_room: list[int] = []
     if stops is not None:
-        order = sorted(range(len(cand_rows)), key=lambda p: -round_trip[p])
+        order = sorted(range(len(c_x)), key=lambda p: -round_trip[p])
         for p in order:
             ins = best_insertion(p + 1)
             if ins is None:
@@ -582,7 +598,7 @@ def plan_caravane(
             drive[d] += add
             reached[indices[indptr[p] : indptr[p + 1]]] = True
         if no_room:
-            bad = ", ".join(f"{names[cand_rows[p]]} ({codes[cand_rows[p]]})" for p in no_room)
+            bad = ", ".join(f"{c_names[p]} ({c_codes[p]})" for p in no_room)
             raise ValidationError(
                 f"the imposed stops do not fit in {days} day(s) within the limits: {bad} left "
                 "over; add days or raise the limits"
@@ -607,11 +623,10 @@ def plan_caravane(
             drive[d] += add
             reached[indices[indptr[p] : indptr[p + 1]]] = True
         for p in no_room:
-            r = cand_rows[p]
             excluded.append(
                 {
-                    "insee": codes[r],
-                    "nom": names[r],
+                    "insee": c_codes[p],
+                    "nom": c_names[p],
                     "target_in_reach": reach_gain[p],
                     "round_trip_min": round_trip[p] / 60.0,
                     "reason": "no room left in the days' limits",
@@ -640,20 +655,21 @@ def plan_caravane(
         rows.append(
             _row(d + 1, 0, "depart", b, "", clock, clock, 0.0, drive[d], 0.0, 0, t_are, label)
         )
+        day_rows_from = len(rows) - 1
         prev = 0
         for seq, pt in enumerate(tours[d], start=1):
             leg = times.t(prev, pt)
             clock += leg / 60.0
             p = pt - 1
-            r = cand_rows[p]
             cols = indices[indptr[p] : indptr[p + 1]]
             com = tgt_rows[cols]
             new = np.array([reached_by[c] is None for c in com], dtype=bool)
-            sid = f"D{d + 1}S{seq}-{codes[r]}"
+            sid = f"D{d + 1}S{seq}-{c_ids[p]}"
             reached_by[com[new]] = sid
             t_stop[com[new]] = cm.data[indptr[p] : indptr[p + 1]][new] / 60.0
-            lon, lat = to_lonlat(all_x[r], all_y[r])
-            place = {"name": str(names[r]), "insee": codes[r], "lon": float(lon), "lat": float(lat)}
+            lon, lat = to_lonlat(c_x[p], c_y[p])
+            place = {"name": str(c_names[p]), "insee": c_codes[p], "lon": float(lon),
+                     "lat": float(lat), "audience": float(own[p])}  # fmt: skip
             rows.append(
                 _row(
                     d + 1,
@@ -692,6 +708,9 @@ def plan_caravane(
                 label,
             )
         )
+        if dates is not None:
+            for row in rows[day_rows_from:]:
+                row["date"] = dates[d]
     itinerary = pd.DataFrame(rows, columns=_ITIN_COLS)
     ctab = gpd.GeoDataFrame(
         {
@@ -737,6 +756,9 @@ def plan_caravane(
         "target_total": total_target,
         "target_reached": got,
         "share_reached": got / total_target if total_target > 0 else np.nan,
+        "audience_met": float(itinerary["audience"].sum()),
+        "stops_kind": "town halls" if stop_points is None else "given stop points",
+        "season": f"{dates[0]} → {dates[-1]} ({len(dates)} school days)" if dates else "",
         "drive_min_per_day": "; ".join(f"{v / 60:.0f}" for v in drive),
         "times_are": t_are,
         "model": label,
@@ -758,6 +780,7 @@ def plan_caravane(
 
 
 _ITIN_COLS = [
+    "date",
     "day",
     "seq",
     "kind",
@@ -771,10 +794,79 @@ _ITIN_COLS = [
     "drive_min",
     "day_drive_min",
     "target_reached",
+    "audience",
     "communes_reached",
     "times_are",
     "model",
 ]
+
+
+def _candidate_stops(
+    communes: gpd.GeoDataFrame, stops: Sequence[str] | None, stop_points: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Candidate stops: the town halls, or the given stop points; imposed ones only if any."""
+    if stop_points is None:
+        rows = np.arange(len(communes))
+        if stops is not None:
+            rows = np.array([common.commune_position(s, communes)[0] for s in stops], np.int64)
+            if len(set(rows.tolist())) != len(rows):
+                raise ValidationError("a stop is given twice")
+        c = communes.iloc[rows]
+        return pd.DataFrame(
+            {
+                "stop_id": c["insee"].astype(str).to_numpy(),
+                "name": c["nom"].astype(str).to_numpy(),
+                "insee": c["insee"].astype(str).to_numpy(),
+                "x_l93": c["x_l93"].to_numpy(float),
+                "y_l93": c["y_l93"].to_numpy(float),
+                "audience": 0.0,
+            }
+        )
+    need = ("stop_id", "name", "insee", "x_l93", "y_l93", "audience")
+    missing = [c for c in need if c not in stop_points.columns]
+    if missing:
+        raise ValidationError(f"the stop points lack column(s) {', '.join(missing)}")
+    pts = pd.DataFrame(stop_points[list(need)]).reset_index(drop=True)
+    if stops is not None:
+        wanted = [str(s) for s in stops]
+        unknown = [s for s in wanted if s not in set(pts["stop_id"].astype(str))]
+        if unknown:
+            raise ValidationError(f"unknown stop(s) {', '.join(unknown)} among the stop points")
+        if len(set(wanted)) != len(wanted):
+            raise ValidationError("a stop is given twice")
+        pts = pts.set_index(pts["stop_id"].astype(str)).loc[wanted].reset_index(drop=True)
+    return pts
+
+
+def college_stops(colleges: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the collèges as caravane stops: their pupils are the audience met there.
+
+    Parameters
+    ----------
+    colleges
+        :func:`analysis.schools.load_colleges` (loaded if not given); those without a
+        position are left out.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stop_id`` (UAI), ``name``, ``insee``, ``x_l93``, ``y_l93``, ``audience``.
+    """
+    if colleges is None:
+        from ..schools import load_colleges
+
+        colleges = load_colleges()
+    c = colleges[colleges["has_position"].astype(bool)]
+    return pd.DataFrame(
+        {
+            "stop_id": c["uai"].astype(str).to_numpy(),
+            "name": c["name"].astype(str).to_numpy(),
+            "insee": c["insee"].astype(str).to_numpy(),
+            "x_l93": c["x_l93"].to_numpy(float),
+            "y_l93": c["y_l93"].to_numpy(float),
+            "audience": c["pupils"].to_numpy(float),
+        }
+    )
 
 
 def _row(
@@ -793,6 +885,7 @@ def _row(
     label: str,
 ) -> dict[str, Any]:
     return {
+        "date": "",
         "day": day,
         "seq": seq,
         "kind": kind,
@@ -806,6 +899,7 @@ def _row(
         "drive_min": round(leg_min, 1),
         "day_drive_min": round(day_drive_s / 60.0, 1),
         "target_reached": target,
+        "audience": place.get("audience", 0.0),
         "communes_reached": n,
         "times_are": t_are,
         "model": label,

@@ -78,6 +78,9 @@ class OutputSet:
         table has none).
     map_builder
         Returns the folium map written to ``map.html`` (``None``: no map).
+    documents
+        Name → function returning a printable HTML page, written to ``<name>.html`` (the
+        caravane's programme, labelling reports).
     """
 
     kind: str
@@ -87,6 +90,7 @@ class OutputSet:
     provenance: str
     times_are: str
     map_builder: Callable[[], Any] | None = field(default=None, repr=False)
+    documents: Mapping[str, Callable[[], str]] = field(default_factory=dict, repr=False)
 
     def files(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         """Return the files the set writes in ``out_dir``, by key.
@@ -100,6 +104,8 @@ class OutputSet:
             files["gpkg"] = out / f"{self.kind}.gpkg"
         if self.map_builder is not None:
             files["map_html"] = out / "map.html"
+        for k in self.documents:
+            files[f"{k}_html"] = out / f"{k}.html"
         files["metadata"] = out / "metadata.json"
         return files
 
@@ -211,6 +217,8 @@ def _write_staged(staging: Path, s: OutputSet) -> list[str]:
         from .leaflet import map_html
 
         files["map_html"].write_text(map_html(s.map_builder()), encoding="utf-8")
+    for k, build in s.documents.items():
+        files[f"{k}_html"].write_text(build(), encoding="utf-8")
     digests = {p.name: sha256_file(p) for k, p in files.items() if k != "metadata"}
     rest = {k: v for k, v in s.metadata.items() if k != "tool"}
     meta = {
