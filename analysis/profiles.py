@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import settings
 from .errors import DataMissingError, EmptyProfileError, UnknownNameError, ValidationError
+from .manifest import verify_input
 from .sites.networks import NETWORKS, SPRO_NETWORKS, canonical_network
 
 logger = logging.getLogger(__name__)
@@ -388,7 +389,8 @@ def load_age_shares(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     DataMissingError
         If the file is missing.
     ValidationError
-        If columns are missing or codes are duplicated.
+        If columns are missing or codes are duplicated, or the file differs from the
+        SHA-256 of ``data/raw/MANIFEST.toml`` (:func:`analysis.manifest.verify_input`).
     """
     p = Path(settings.shared_data_dir) / AGE_SHARES_FILE if path is None else Path(path)
     if not p.exists():
@@ -396,6 +398,7 @@ def load_age_shares(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             f"age-band shares not found at {p}; age-based profiles need the local mirror "
             "../shared/data/population_grid (or set analysis.settings.shared_data_dir)"
         )
+    verify_input(p)
     key = (str(p), p.stat().st_mtime_ns)
     if key not in _age_cache:
         df = pd.read_csv(p, dtype={"insee": str})
@@ -432,6 +435,7 @@ def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     p = Path(str(profile.demand_file))
     if not p.exists():
         raise DataMissingError(f"demand file of profile {profile.key!r} not found: {p}")
+    verify_input(p)
     df = pd.read_csv(p, dtype={"insee": str})
     col = str(profile.demand_column)
     for needed in ("insee", col):

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataMissingError, ValidationError
+from ..manifest import file_digest, verify_input
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +296,7 @@ class _FeedSource:
                 if p.is_file() and p.suffix.lower() == ".txt":
                     self.members[p.name.lower()] = str(p)
         else:
+            verify_input(path)  # a feed of the mirror is checked against the manifest
             try:
                 self._zip = zipfile.ZipFile(path)
             except zipfile.BadZipFile as exc:
@@ -367,11 +369,12 @@ class _FeedSource:
 def feed_checksum(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a feed (the zip file, or the ``.txt`` files of a folder in name order)."""
     p = Path(path)
+    if not p.is_dir():  # a zip: the digest is cached by size and mtime
+        return file_digest(p)
     h = hashlib.sha256()
-    files = sorted(q for q in p.iterdir() if q.suffix.lower() == ".txt") if p.is_dir() else [p]
+    files = sorted(q for q in p.iterdir() if q.suffix.lower() == ".txt")
     for q in files:
-        if p.is_dir():
-            h.update(q.name.encode())
+        h.update(q.name.encode())
         with open(q, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)

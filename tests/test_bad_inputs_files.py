@@ -1,0 +1,214 @@
+"""Bad-input catalogue: inputs that used to be accepted silently (issue 14).
+
+Rows MIR-NN (the data mirror against ``data/raw/MANIFEST.toml``), and the rows of the
+other sections added with them (demand files, GeoPackage layers, GTFS archives) — see
+docs/bad_inputs.md. A damaged mirror is built in ``tmp_path`` from symbolic links to the
+real files and the one damaged copy; nothing is written into the mirror or the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from analysis import settings
+from analysis.cli import main
+from analysis.errors import ValidationError
+
+MIRROR = Path(settings.shared_data_dir)
+HAS_MIRROR = (MIRROR / "access_points").is_dir()
+needs_mirror = pytest.mark.skipif(not HAS_MIRROR, reason="needs the local data mirror")
+
+
+def cli(capsys, *args):
+    rc = main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def user_error(rc, err, *needles):
+    assert rc == 2, err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+def damaged_mirror(tmp_path: Path, rel: str, damage) -> Path:
+    """A mirror of symbolic links to the real files, with ``rel`` a damaged copy."""
+    root = tmp_path / "mirror"
+    src, dst = MIRROR, root
+    for part in Path(rel).parts:  # link every entry, down the folders leading to rel
+        dst.mkdir(parents=True, exist_ok=True)
+        for entry in src.iterdir():
+            if entry.name != part and not (dst / entry.name).exists():
+                (dst / entry.name).symlink_to(entry)
+        src, dst = src / part, dst / part
+    (root / rel).write_bytes(damage((MIRROR / rel).read_bytes()))
+    return root
+
+
+def truncate(data: bytes) -> bytes:
+    return data[: len(data) // 2]
+
+
+def flip_one_byte(data: bytes) -> bytes:
+    i = len(data) // 2
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+
+@pytest.fixture
+def redirected(monkeypatch, tmp_path):
+    """Point the processed folder at tmp_path (the digest cache, rebuilt caches)."""
+    monkeypatch.setattr(settings, "processed_data_dir", tmp_path / "processed")
+    return tmp_path
+
+
+def expect_mismatch(exc: ValidationError, path: Path) -> None:
+    from analysis.manifest import shared_digests
+
+    msg = str(exc)
+    assert str(path) in msg
+    expected = [d for r, d in shared_digests().items() if str(path).endswith(r)]
+    assert expected and f"expected {expected[0]}" in msg
+    assert "found " in msg and "restore the file from its official source" in msg
+    assert "docs/data.md" in msg
+
+
+# =========================================================================== MIR
+@needs_mirror
+def test_mir_01_truncated_access_point_file(tmp_path, redirected, monkeypatch, capsys):
+    rel = "access_points/france_travail_2019.csv"
+    root = damaged_mirror(tmp_path, rel, truncate)
+    from analysis.sites.directory import load_bundled_directory
+
+    with pytest.raises(ValidationError) as info:
+        load_bundled_directory(shared_dir=root)
+    expect_mismatch(info.value, root / rel)
+    monkeypatch.setattr(settings, "shared_data_dir", root)
+    out = tmp_path / "out"
+    rc, _, err = cli(capsys, "coverage", "--profile", "job_seekers", "--quiet", "--out", out)
+    user_error(rc, err, "france_travail_2019.csv", "expected 5738a170", "docs/data.md")
+    assert not out.exists()
+    rc, _, err = cli(capsys, "prepare", "--quiet")
+    user_error(rc, err, "france_travail_2019.csv", "restore the file")
+
+
+def _load_france_services(root):
+    from analysis.sites.directory import load_france_services
+
+    load_france_services(shared_dir=root)
+
+
+def _load_age_shares(root):
+    from analysis.communes import load_communes
+    from analysis.profiles import get_profile, profile_demand
+
+    profile_demand(get_profile("young_16_25"), load_communes())
+
+
+def _read_ter(root):
+    from analysis.transit.gtfs import read_calendar_range
+
+    read_calendar_range(root / "gtfs" / "sncf_ter_2025-01.zip")
+
+
+def _coach_hops(root):
+    from analysis.coach_hops import load_coach_hops
+    from analysis.communes import load_communes
+
+    load_coach_hops(load_communes())
+
+
+def _colleges(root):
+    from analysis.schools import load_colleges
+
+    load_colleges()
+
+
+def _dares_demand(root):
+    from analysis.communes import load_communes
+    from analysis.profiles import Profile, profile_demand
+
+    prof = Profile(key="js", label="Job seekers", networks=("France Travail",),
+                   thresholds_min={"road": 30.0}, base="file",
+                   demand_file=str(root / "demand" / DARES),
+                   demand_column="nombre_de_demandeurs_d_emploi")  # fmt: skip
+    profile_demand(prof, load_communes())
+
+
+DARES = "defm_dares_2024T4_ABC_communes_dep01_03_07.csv"
+
+
+@needs_mirror
+@pytest.mark.parametrize(
+    ("rel", "load"),
+    [
+        ("access_points/france_services_2024.csv", _load_france_services),
+        ("population_grid/communes_84_age_shares_filosofi2021.csv", _load_age_shares),
+        ("gtfs/sncf_ter_2025-01.zip", _read_ter),
+        ("gtfs/sncf_ter_2025-01.zip", _coach_hops),
+        ("schools/colleges_aura_geoloc_2024.csv", _colleges),
+        ("demand/" + DARES, _dares_demand),
+    ],
+    ids=["france-services", "age-shares", "gtfs", "coach-hops", "colleges", "demand"],
+)
+def test_mir_02_one_byte_changed_in_another_mirror_file(
+    tmp_path, redirected, monkeypatch, rel, load
+):
+    root = damaged_mirror(tmp_path, rel, flip_one_byte)
+    monkeypatch.setattr(settings, "shared_data_dir", root)
+    with pytest.raises(ValidationError) as info:
+        load(root)
+    expect_mismatch(info.value, root / rel)
+
+
+@needs_mirror
+def test_mir_03_digest_cache_garbled_or_file_touched(tmp_path, redirected, monkeypatch):
+    """A second check costs a stat; a touched file or a garbled cache is hashed again."""
+    from analysis import manifest
+
+    calls = []
+    real = manifest.sha256_file
+    monkeypatch.setattr(manifest, "sha256_file", lambda p: calls.append(p) or real(p))
+    path = MIRROR / "access_points" / "france_travail_2019.csv"
+    digest = manifest.verify_input(path)
+    assert digest == manifest.shared_digests()["access_points/france_travail_2019.csv"]
+    assert len(calls) == 1
+    assert manifest.verify_input(path) == digest
+    assert len(calls) == 1  # cached by (path, size, mtime_ns)
+    cache = Path(settings.processed_data_dir) / manifest.DIGEST_CACHE_NAME
+    cache.write_text("{not json", encoding="utf-8")
+    assert manifest.verify_input(path) == digest
+    assert len(calls) == 2
+    # the same size and a new mtime (a copy that keeps the name): hashed again
+    root = damaged_mirror(tmp_path, "access_points/france_travail_2019.csv", lambda b: b)
+    copy = root / "access_points" / "france_travail_2019.csv"
+    assert manifest.verify_input(copy, mirror=root) == digest
+    assert len(calls) == 3
+    copy.write_bytes(flip_one_byte(copy.read_bytes()))
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    with pytest.raises(ValidationError, match="restore the file"):
+        manifest.verify_input(copy, mirror=root)
+
+
+@needs_mirror
+def test_every_mirror_file_the_tool_reads_is_in_the_manifest():
+    from analysis.manifest import shared_digests
+    from analysis.schools import GEOLOC_FILE, SCHOOLS_SUBDIR, SIZES_FILE
+
+    digests = shared_digests()
+    read = [p.relative_to(MIRROR).as_posix() for p in (MIRROR / "access_points").glob("*.csv")]
+    read += [p.relative_to(MIRROR).as_posix() for p in (MIRROR / "gtfs").rglob("*.zip")]
+    read += [f"{SCHOOLS_SUBDIR}/{GEOLOC_FILE}", f"{SCHOOLS_SUBDIR}/{SIZES_FILE}"]
+    read += ["population_grid/communes_84_age_shares_filosofi2021.csv", f"demand/{DARES}"]
+    assert sorted(set(read) - set(digests)) == []
+    from analysis.io import sha256_file
+
+    for rel in read:  # and the real files match (the check must not refuse a good mirror)
+        assert sha256_file(MIRROR / rel) == digests[rel], rel
