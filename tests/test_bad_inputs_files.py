@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analysis import settings
@@ -212,3 +213,74 @@ def test_every_mirror_file_the_tool_reads_is_in_the_manifest():
 
     for rel in read:  # and the real files match (the check must not refuse a good mirror)
         assert sha256_file(MIRROR / rel) == digests[rel], rel
+
+
+# =========================================================================== PROF
+# A profile's own demand figures (base = "file", analysis.profiles.profile_demand).
+@pytest.fixture(scope="module")
+def communes():
+    from analysis.communes import load_communes
+
+    return load_communes()
+
+
+def own_demand(csv_path: Path, column: str):
+    from analysis.profiles import Profile
+
+    return Profile(key="own", label="Own figures", networks=("France Travail",),
+                   thresholds_min={"road": 30.0}, base="file", demand_file=str(csv_path),
+                   demand_column=column, demand_status="official")  # fmt: skip
+
+
+@needs_mirror
+def test_prof_17_demand_file_saved_from_excel(tmp_path, communes):
+    """The DARES file of Ain, Allier and Ardèche with its codes as Excel writes them (1001)."""
+    import pandas as pd
+
+    from analysis.profiles import profile_demand
+
+    real = pd.read_csv(MIRROR / "demand" / DARES, dtype=str)
+    excel = real.assign(insee=real["insee"].str.lstrip("0"))
+    assert (excel["insee"].str.len() == 4).sum() > 500  # 01xxx, 03xxx, 07xxx
+    path = tmp_path / "defm_excel.csv"
+    excel.to_csv(path, index=False, sep=",")
+    three = communes[communes["dep"].isin(["01", "03", "07"])].reset_index(drop=True)
+    column = "nombre_de_demandeurs_d_emploi"
+    got = profile_demand(own_demand(path, column), three)
+    want = profile_demand(own_demand(MIRROR / "demand" / DARES, column), three)
+    assert got.sum() > 50_000 and (got > 0).sum() > 900  # was 0 for every commune
+    np.testing.assert_array_equal(got, want)
+    # the same commune written both ways is one commune written twice
+    both = tmp_path / "both.csv"
+    both.write_text("insee,n\n1053,7\n01053,7\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="duplicate insee codes") as info:
+        profile_demand(own_demand(both, "n"), three)
+    assert info.value.rows == [1, 2]
+
+
+@needs_mirror
+def test_prof_18_demand_file_that_does_not_cover_the_communes(tmp_path, communes, capsys):
+    from analysis.profiles import profile_demand
+
+    with pytest.raises(ValidationError) as info:
+        profile_demand(own_demand(MIRROR / "demand" / DARES, "nombre_de_demandeurs_d_emploi"),
+                       communes)  # fmt: skip
+    msg = str(info.value)
+    assert DARES in msg
+    assert "2,982 of the 4,025 communes have no row" in msg
+    assert "15001 " in msg and "departments 15, 26, 38, 42, 43, 63, 69, 73, 74" in msg
+    assert "0 where there is nobody" in msg
+    # on the command line: a profiles file whose demand file is partial
+    toml = tmp_path / "mine.toml"
+    toml.write_text(
+        '[profiles.js]\nlabel = "Job seekers"\nnetworks = ["France Travail"]\n'
+        "thresholds_min = { road = 30, transit = 45, walk = 20 }\n"
+        f'[profiles.js.demand]\nbase = "file"\nfile = "{MIRROR / "demand" / DARES}"\n'
+        'column = "nombre_de_demandeurs_d_emploi"\nstatus = "official"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    rc, _, err = cli(capsys, "coverage", "--profiles-file", toml, "--profile", "js",
+                     "--quiet", "--out", out)  # fmt: skip
+    user_error(rc, err, "do not cover the communes", "have no row")
+    assert not out.exists()

@@ -24,7 +24,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .. import settings
-from ..communes import load_arrondissements
+from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
 
 logger = logging.getLogger(__name__)
@@ -324,9 +324,7 @@ class CommuneIndex:
     # ------------------------------------------------------------------ codes
     def from_code(self, code: object) -> Resolved | None:
         """Resolve an INSEE code (current, former, or a Lyon arrondissement)."""
-        c = str(code).strip() if code is not None else ""
-        if re.fullmatch(r"\d{4}", c):
-            c = c.zfill(5)
+        c = insee_code(code)
         if c in self.by_code:
             return Resolved(c, "", "code")
         if c in self.arr:
