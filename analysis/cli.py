@@ -65,6 +65,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         modes=[args.mode],
         road=args.road,
         sites_file=args.sites,
+        sites_layer=args.layer,
         include_modelled=not args.real_only,
         profiles_file=args.profiles_file,
         transit_options=options,
@@ -80,6 +81,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
                 threshold_min=args.threshold,
                 include_modelled=not args.real_only,
                 sites_file=args.sites,
+                sites_layer=args.layer,
                 out_dir=out,
                 overwrite=args.overwrite,
                 communes=communes,
@@ -211,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--road", default="auto", choices=ROAD_CHOICES, help="auto, estimated or osm (default auto)"
     )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
     p.add_argument(
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )

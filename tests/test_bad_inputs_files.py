@@ -284,3 +284,84 @@ def test_prof_18_demand_file_that_does_not_cover_the_communes(tmp_path, communes
                      "--quiet", "--out", out)  # fmt: skip
     user_error(rc, err, "do not cover the communes", "have no row")
     assert not out.exists()
+
+
+# =========================================================================== DIR
+# A user's GeoPackage with several layers (analysis.sites.user_import, `--sites --layer`).
+def geopackage(path: Path, layers: dict[str, str]) -> Path:
+    """Write a GeoPackage with the named layers: ``points`` (sites), ``polygons``, ``table``."""
+    import geopandas as gpd
+    import pandas as pd
+    import pyogrio
+    from shapely.geometry import Point, box
+
+    for name, kind in layers.items():
+        if kind == "points":
+            gdf = gpd.GeoDataFrame(
+                {"name": [f"ML {name}"], "network": ["Mission Locale"]},
+                geometry=[Point(4.1236, 45.1427)], crs="EPSG:4326",
+            )  # fmt: skip
+            gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        elif kind == "polygons":
+            gdf = gpd.GeoDataFrame(
+                {"zone": ["Yssingelais"]}, geometry=[box(4.0, 45.0, 4.3, 45.3)], crs="EPSG:4326"
+            )
+            gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+        else:
+            pyogrio.write_dataframe(pd.DataFrame({"note": ["exported 2026-11"]}), path, layer=name)
+    return path
+
+
+@needs_mirror
+def test_dir_31_geopackage_with_one_point_layer_among_others(tmp_path, capsys):
+    from analysis.sites.user_import import read_user_directory
+
+    f = geopackage(tmp_path / "annuaire.gpkg",
+                   {"zones": "polygons", "sites": "points", "meta": "table"})  # fmt: skip
+    ud = read_user_directory(f)
+    assert list(ud.sites["name"]) == ["ML sites"]  # the point layer, not the first layer
+    note = [m for m in ud.messages if "layer" in m]
+    assert note and "read layer 'sites', the only point layer" in note[0]
+    assert "'zones' (Polygon)" in note[0] and "'meta' (no geometry)" in note[0]
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--quiet",
+                     "--out", tmp_path / "out")  # fmt: skip
+    assert rc == 0, err
+    assert any("warning:" in line and "not read: 'zones'" in line for line in err.splitlines())
+
+
+@needs_mirror
+def test_dir_32_geopackage_with_several_point_layers(tmp_path, capsys):
+    from analysis.sites.user_import import read_user_directory
+
+    f = geopackage(tmp_path / "annuaire.gpkg",
+                   {"permanences": "points", "agences": "points", "zones": "polygons"})  # fmt: skip
+    with pytest.raises(ValidationError) as info:
+        read_user_directory(f)
+    msg = str(info.value)
+    assert "3 layers and several point layers" in msg and "--layer NAME" in msg
+    assert "'permanences' (Point), 'agences' (Point), 'zones' (Polygon)" in msg
+    ud = read_user_directory(f, layer="agences")
+    assert list(ud.sites["name"]) == ["ML agences"]
+    assert any("not read: 'permanences' (Point), 'zones' (Polygon)" in m for m in ud.messages)
+    with pytest.raises(ValidationError, match="no layer 'agence' in the file; its layers are"):
+        read_user_directory(f, layer="agence")
+    out = tmp_path / "out"
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--quiet",
+                     "--out", out)  # fmt: skip
+    user_error(rc, err, "annuaire.gpkg", "several point layers", "--layer NAME")
+    assert not out.exists()
+    rc, _, err = cli(capsys, "whatif", "--sites", f, "--layer", "nope", "--commune", "43268",
+                     "--network", "Mission Locale", "--out", out)  # fmt: skip
+    user_error(rc, err, "no layer 'nope'")
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--layer",
+                     "agences", "--quiet", "--out", out)  # fmt: skip
+    assert rc == 0, err
+    from analysis.runs import default_out_dir
+
+    assert default_out_dir("young_16_25", "road", 20, sites_file=f, sites_layer="agences").name == (
+        "young_16_25_road_20min_sites-annuaire-agences"
+    )
+    csv = tmp_path / "annuaire.csv"
+    csv.write_text("name,network,commune\nML Yssingeaux,Mission Locale,43268\n", "utf-8")
+    with pytest.raises(ValidationError, match="a CSV file has no layers"):
+        read_user_directory(csv, layer="agences")

@@ -17,7 +17,9 @@ def region():
 
 @pytest.fixture(autouse=True)
 def synthetic_inputs(region, monkeypatch):
-    monkeypatch.setattr(cmd, "_load_inputs", lambda sites_file: (region.communes, region.sites))
+    monkeypatch.setattr(
+        cmd, "_load_inputs", lambda sites_file, layer=None: (region.communes, region.sites)
+    )
     monkeypatch.setattr(
         cmd, "_load_models", lambda modes, communes, road, date: {m: region.model for m in modes}
     )

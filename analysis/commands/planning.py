@@ -24,12 +24,12 @@ logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------- inputs
-def _load_inputs(sites_file: Path | None) -> tuple[Any, Any]:
+def _load_inputs(sites_file: Path | None, layer: str | None = None) -> tuple[Any, Any]:
     """Communes and site directory (:func:`analysis.inputs.load_sites`)."""
     from ..communes import load_communes
     from ..inputs import load_sites
 
-    return load_communes(), load_sites(sites_file)
+    return load_communes(), load_sites(sites_file, sites_layer=layer)
 
 
 def _load_models(modes: list[str], communes: Any, *, road: str, date: str | None) -> dict[str, Any]:
@@ -51,6 +51,7 @@ def _print_files(files: dict[str, Path]) -> None:
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--road", default="auto", choices=ROAD_CHOICES, help="road model (default auto)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
     p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -60,7 +61,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from ..planning.candidates import candidates_from_records, read_candidates_csv
     from ..planning.whatif import what_if
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites = _load_inputs(args.sites, layer=args.layer)
     parts = []
     problems: list[str] = []
     if args.candidates:
@@ -135,7 +136,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 def _cmd_siting(args: argparse.Namespace) -> int:
     from ..planning.siting import site_permanences
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites = _load_inputs(args.sites, layer=args.layer)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
     exact = {"auto": "auto", "yes": True, "no": False}[args.exact]
     res = site_permanences(
@@ -190,7 +191,7 @@ def _parse_base(text: str) -> Any:
 def _cmd_caravane(args: argparse.Namespace) -> int:
     from ..planning.caravane import plan_caravane
 
-    communes, sites = _load_inputs(args.sites)
+    communes, sites = _load_inputs(args.sites, layer=args.layer)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
     res = plan_caravane(
         model,
