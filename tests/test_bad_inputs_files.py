@@ -365,3 +365,98 @@ def test_dir_32_geopackage_with_several_point_layers(tmp_path, capsys):
     csv.write_text("name,network,commune\nML Yssingeaux,Mission Locale,43268\n", "utf-8")
     with pytest.raises(ValidationError, match="a CSV file has no layers"):
         read_user_directory(csv, layer="agences")
+
+
+# =========================================================================== GTFS
+# GTFS archives that used to end in a traceback (analysis.transit.gtfs._FeedSource).
+TINY = Path(__file__).resolve().parent / "data" / "gtfs_tiny"
+
+
+def tiny_zip(path: Path, replace: dict[str, str] | None = None) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(TINY.glob("*.txt")):
+            z.writestr(f.name, (replace or {}).get(f.name, f.read_text(encoding="utf-8")))
+    return path
+
+
+def patch_zip(path: Path, *, method: int | None = None, flag: int = 0,
+              announce: dict[str, int] | None = None) -> Path:  # fmt: skip
+    """Rewrite header fields in place: compression method, flag bits, announced sizes."""
+    import struct
+
+    data = bytearray(path.read_bytes())
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local, central headers
+        i = data.find(sig)
+        while i >= 0:
+            flags = struct.unpack_from("<H", data, i + off)[0]
+            struct.pack_into("<H", data, i + off, flags | flag)
+            if method is not None:
+                struct.pack_into("<H", data, i + off + 2, method)
+            if sig == b"PK\x01\x02" and announce:
+                n = struct.unpack_from("<H", data, i + 28)[0]
+                name = bytes(data[i + 46 : i + 46 + n]).decode()
+                if name in announce:
+                    struct.pack_into("<I", data, i + 24, announce[name])
+            i = data.find(sig, i + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def gtfs_error(capsys, tmp_path, path: Path, *needles: str) -> None:
+    """The library and the command line give the one-line error naming file and member."""
+    from analysis.transit.gtfs import read_gtfs
+
+    with pytest.raises(ValidationError) as info:
+        read_gtfs(path)
+    for needle in (path.name, *needles):
+        assert needle in str(info.value), str(info.value)
+    rc, _, err = cli(capsys, "transit-check", "--gtfs", path, "--quiet")
+    user_error(rc, err, path.name, *needles)
+
+
+def test_gtfs_20_deflate64_archive(tmp_path, capsys):
+    p = patch_zip(tiny_zip(tmp_path / "reseau.zip"), method=9)  # as Windows' zip writes it
+    gtfs_error(capsys, tmp_path, p, "reseau.zip:agency.txt", "Deflate64", "re-zip it")
+
+
+def test_gtfs_21_password_protected_archive(tmp_path, capsys):
+    p = patch_zip(tiny_zip(tmp_path / "reseau.zip"), flag=0x1)
+    gtfs_error(capsys, tmp_path, p, "reseau.zip:agency.txt", "password-protected")
+
+
+def test_gtfs_22_feed_with_no_stop_in_the_region(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(settings, "processed_data_dir", tmp_path / "processed")
+    stops = (TINY / "stops.txt").read_text(encoding="utf-8")
+    paris = stops.replace("45.7", "48.8").replace(",4.", ",2.").replace(",5.00", ",2.50")
+    p = tiny_zip(tmp_path / "ratp.zip", {"stops.txt": paris})
+    from analysis.communes import load_communes
+    from analysis.transit.gtfs import read_gtfs
+    from analysis.transit.model import region_clip
+
+    communes = load_communes()
+    clip = region_clip(communes["x_l93"].to_numpy(), communes["y_l93"].to_numpy())
+    with pytest.raises(ValidationError) as info:
+        read_gtfs(p, clip_l93=clip)
+    msg = str(info.value)
+    assert "ratp.zip:stops.txt" in msg and "none of the 10 stops" in msg
+    assert "lon 2.85, lat 48.80" in msg and "leave it out of --gtfs" in msg
+    assert len(read_gtfs(p).stops) == 10  # a valid feed: only its place is wrong
+    rc, _, err = cli(capsys, "transit-check", "--gtfs", p, "--quiet")  # was an IndexError
+    user_error(rc, err, "ratp.zip:stops.txt", "not a timetable of the region")
+
+
+def test_gtfs_23_member_too_large_for_the_memory(tmp_path, capsys, monkeypatch):
+    from analysis.transit import gtfs
+
+    # stop_times.txt announces 1.9 GB (under the 2 GiB cap of GTFS-17); 8 GB available
+    p = patch_zip(tiny_zip(tmp_path / "national.zip"), announce={"stop_times.txt": 1_900_000_000})
+    monkeypatch.setattr(gtfs, "available_memory", lambda: 8 * 10**9)
+    read = []
+    monkeypatch.setattr(gtfs.zipfile.ZipFile, "read", lambda self, n: read.append(n) or b"")
+    gtfs_error(capsys, tmp_path, p, "national.zip:stop_times.txt", "1,900,000,000 bytes",
+               "about 28.5 GB", "8.0 GB is available")  # fmt: skip
+    assert read == []  # refused up front: nothing decompressed
+    monkeypatch.undo()
+    assert len(gtfs.read_gtfs(tiny_zip(tmp_path / "fine.zip")).stops) == 10
