@@ -460,3 +460,44 @@ def test_gtfs_23_member_too_large_for_the_memory(tmp_path, capsys, monkeypatch):
     assert read == []  # refused up front: nothing decompressed
     monkeypatch.undo()
     assert len(gtfs.read_gtfs(tiny_zip(tmp_path / "fine.zip")).stops) == 10
+
+
+# =========================================================================== postcodes
+# A commune value that is both an INSEE code and another commune's postcode (42310 is
+# Thélis-la-Combe's code and the postcode of La Pacaudière and six other communes).
+@needs_mirror
+def test_cand_14_postcode_in_the_commune_column(communes):
+    from analysis.planning.candidates import read_candidates_csv
+
+    text = (
+        "name,network,commune,address\n"
+        'ML Pacaudière,Mission Locale,42310,"Place de la Mairie, 42310 La Pacaudière"\n'
+        'ML Thélis,Mission Locale,42310,"Le Bourg, Thélis-la-Combe"\n'
+        "ML bare,Mission Locale,42310,\n"
+    )
+    load = read_candidates_csv(text.encode(), communes)
+    got = dict(zip(load.candidates["name"], load.candidates["commune"], strict=True))
+    assert got == {"ML Pacaudière": "La Pacaudière", "ML Thélis": "Thélis-la-Combe"}
+    msgs = " ".join(load.messages())
+    assert "row 3" in msgs and "both the INSEE code of Thélis-la-Combe" in msgs
+    assert "La Pacaudière (42163)" in msgs and "insee:42310" in msgs
+    # an `insee` column says what the value is: the code, never a postcode
+    load = read_candidates_csv(b"name,network,insee\nML,Mission Locale,42310\n", communes)
+    assert list(load.candidates["commune"]) == ["Thélis-la-Combe"]
+
+
+@needs_mirror
+def test_cli_19_whatif_commune_and_caravane_base_that_are_also_postcodes(tmp_path, capsys):
+    rc, _, err = cli(capsys, "whatif", "--commune", "42310", "--network", "Mission Locale",
+                     "--out", tmp_path / "w")  # fmt: skip
+    user_error(rc, err, "both the INSEE code of Thélis-la-Combe", "La Pacaudière",
+               "km or more apart", "insee:42310")  # fmt: skip
+    rc, _, err = cli(capsys, "caravane", "--base", "42310", "--days", "2",
+                     "--profile", "young_16_25", "--out", tmp_path / "c")  # fmt: skip
+    user_error(rc, err, "both the INSEE code of Thélis-la-Combe")
+    rc, _, err = cli(capsys, "whatif", "--commune", "insee:42310", "--network",
+                     "Mission Locale", "--out", tmp_path / "w")  # fmt: skip
+    assert rc == 0, err
+    rc, _, err = cli(capsys, "whatif", "--commune", "43268", "--network", "Mission Locale",
+                     "--out", tmp_path / "w2")  # fmt: skip
+    assert rc == 0, err  # Yssingeaux's code is nobody's postcode: no change
