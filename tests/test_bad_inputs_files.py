@@ -501,3 +501,32 @@ def test_cli_19_whatif_commune_and_caravane_base_that_are_also_postcodes(tmp_pat
     rc, _, err = cli(capsys, "whatif", "--commune", "43268", "--network", "Mission Locale",
                      "--out", tmp_path / "w2")  # fmt: skip
     assert rc == 0, err  # Yssingeaux's code is nobody's postcode: no change
+
+
+@needs_mirror
+def test_dir_33_postcode_in_the_commune_column_of_a_directory(tmp_path):
+    from analysis.sites.user_import import read_user_directory
+
+    f = tmp_path / "annuaire.csv"
+    f.write_text(
+        "name,network,commune,address\n"
+        'ML Pacaudière,Mission Locale,42310,"Place de la Mairie, 42310 La Pacaudière"\n'
+        'ML Thélis,Mission Locale,42310,"Le Bourg, Thélis-la-Combe"\n'
+        "ML bare,Mission Locale,42310,\n"
+        "ML prefixed,Mission Locale,insee:42310,\n"
+        "ML Yssingeaux,Mission Locale,43268,\n",
+        encoding="utf-8",
+    )
+    ud = read_user_directory(f)
+    got = dict(zip(ud.sites["name"], ud.sites["commune_name"], strict=True))
+    assert got == {"ML Pacaudière": "La Pacaudière", "ML Thélis": "Thélis-la-Combe",
+                   "ML prefixed": "Thélis-la-Combe", "ML Yssingeaux": "Yssingeaux"}  # fmt: skip
+    flags = dict(zip(ud.sites["name"], ud.sites["flags"], strict=True))
+    assert "commune_from_postcode" in flags["ML Pacaudière"]
+    left = [m for m in ud.messages if "left out" in m]
+    assert len(left) == 1 and "row 3 (ML bare)" in left[0]
+    assert "both the INSEE code of Thélis-la-Combe" in left[0] and "insee:42310" in left[0]
+    # a column called insee holds codes
+    g = tmp_path / "codes.csv"
+    g.write_text("name,network,insee\nML,Mission Locale,42310\n", encoding="utf-8")
+    assert list(read_user_directory(g).sites["commune_name"]) == ["Thélis-la-Combe"]

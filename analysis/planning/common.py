@@ -16,6 +16,7 @@ import pandas as pd
 from .. import settings
 from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
+from ..sites.normalise import code_or_postcode
 
 logger = logging.getLogger(__name__)
 
@@ -172,47 +173,6 @@ def spro_networks() -> tuple[str, ...]:
 INSEE_PREFIX = "insee:"
 
 
-def _postcode_reading(
-    q: str, i: int, communes: pd.DataFrame, names_given: Sequence[object],
-    addresses: Sequence[object],
-) -> int:  # fmt: skip
-    """Resolve a value that is commune ``i``'s INSEE code and other communes' postcode.
-
-    The row's other fields decide: a commune name of one reading (in ``names_given`` or
-    ``addresses``), one's postcode in an address, or the value written as the postcode of
-    an address. Ambiguous: refused with both readings.
-    """
-    from ..sites.normalise import commune_key
-
-    if "postcodes" not in communes.columns:
-        return i
-    pcs = communes["postcodes"].fillna("").astype(str).str.split()
-    others = [int(j) for j in np.flatnonzero(pcs.map(lambda v: q in v).to_numpy()) if j != i]
-    if not others:
-        return i
-    names = communes["nom"].astype(str).to_numpy()
-    text = f" {' '.join(commune_key(c) for c in [*names_given, *addresses] if c)} "
-    said = " ".join(str(c).strip() for c in addresses if c)
-    by_code = f" {commune_key(names[i])} " in text or any(pc in said for pc in pcs.iloc[i])
-    named = [j for j in others if f" {commune_key(names[j])} " in text]
-    as_postcode = q in said
-    if by_code and not named:
-        return i
-    if len(named) == 1 and not by_code:
-        return named[0]
-    if len(others) == 1 and as_postcode and not by_code:
-        return others[0]
-    xs, ys = communes["x_l93"].to_numpy(float), communes["y_l93"].to_numpy(float)
-    km = min(float(np.hypot(xs[j] - xs[i], ys[j] - ys[i])) for j in others) / 1000
-    listed = ", ".join(f"{names[j]} ({communes['insee'].iat[j]})" for j in others[:5])
-    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-    raise ValidationError(
-        f"{q!r} is both the INSEE code of {names[i]} and the postcode of {listed}{more} "
-        f"({km:.0f} km or more apart); say which: give the commune's name, or write "
-        f"{INSEE_PREFIX}{q} for the INSEE code"
-    )
-
-
 def commune_position(
     query: str,
     communes: pd.DataFrame,
@@ -260,7 +220,7 @@ def commune_position(
     codes = communes["insee"].astype(str).to_numpy()
     hit = np.flatnonzero(codes == q)
     if len(hit) == 1 and not explicit:
-        hit = np.array([_postcode_reading(q, int(hit[0]), communes, names, addresses)])
+        hit = np.array([code_or_postcode(q, int(hit[0]), communes, names, addresses)])
     if len(hit) == 0:
         names = communes["nom"].astype(str).to_numpy()
         hit = np.flatnonzero(np.char.lower(names.astype(str)) == q.lower())

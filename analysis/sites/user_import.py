@@ -44,10 +44,17 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..communes import load_communes
+from ..communes import insee_code, load_communes
 from ..errors import DataMissingError, UnknownNameError, ValidationError
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
-from .normalise import CommuneIndex, Resolved, infer_kind, project, text_key
+from .normalise import (
+    CommuneIndex,
+    Resolved,
+    code_or_postcode,
+    infer_kind,
+    project,
+    text_key,
+)
 from .quality import FAR_FROM_COMMUNE_M
 
 logger = logging.getLogger(__name__)
@@ -397,6 +404,8 @@ def read_user_directory(
         return [str(v).strip() for v in df[cols[name]]] if name in cols else [""] * len(df)
 
     names, nets, communes, addresses = col("name"), col("network"), col("commune"), col("address")
+    # a column called insee (code_insee...) holds codes; one called commune may hold postcodes
+    code_column = "commune" in cols and _col_key(cols["commune"]) != "commune"
     postcodes, ids, kinds = col("postcode"), col("id"), col("kind")
 
     # ---- whole-file checks: networks, ids, coordinate conventions
@@ -515,6 +524,9 @@ def read_user_directory(
             continue
         res: Resolved | None = None
         cval = communes[k]
+        explicit = code_column or cval.lower().startswith("insee:")  # a code, not a postcode
+        if cval.lower().startswith("insee:"):
+            cval = cval[len("insee:") :].strip()
         if cval:
             if re.fullmatch(r"\d[\dAB]\d{2,3}", cval):
                 res = index.from_code(cval)
@@ -523,6 +535,20 @@ def read_user_directory(
                     continue
                 if res is not None and res.how == "former_code":
                     flags.append("commune_from_former_code")
+                if res is not None and res.how == "code" and not has_xy and not explicit:
+                    # a code that is also other communes' postcode: the row's fields decide
+                    i = index.by_code[res.insee]
+                    try:
+                        j = code_or_postcode(
+                            insee_code(cval), i, index.communes, [names[k]],
+                            [addresses[k], postcodes[k]],
+                        )  # fmt: skip
+                    except ValidationError as exc:
+                        drop(k, exc.detail)
+                        continue
+                    if j != i:
+                        res = Resolved(str(index.communes["insee"].iat[j]), "", "postcode")
+                        flags.append("commune_from_postcode")
             else:
                 found = index.from_name(cval)
                 if len(found) > 1:
