@@ -79,6 +79,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         modes=[args.mode],
         road=args.road,
         sites_file=args.sites,
+        sites_layer=args.layer,
         include_modelled=not args.real_only,
         profiles_file=args.profiles_file,
         transit_options=options,
@@ -94,6 +95,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
                 threshold_min=args.threshold,
                 include_modelled=not args.real_only,
                 sites_file=args.sites,
+                sites_layer=args.layer,
                 out_dir=out,
                 overwrite=args.overwrite,
                 communes=communes,
@@ -234,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (OSM if prepared, else main roads, else estimated), mainroads, estimated or osm",
     )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
     p.add_argument(
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )

@@ -28,6 +28,7 @@ from pyproj import Transformer
 from . import settings
 from .crs import polygons_l93
 from .errors import DataMissingError, ValidationError
+from .manifest import verify_input
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ def load_coach_hops(
             f"TER timetable not found at {path}; put the SNCF TER GTFS zip there or pass gtfs_path="
         )
     src = str(path)
+    verify_input(path)
     with zipfile.ZipFile(path) as z:
         routes = _read(z, "routes.txt", ["route_id", "route_type"], src)
         trips = _read(z, "trips.txt", ["route_id", "trip_id"], src)

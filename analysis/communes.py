@@ -70,6 +70,28 @@ _REBUILD = (
 _cache: dict[tuple[str, int, int], gpd.GeoDataFrame] = {}
 
 
+def insee_code(value: object) -> str:
+    """Normalise a commune code as written in a user's file: the one rule of the tool.
+
+    A spreadsheet that took the column for numbers drops the leading zero of the codes
+    of Ain, Allier and Ardèche (``1053`` for ``01053``): a code of exactly four digits gets
+    it back. Surrounding spaces are removed; anything else is returned as written.
+
+    Parameters
+    ----------
+    value
+        The code as read (``None`` and NaN give ``""``).
+
+    Returns
+    -------
+    str
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    c = str(value).strip()
+    return c.zfill(5) if len(c) == 4 and c.isascii() and c.isdigit() else c
+
+
 def communes_path() -> Path:
     """Return the path of the bundled commune layer.
 

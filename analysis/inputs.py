@@ -30,7 +30,10 @@ TIMETABLE_MODES = ("transit", "best")
 
 
 def load_sites(
-    sites_file: str | Path | None = None, *, include_modelled: bool = True
+    sites_file: str | Path | None = None,
+    *,
+    include_modelled: bool = True,
+    sites_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the bundled site directory, with a user's export replacing its networks.
 
@@ -41,6 +44,8 @@ def load_sites(
     include_modelled
         Keep the ``modelled`` sites that complete networks whose real rows fall short;
         ``False`` gives what the open data (and the user's file) alone say.
+    sites_layer
+        The layer of a GeoPackage ``sites_file`` holding the sites (``--layer``).
 
     Returns
     -------
@@ -50,7 +55,7 @@ def load_sites(
 
     sites = load_bundled_directory()
     if sites_file is not None:
-        user = load_user_directory(sites_file)
+        user = load_user_directory(sites_file, layer=sites_layer)
         sites = merge_user_directory(sites, user)
     if not include_modelled:
         sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
@@ -186,6 +191,7 @@ def load_inputs(
     include_modelled: bool = True,
     profiles_file: str | Path | None = None,
     transit_options: dict[str, Any] | None = None,
+    sites_layer: str | None = None,
 ) -> RunInputs:
     """Load a run's inputs, checking the cheap choices first.
 
@@ -204,6 +210,8 @@ def load_inputs(
         A profiles TOML of the user's (default: the bundled one).
     transit_options
         Timetable options (``date``, ``gtfs_paths``...).
+    sites_layer
+        The layer of a GeoPackage ``sites_file`` holding the sites.
 
     Returns
     -------
@@ -215,7 +223,7 @@ def load_inputs(
         modes = check_choices(modes, road=road, transit_options=transit_options)
     profiles = load_profiles(profiles_file)
     communes = load_communes()
-    sites = load_sites(sites_file, include_modelled=include_modelled)
+    sites = load_sites(sites_file, include_modelled=include_modelled, sites_layer=sites_layer)
     models = (
         load_models(modes, communes, road=road, transit_options=transit_options) if modes else {}
     )

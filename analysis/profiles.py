@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from . import settings
+from .communes import insee_code
 from .errors import DataMissingError, EmptyProfileError, UnknownNameError, ValidationError
+from .manifest import verify_input
 from .sites.networks import NETWORKS, SPRO_NETWORKS, canonical_network
 
 logger = logging.getLogger(__name__)
@@ -388,7 +390,8 @@ def load_age_shares(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
     DataMissingError
         If the file is missing.
     ValidationError
-        If columns are missing or codes are duplicated.
+        If columns are missing or codes are duplicated, or the file differs from the
+        SHA-256 of ``data/raw/MANIFEST.toml`` (:func:`analysis.manifest.verify_input`).
     """
     p = Path(settings.shared_data_dir) / AGE_SHARES_FILE if path is None else Path(path)
     if not p.exists():
@@ -396,6 +399,7 @@ def load_age_shares(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
             f"age-band shares not found at {p}; age-based profiles need the local mirror "
             "../shared/data/population_grid (or set analysis.settings.shared_data_dir)"
         )
+    verify_input(p)
     key = (str(p), p.stat().st_mtime_ns)
     if key not in _age_cache:
         df = pd.read_csv(p, dtype={"insee": str})
@@ -432,6 +436,7 @@ def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     p = Path(str(profile.demand_file))
     if not p.exists():
         raise DataMissingError(f"demand file of profile {profile.key!r} not found: {p}")
+    verify_input(p)
     df = pd.read_csv(p, dtype={"insee": str})
     col = str(profile.demand_column)
     for needed in ("insee", col):
@@ -439,19 +444,38 @@ def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
             raise ValidationError(
                 f"missing column {needed!r}{_suggest(needed, list(df.columns))}", source=str(p)
             )
-    if df["insee"].duplicated().any():
-        rows = (np.flatnonzero(df["insee"].duplicated(keep=False).to_numpy()) + 1).tolist()
+    # a code that lost its leading zero in a spreadsheet (1001) is 01001: the importer's rule
+    codes = df["insee"].map(insee_code)
+    if codes.duplicated().any():
+        rows = (np.flatnonzero(codes.duplicated(keep=False).to_numpy()) + 1).tolist()
         raise ValidationError("duplicate insee codes", source=str(p), rows=rows)
     values = pd.to_numeric(df[col], errors="coerce")
     bad = values.isna() | (values < 0)
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
         raise ValidationError(f"{col} must be a non-negative number", source=str(p), rows=rows)
-    series = pd.Series(values.to_numpy(float), index=df["insee"])
-    out = series.reindex(communes["insee"].astype(str).to_numpy())
-    if out.isna().any():
-        logger.info("%s: %d communes without a figure count as 0", p, int(out.isna().sum()))
-    return out.fillna(0.0).to_numpy(float)
+    series = pd.Series(values.to_numpy(float), index=codes.to_numpy())
+    wanted = communes["insee"].astype(str)
+    out = series.reindex(wanted.to_numpy())
+    missing = out.isna().to_numpy()
+    if missing.any():
+        names = communes["nom"].astype(str) if "nom" in communes.columns else wanted
+        shown = ", ".join(
+            f"{c} {n}" if n != c else c
+            for c, n in zip(wanted[missing][:5], names[missing][:5], strict=True)
+        )
+        more = f" and {int(missing.sum()) - 5:,} more" if missing.sum() > 5 else ""
+        deps = sorted(set(wanted[missing].str[:2]))
+        raise ValidationError(
+            f"the demand figures do not cover the communes: {int(missing.sum()):,} of the "
+            f"{len(wanted):,} communes have no row ({shown}{more}; departments "
+            f"{', '.join(deps)}); give a figure for every commune (0 where there is nobody)",
+            source=str(p),
+        )
+    outside = int((~series.index.isin(wanted)).sum())
+    if outside:
+        logger.info("%s: %d rows of communes outside the table ignored", p, outside)
+    return out.to_numpy(float)
 
 
 def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:

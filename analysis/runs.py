@@ -28,6 +28,7 @@ def default_out_dir(
     *,
     include_modelled: bool = True,
     sites_file: str | Path | None = None,
+    sites_layer: str | None = None,
 ) -> Path:
     """Return the default output folder of a coverage run.
 
@@ -42,11 +43,13 @@ def default_out_dir(
         Whether the modelled sites were kept.
     sites_file
         The user's directory file, if any.
+    sites_layer
+        The layer of that file read (GeoPackage), if one was named.
 
     Returns
     -------
     pathlib.Path
-        ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites-<stem>]``.
+        ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites-<stem>[-<layer>]]``.
     """
     if not profile_key or not all(ch.isalnum() or ch in "-_" for ch in profile_key):
         raise ValidationError(
@@ -58,6 +61,8 @@ def default_out_dir(
         name += "_real-only"
     if sites_file is not None:
         stem = Path(sites_file).name.split(".")[0] or "user"
+        if sites_layer is not None:  # two layers of one file never share a folder
+            stem += f"-{sites_layer}"
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
         name += f"_sites-{safe}"
     return Path(settings.output_dir) / name
@@ -70,6 +75,7 @@ def run_coverage(
     threshold_min: float | None = None,
     road: str = "auto",
     sites_file: str | Path | None = None,
+    sites_layer: str | None = None,
     include_modelled: bool = True,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
@@ -93,6 +99,8 @@ def run_coverage(
         ``auto``, ``estimated`` or ``osm``.
     sites_file
         A user's directory export replacing the bundled sites of the networks it covers.
+    sites_layer
+        The GeoPackage layer of ``sites_file`` holding the sites (``--layer``).
     include_modelled
         Keep the ``modelled`` sites (default); ``False`` for real sites only.
     out_dir
@@ -131,12 +139,13 @@ def run_coverage(
             threshold_for(prof, mode, threshold_min),
             include_modelled=include_modelled,
             sites_file=sites_file,
+            sites_layer=sites_layer,
         )
     if out_dir is not None:  # refuse to overwrite before the work, not after it
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
     if sites is None:
-        sites = load_sites(sites_file, include_modelled=include_modelled)
+        sites = load_sites(sites_file, include_modelled=include_modelled, sites_layer=sites_layer)
     if model is None:
         transit_options: dict[str, Any] = {"verbose": verbose}
         if transit_date is not None:
@@ -150,6 +159,7 @@ def run_coverage(
             result.threshold_min,
             include_modelled=include_modelled,
             sites_file=sites_file,
+            sites_layer=sites_layer,
         )
     files = write_output_set(out_dir, coverage_output_set(result), overwrite=overwrite)
     return result, files

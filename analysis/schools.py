@@ -21,6 +21,7 @@ import pandas as pd
 from . import settings
 from .crs import to_l93
 from .errors import DataMissingError, ValidationError
+from .manifest import verify_input
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,7 @@ def _school_file(name: str, shared_dir: Path | None) -> Path:
             "'Adresse et géolocalisation des établissements' (data.education.gouv.fr), "
             "expected in the local mirror"
         )
+    verify_input(path, mirror=shared_dir)
     return path
 
 

@@ -153,7 +153,8 @@ def test_a_long_candidate_list_is_paged_not_frozen():
     rows = "".join(f"C{i},Mission Locale,{c}\n" for i, c in enumerate(codes))
     bad = "".join(f"B{i},Nope,{c}\n" for i, c in enumerate(codes[:30]))  # 30 rows left out
     at = page()
-    at.text_area(key="wi_csv_text").input("name,network,commune\n" + rows + bad).run()
+    # (an `insee` column: a bare code in a `commune` column may be a postcode, refused)
+    at.text_area(key="wi_csv_text").input("name,network,insee\n" + rows + bad).run()
     at.button(key="wi_load_csv").click().run()
     assert not at.exception, [e.value for e in at.exception]
     warnings = [w.value for w in at.warning if "Nope" in w.value or "left out" in w.value]

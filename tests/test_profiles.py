@@ -105,7 +105,13 @@ def test_demand_from_a_file(tmp_path):
     )
     (tmp_path / "p.toml").write_text(toml, "utf-8")
     p = load_profiles(tmp_path / "p.toml")["js"]
+    df = pd.DataFrame({"insee": ["01002", "01001"], "pop_mun": [1, 1]})
+    np.testing.assert_allclose(profile_demand(p, df), [3.0, 12.0])
+    # a commune without a row is refused, not counted as 0 (PROF-18); a 0 row is a 0
     df = pd.DataFrame({"insee": ["01002", "01001", "01004"], "pop_mun": [1, 1, 1]})
+    with pytest.raises(ValidationError, match="1 of the 3 communes have no row"):
+        profile_demand(p, df)
+    (tmp_path / "counts.csv").write_text("insee,seekers\n01001,12\n01002,3\n01004,0\n", "utf-8")
     np.testing.assert_allclose(profile_demand(p, df), [3.0, 12.0, 0.0])
 
 

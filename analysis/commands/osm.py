@@ -57,6 +57,7 @@ def run_compare_models(
     place: str | None = None,
     profile: str | None = None,
     sites_file: str | Path | None = None,
+    sites_layer: str | None = None,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
     verbose: bool = False,
@@ -79,6 +80,8 @@ def run_compare_models(
         Restrict the sites to a profile's eligible ones (default: every site).
     sites_file
         A user's directory export replacing the bundled sites of its networks.
+    sites_layer
+        The GeoPackage layer of ``sites_file`` holding the sites.
     out_dir
         Output folder (default ``outputs/compare_models``).
     overwrite
@@ -131,7 +134,7 @@ def run_compare_models(
     if sites is None:
         from ..runs import load_sites
 
-        sites = load_sites(sites_file)
+        sites = load_sites(sites_file, sites_layer=sites_layer)
     if profile is not None:
         from ..profiles import eligible_sites, get_profile
 
@@ -149,6 +152,7 @@ def _cmd_compare_models(args: argparse.Namespace) -> int:
         place=args.place,
         profile=args.profile,
         sites_file=args.sites,
+        sites_layer=args.layer,
         out_dir=args.out,
         overwrite=args.overwrite,
         verbose=not args.quiet,
@@ -183,6 +187,7 @@ def register(subparsers: Any) -> None:
     src.add_argument("--place", help="place name to download OSM roads for (needs internet)")
     p.add_argument("--profile", help="only the sites eligible for this profile (default: all)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
+    p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
     p.add_argument(
         "--out", type=output_folder, help="output folder (default outputs/compare_models)"
     )

@@ -35,7 +35,9 @@ def _load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ..profiles import load_profiles
 
     profiles = load_profiles(args.profiles_file)  # a bad file fails before the heavy loads
-    sites = load_sites(args.sites, include_modelled=not args.real_only)
+    sites = load_sites(
+        args.sites, include_modelled=not args.real_only, sites_layer=args.layer
+    )
     return load_communes(), sites, profiles
 
 
@@ -62,6 +64,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )
     p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
+    p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
     p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 

@@ -170,7 +170,10 @@ def make_candidate(
         commune_name = commune_name or str(communes["nom"].iloc[i])
     elif code or commune_name:
         try:
-            i, x, y = common.commune_position(code or commune_name, communes)
+            # an `insee` column is a code; a `commune` column may hold a postcode (42310)
+            query = f"{common.INSEE_PREFIX}{code}" if code else commune_name
+            addresses = [_text(record.get("address")), _text(record.get("postcode"))]
+            i, x, y = common.commune_position(query, communes, names=[name], addresses=addresses)
         except ValidationError as exc:
             raise ValidationError(
                 f"candidate {name!r}: {exc.detail}", source=source, rows=rows

@@ -17,6 +17,7 @@ from .. import settings
 from ..access import times_are_label
 from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
+from ..sites.normalise import code_or_postcode
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +165,33 @@ def spro_networks() -> tuple[str, ...]:
     return tuple(SPRO_NETWORKS)
 
 
-def commune_position(query: str, communes: pd.DataFrame) -> tuple[int, float, float]:
+#: Prefix that makes a commune value an INSEE code, never a postcode (``insee:42310``).
+INSEE_PREFIX = "insee:"
+
+
+def commune_position(
+    query: str,
+    communes: pd.DataFrame,
+    *,
+    names: Sequence[object] = (),
+    addresses: Sequence[object] = (),
+) -> tuple[int, float, float]:
     """Find a commune by INSEE code or name and return its row and origin point.
 
     Parameters
     ----------
     query
-        INSEE code (``"43157"``) or name (case and accents must match the official name;
-        ``"Le Puy-en-Velay"``); a name shared by several communes must be given as a code.
+        INSEE code (``"43157"``; ``"1053"`` is ``01053``) or name (case and accents must
+        match the official name; ``"Le Puy-en-Velay"``); a name shared by several communes
+        must be given as a code. A code that is also another commune's postcode (42310:
+        Thélis-la-Combe's code, La Pacaudière's postcode) is resolved with the row's other
+        fields, and refused with both readings when they do not decide; ``insee:42310`` is
+        the code.
     communes
         The communes.
+    names, addresses
+        The other fields of the row it comes from: names (site, town), and address or
+        postcode fields.
 
     Returns
     -------
@@ -185,11 +203,20 @@ def commune_position(query: str, communes: pd.DataFrame) -> tuple[int, float, fl
     Raises
     ------
     ValidationError
-        If no commune (or several) matches; the message suggests close names.
+        If no commune (or several) matches, or a code/postcode is ambiguous; the message
+        suggests close names or gives both readings.
     """
+    from ..communes import insee_code
+
     q = str(query).strip()
+    explicit = q.lower().startswith(INSEE_PREFIX)
+    if explicit:
+        q = q[len(INSEE_PREFIX) :].strip()
+    q = insee_code(q)
     codes = communes["insee"].astype(str).to_numpy()
     hit = np.flatnonzero(codes == q)
+    if len(hit) == 1 and not explicit:
+        hit = np.array([code_or_postcode(q, int(hit[0]), communes, names, addresses)])
     if len(hit) == 0:
         names = communes["nom"].astype(str).to_numpy()
         hit = np.flatnonzero(np.char.lower(names.astype(str)) == q.lower())

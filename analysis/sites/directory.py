@@ -35,7 +35,8 @@ from .. import settings
 from ..communes import communes_path, load_communes
 from ..crs import to_lonlat
 from ..errors import DataMissingError
-from ..io import sha256_file, verify_checksum, write_with_checksum
+from ..io import verify_checksum, write_with_checksum
+from ..manifest import file_digest, verify_input
 from .dedupe import merge_duplicates
 from .modelled import complete_modelled
 from .normalise import CommuneIndex
@@ -213,7 +214,7 @@ def build_bundled_directory(
     recs, drops = [], []
     for sf in SOURCE_FILES:
         r, d = resolve_records(
-            read_source(folder / sf.file),
+            read_source(folder / sf.file, mirror=folder.parent),
             index,
             file=sf.file,
             short=sf.short,
@@ -243,8 +244,10 @@ def _inputs_key(folder: Path, files: list[str]) -> str:
     h = hashlib.sha256(CACHE_VERSION.encode())
     for name in files:
         h.update(name.encode())
-        h.update(sha256_file(folder / name).encode())
-    h.update(sha256_file(communes_path()).encode())
+        # verified against the manifest; digests cached by size and mtime (a stat per run)
+        path = folder / name
+        h.update((verify_input(path, mirror=folder.parent) or file_digest(path)).encode())
+    h.update(file_digest(communes_path()).encode())
     for py in sorted(Path(__file__).parent.glob("*.py")):
         h.update(py.read_bytes())
     h.update(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
@@ -323,7 +326,7 @@ def load_bundled_directory(
 def _build_france_services(folder: Path) -> gpd.GeoDataFrame:
     index = _index(folder)
     recs, drops = resolve_records(
-        read_source(folder / FRANCE_SERVICES_FILE),
+        read_source(folder / FRANCE_SERVICES_FILE, mirror=folder.parent),
         index,
         file=FRANCE_SERVICES_FILE,
         short="fs24",

@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -24,8 +25,9 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .. import settings
-from ..communes import load_arrondissements
+from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
+from ..errors import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +250,84 @@ class Resolved:
     how: str = ""
 
 
+_postcode_cache: dict[int, tuple[pd.DataFrame, list[list[str]], dict[str, list[int]]]] = {}
+
+
+def _postcode_rows(communes: pd.DataFrame) -> tuple[list[list[str]], dict[str, list[int]]]:
+    """Postcodes of each row and rows of each postcode, computed once per table."""
+    hit = _postcode_cache.get(id(communes))
+    if hit is None or hit[0] is not communes:
+        pcs = [str(v).split() for v in communes["postcodes"].fillna("")]
+        rows: dict[str, list[int]] = {}
+        for j, codes in enumerate(pcs):
+            for pc in codes:
+                rows.setdefault(pc, []).append(j)
+        _postcode_cache.clear()
+        hit = _postcode_cache[id(communes)] = (communes, pcs, rows)
+    return hit[1], hit[2]
+
+
+def code_or_postcode(
+    q: str, i: int, communes: pd.DataFrame, names_given: Sequence[object],
+    addresses: Sequence[object],
+) -> int:  # fmt: skip
+    """Resolve a value that is commune ``i``'s INSEE code and other communes' postcode.
+
+    The row's other fields decide: a commune name of one reading (in ``names_given`` or
+    ``addresses``), one's postcode in an address, or the value written as the postcode of
+    an address. Ambiguous: refused with both readings. The one rule of the tool, used by
+    the directory import, the candidates and the planner commands.
+
+    Parameters
+    ----------
+    q
+        The value (five digits).
+    i
+        Row position of the commune whose INSEE code it is.
+    communes
+        The communes (``insee, nom, postcodes, x_l93, y_l93``).
+    names_given, addresses
+        The row's names (site, town) and its address or postcode fields.
+
+    Returns
+    -------
+    int
+        Row position of the commune meant.
+
+    Raises
+    ------
+    ValidationError
+        If the other fields do not decide (the message gives both readings).
+    """
+    if "postcodes" not in communes.columns:
+        return i
+    pcs, rows_of = _postcode_rows(communes)
+    others = [j for j in rows_of.get(q, ()) if j != i]
+    if not others:
+        return i
+    names = communes["nom"].astype(str).to_numpy()
+    text = f" {' '.join(commune_key(c) for c in [*names_given, *addresses] if c)} "
+    said = " ".join(str(c).strip() for c in addresses if c)
+    by_code = f" {commune_key(names[i])} " in text or any(pc in said for pc in pcs[i])
+    named = [j for j in others if f" {commune_key(names[j])} " in text]
+    as_postcode = q in said
+    if by_code and not named:
+        return i
+    if len(named) == 1 and not by_code:
+        return named[0]
+    if len(others) == 1 and as_postcode and not by_code:
+        return others[0]
+    xs, ys = communes["x_l93"].to_numpy(float), communes["y_l93"].to_numpy(float)
+    km = min(float(np.hypot(xs[j] - xs[i], ys[j] - ys[i])) for j in others) / 1000
+    listed = ", ".join(f"{names[j]} ({communes['insee'].iat[j]})" for j in others[:5])
+    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    raise ValidationError(
+        f"{q!r} is both the INSEE code of {names[i]} and the postcode of {listed}{more} "
+        f"({km:.0f} km or more apart); say which: give the commune's name, or write "
+        f"insee:{q} for the INSEE code"
+    )
+
+
 class CommuneIndex:
     """Look-ups on the commune layer used to place and check sites.
 
@@ -324,9 +404,7 @@ class CommuneIndex:
     # ------------------------------------------------------------------ codes
     def from_code(self, code: object) -> Resolved | None:
         """Resolve an INSEE code (current, former, or a Lyon arrondissement)."""
-        c = str(code).strip() if code is not None else ""
-        if re.fullmatch(r"\d{4}", c):
-            c = c.zfill(5)
+        c = insee_code(code)
         if c in self.by_code:
             return Resolved(c, "", "code")
         if c in self.arr:

@@ -30,6 +30,7 @@ import pandas as pd
 
 from .. import settings
 from ..errors import DataMissingError, UnknownNameError
+from ..manifest import verify_input
 from .networks import NETWORKS, canonical_network
 from .normalise import (
     LYON,
@@ -101,13 +102,16 @@ _COLUMNS = ("source_id", "name", "network", "subtype", "address", "postcode", "c
             "commune_insee", "dep", "lat", "lon", "source", "vintage")  # fmt: skip
 
 
-def read_source(path: Path) -> pd.DataFrame:
+def read_source(path: Path, *, mirror: Path | None = None) -> pd.DataFrame:
     """Read one access-point CSV as text, with the common columns.
 
     Parameters
     ----------
     path
         The file.
+    mirror
+        The mirror it comes from (default :data:`analysis.settings.shared_data_dir`): a
+        file the manifest lists is verified against its SHA-256 first.
 
     Returns
     -------
@@ -117,12 +121,15 @@ def read_source(path: Path) -> pd.DataFrame:
     ------
     DataMissingError
         If the file does not exist.
+    ValidationError
+        If the file differs from the manifest's SHA-256 (:func:`~analysis.manifest.verify_input`).
     """
     if not path.exists():
         raise DataMissingError(
             f"access-point file not found: {path}; the bundled directory reads the local "
             "mirror ../shared/data/access_points (set analysis.settings.shared_data_dir)"
         )
+    verify_input(path, mirror=mirror)
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     for col in _COLUMNS:
         if col not in df.columns:
@@ -329,6 +336,7 @@ def region_postcode_pairs(folder: Path) -> dict[str, set[str]]:
     pairs: dict[str, set[str]] = {}
     wanted = ("postcode", "commune_insee")
     for f in sorted(folder.glob("*.csv")):
+        verify_input(f, mirror=folder.parent)
         df = pd.read_csv(f, dtype=str, keep_default_na=False, usecols=lambda c: c in wanted)
         if any(c not in df.columns for c in wanted):
             continue

@@ -1,7 +1,10 @@
 """A user's own directory export: reading, validation, and merging into the bundled one.
 
 Accepted files: CSV (UTF-8 or Windows-1252, separated by ``,`` ``;`` or tab), GeoJSON and
-GeoPackage (point geometries). Columns (case and accents do not matter):
+GeoPackage (point geometries). A GeoPackage with several layers is read from its only point
+layer (the others are named in the messages) or from the layer asked for (``layer=``,
+``--layer``); several point layers and no choice are refused with the list of layers.
+Columns (case and accents do not matter):
 
 - ``name`` and ``network`` (required; network names or aliases of
   :data:`~analysis.sites.networks.NETWORKS`);
@@ -34,16 +37,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..communes import load_communes
+from ..communes import insee_code, load_communes
 from ..errors import DataMissingError, UnknownNameError, ValidationError
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
-from .normalise import CommuneIndex, Resolved, infer_kind, project, text_key
+from .normalise import (
+    CommuneIndex,
+    Resolved,
+    code_or_postcode,
+    infer_kind,
+    project,
+    text_key,
+)
 from .quality import FAR_FROM_COMMUNE_M
 
 logger = logging.getLogger(__name__)
@@ -163,13 +174,61 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return df
 
 
-def _read_spatial(path: Path) -> pd.DataFrame:
+def _is_point_type(kind: object) -> bool:
+    """Whether an OGR layer geometry type is a point type (``Point``, ``Point Z``...)."""
+    return isinstance(kind, str) and kind.replace("3D ", "").split(" ")[0] == "Point"
+
+
+def _layer_list(layers: Any) -> str:
+    return ", ".join(f"{name!r} ({kind or 'no geometry'})" for name, kind in layers)
+
+
+def _pick_layer(path: Path, layers: Any, layer: str | None) -> tuple[str | None, list[str]]:
+    """Choose the layer to read and say what is left: never a layer dropped without a word.
+
+    The one layer of the file; else the layer named (``--layer``); else the only point
+    layer; else a :class:`ValidationError` listing the layers.
+    """
+    names = [str(n) for n, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            raise ValidationError(
+                f"no layer {layer!r} in the file; its layers are: {_layer_list(layers)}",
+                source=str(path),
+            )
+        others = [(n, k) for n, k in layers if str(n) != layer]
+        notes = [f"{path}: read layer {layer!r}; not read: {_layer_list(others)}"] if others else []
+        return layer, notes
+    if len(names) <= 1:
+        return (names[0] if names else None), []
+    points = [str(n) for n, k in layers if _is_point_type(k)]
+    if len(points) == 1:
+        others = [(n, k) for n, k in layers if str(n) != points[0]]
+        return points[0], [
+            f"{path}: read layer {points[0]!r}, the only point layer; not read: "
+            f"{_layer_list(others)} (choose another with --layer)"
+        ]
+    why = "several point layers" if points else "no point layer"
+    raise ValidationError(
+        f"the file has {len(names)} layers and {why}: {_layer_list(layers)}; say which one "
+        "holds the sites with --layer NAME (command line) or layer= (library)",
+        source=str(path),
+    )
+
+
+def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
     import pyogrio
 
     try:
         layers = pyogrio.list_layers(path)
-        layer = str(layers[0][0]) if len(layers) else None
-        gdf = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise ValidationError(
+            f"cannot read the file ({exc}); save it as CSV, GeoJSON or GeoPackage",
+            source=str(path),
+        ) from exc
+    chosen, notes = _pick_layer(path, layers, layer)
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=chosen)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         raise ValidationError(
             f"cannot read the file ({exc}); save it as CSV, GeoJSON or GeoPackage",
@@ -194,21 +253,28 @@ def _read_spatial(path: Path) -> pd.DataFrame:
         if not keys & set(COLUMN_NAMES["lon"]):
             df["lon"] = xs
             df["lat"] = ys
+    df.attrs["notes"] = notes
     return df
 
 
-def _read_any(path: Path) -> pd.DataFrame:
+def _read_any(path: Path, layer: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DataMissingError(f"directory file not found: {path}")
     if path.is_dir():
         raise ValidationError("this is a folder, not a file", source=str(path))
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
+        if layer is not None:
+            raise ValidationError(
+                f"a layer ({layer!r}) was asked for, but a CSV file has no layers: drop "
+                "--layer, or give the GeoPackage",
+                source=str(path),
+            )
         df = _read_csv(path)
     elif suffix in (".geojson", ".json", ".gpkg"):
         if path.stat().st_size == 0:
             raise ValidationError("the file is empty", source=str(path))
-        df = _read_spatial(path)
+        df = _read_spatial(path, layer)
     else:
         raise ValidationError(
             f"unsupported file type {suffix or '(none)'}; use CSV, GeoJSON or GeoPackage",
@@ -295,7 +361,10 @@ def _is_l93(x: float, y: float) -> bool:
 
 
 def read_user_directory(
-    path: str | os.PathLike[str], *, index: CommuneIndex | None = None
+    path: str | os.PathLike[str],
+    *,
+    index: CommuneIndex | None = None,
+    layer: str | None = None,
 ) -> UserDirectory:
     """Read and validate a user's directory export.
 
@@ -305,6 +374,10 @@ def read_user_directory(
         CSV, GeoJSON or GeoPackage file (only read, never written).
     index
         Commune look-ups (built from the bundled commune layer if not given).
+    layer
+        The layer of a GeoPackage holding the sites. By default the file's only layer, or
+        its only point layer (the others are named in the messages); a file with several
+        point layers (or none) and no ``layer`` is refused with the list of its layers.
 
     Returns
     -------
@@ -323,13 +396,16 @@ def read_user_directory(
     """
     p = Path(path)
     src = str(p)
-    df = _read_any(p)
+    df = _read_any(p, layer)
+    notes = list(df.attrs.get("notes", []))
     cols = _map_columns(df, src)
 
     def col(name: str) -> list[str]:
         return [str(v).strip() for v in df[cols[name]]] if name in cols else [""] * len(df)
 
     names, nets, communes, addresses = col("name"), col("network"), col("commune"), col("address")
+    # a column called insee (code_insee...) holds codes; one called commune may hold postcodes
+    code_column = "commune" in cols and _col_key(cols["commune"]) != "commune"
     postcodes, ids, kinds = col("postcode"), col("id"), col("kind")
 
     # ---- whole-file checks: networks, ids, coordinate conventions
@@ -448,6 +524,9 @@ def read_user_directory(
             continue
         res: Resolved | None = None
         cval = communes[k]
+        explicit = code_column or cval.lower().startswith("insee:")  # a code, not a postcode
+        if cval.lower().startswith("insee:"):
+            cval = cval[len("insee:") :].strip()
         if cval:
             if re.fullmatch(r"\d[\dAB]\d{2,3}", cval):
                 res = index.from_code(cval)
@@ -456,6 +535,20 @@ def read_user_directory(
                     continue
                 if res is not None and res.how == "former_code":
                     flags.append("commune_from_former_code")
+                if res is not None and res.how == "code" and not has_xy and not explicit:
+                    # a code that is also other communes' postcode: the row's fields decide
+                    i = index.by_code[res.insee]
+                    try:
+                        j = code_or_postcode(
+                            insee_code(cval), i, index.communes, [names[k]],
+                            [addresses[k], postcodes[k]],
+                        )  # fmt: skip
+                    except ValidationError as exc:
+                        drop(k, exc.detail)
+                        continue
+                    if j != i:
+                        res = Resolved(str(index.communes["insee"].iat[j]), "", "postcode")
+                        flags.append("commune_from_postcode")
             else:
                 found = index.from_name(cval)
                 if len(found) > 1:
@@ -538,7 +631,7 @@ def read_user_directory(
     from .directory import finalise, place_sites
 
     sites = finalise(place_sites(pd.DataFrame(rows), index))
-    messages = [f"{src}: {len(sites)} site(s) loaded"]
+    messages = [f"{src}: {len(sites)} site(s) loaded", *notes]
     for d in dropped:
         messages.append(f"{src}: row {d['row']} ({d['name'] or 'no name'}) left out: {d['reason']}")
     placed = int((sites["position"] == "commune").sum())
@@ -549,13 +642,17 @@ def read_user_directory(
     return UserDirectory(sites=sites, dropped=drops, messages=messages, source=src)
 
 
-def load_user_directory(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+def load_user_directory(
+    path: str | os.PathLike[str], *, layer: str | None = None
+) -> gpd.GeoDataFrame:
     """Load a user's directory export as a site table (provenance ``user``).
 
     Parameters
     ----------
     path
         CSV, GeoJSON or GeoPackage (see the module docstring for the columns).
+    layer
+        The GeoPackage layer holding the sites (see :func:`read_user_directory`).
 
     Returns
     -------
@@ -570,7 +667,7 @@ def load_user_directory(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     ValidationError
         For a problem of the whole file (the message names the file, rows and fix).
     """
-    ud = read_user_directory(path)
+    ud = read_user_directory(path, layer=layer)
     sites = ud.sites
     sites.attrs["load_report"] = list(ud.messages)
     return sites

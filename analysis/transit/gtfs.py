@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataMissingError, ValidationError
+from ..manifest import file_digest, verify_input
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,27 @@ NO_TIME = -1
 #: member of the regional TER feed (``stop_times.txt``) is about 29 MB; a member announcing
 #: more than this is refused before it is decompressed (a "zip bomb" would exhaust memory).
 MAX_MEMBER_BYTES = 2 * 1024**3
+
+#: Memory needed to parse a feed file, as a multiple of its uncompressed size (measured
+#: 13-18x on the TER ``stop_times.txt``): a feed whose largest file would need more than
+#: the memory available is refused before anything is read.
+PARSE_MEMORY_FACTOR = 15
+
+#: Compression methods :mod:`zipfile` can decompress (stored, deflate, bzip2, lzma).
+_ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "Deflate",
+                zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA"}  # fmt: skip
+
+#: Names of the other methods, for the message (APPNOTE 4.4.5).
+_OTHER_METHODS = {9: "Deflate64 (Windows' 'enhanced deflate')", 6: "Implode", 93: "Zstandard",
+                  95: "XZ", 98: "PPMd", 99: "AES encryption"}  # fmt: skip
+
+
+def available_memory() -> int:
+    """Bytes of memory available to this process now (``psutil``)."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
 
 #: Times (seconds after midnight) from here on are not times: an absurd hour field would
 #: otherwise overflow the int64 arrays.
@@ -295,6 +317,7 @@ class _FeedSource:
                 if p.is_file() and p.suffix.lower() == ".txt":
                     self.members[p.name.lower()] = str(p)
         else:
+            verify_input(path)  # a feed of the mirror is checked against the manifest
             try:
                 self._zip = zipfile.ZipFile(path)
             except zipfile.BadZipFile as exc:
@@ -309,6 +332,54 @@ class _FeedSource:
                 base = n.rsplit("/", 1)[-1].lower()
                 if base.endswith(".txt") and (n.count("/") == 0 or base not in self.members):
                     self.members.setdefault(base, n)
+            try:
+                self._check_members()
+            except ValidationError:
+                self._zip.close()
+                raise
+        if path.is_dir():
+            self._check_memory({n: Path(m).stat().st_size for n, m in self.members.items()})
+
+    def _check_members(self) -> None:
+        """Refuse, before any read, members that cannot be decompressed or parsed here."""
+        assert self._zip is not None
+        sizes = {}
+        for base, member in sorted(self.members.items()):
+            info = self._zip.getinfo(member)
+            if info.flag_bits & 0x1 or info.compress_type == 99:
+                raise ValidationError(
+                    "the archive is password-protected (encrypted members cannot be read); "
+                    "unzip it with its password and give the folder, or re-zip it without one",
+                    source=self.label(base),
+                )
+            if info.compress_type not in _ZIP_METHODS:
+                method = _OTHER_METHODS.get(info.compress_type, f"method {info.compress_type}")
+                raise ValidationError(
+                    f"the file is compressed with {method}, which cannot be decompressed "
+                    "here; unzip the archive and give the folder, or re-zip it with ordinary "
+                    "Deflate (e.g. `zip -r feed.zip *.txt`)",
+                    source=self.label(base),
+                )
+            sizes[base] = info.file_size
+        self._check_memory(sizes)
+
+    def _check_memory(self, sizes: dict[str, int]) -> None:
+        """Refuse a feed whose largest file needs more memory to parse than is available."""
+        if not sizes:
+            return
+        base = max(sizes, key=lambda b: sizes[b])
+        size = sizes[base]
+        if size > MAX_MEMBER_BYTES:
+            return  # refused with its own message when read (GTFS-17)
+        need, have = size * PARSE_MEMORY_FACTOR, available_memory()
+        if need > have:
+            raise ValidationError(
+                f"the file is {size:,} bytes once decompressed; parsing it needs about "
+                f"{need / 1e9:.1f} GB of memory ({PARSE_MEMORY_FACTOR}x its size) and "
+                f"{have / 1e9:.1f} GB is available: run on a machine with more memory, or "
+                "cut the feed to the region first",
+                source=self.label(base),
+            )
 
     def has(self, name: str) -> bool:
         return name in self.members
@@ -367,11 +438,12 @@ class _FeedSource:
 def feed_checksum(path: str | os.PathLike[str]) -> str:
     """SHA-256 of a feed (the zip file, or the ``.txt`` files of a folder in name order)."""
     p = Path(path)
+    if not p.is_dir():  # a zip: the digest is cached by size and mtime
+        return file_digest(p)
     h = hashlib.sha256()
-    files = sorted(q for q in p.iterdir() if q.suffix.lower() == ".txt") if p.is_dir() else [p]
+    files = sorted(q for q in p.iterdir() if q.suffix.lower() == ".txt")
     for q in files:
-        if p.is_dir():
-            h.update(q.name.encode())
+        h.update(q.name.encode())
         with open(q, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 h.update(chunk)
@@ -650,6 +722,29 @@ def read_gtfs(
 def _read(src: _FeedSource, *, name: str, clip_l93: Any | None) -> GtfsFeed:
     notes: list[str] = []
     stops = _read_stops(src, notes)
+    # Clip: keep stops inside the polygon (stops without coordinates are outside). A feed
+    # with no stop inside is not a timetable of the region: refused before the heavy part.
+    placed = np.isfinite(stops["x_l93"].to_numpy())
+    inside = placed.copy()
+    if clip_l93 is not None:
+        import shapely
+
+        inside[placed] = shapely.contains_xy(
+            clip_l93, stops["x_l93"].to_numpy()[placed], stops["y_l93"].to_numpy()[placed]
+        )
+        if not inside.any():
+            where = (
+                f"; its stops lie around lon {np.nanmedian(stops['lon']):.2f}, lat "
+                f"{np.nanmedian(stops['lat']):.2f}"
+                if placed.any()
+                else " (no stop has coordinates)"
+            )
+            raise ValidationError(
+                f"none of the {len(stops):,} stops of this feed lies in the region (or the "
+                f"buffer around it){where}: it is not a timetable of the region; leave it "
+                "out of --gtfs",
+                source=src.label("stops.txt"),
+            )
     routes = src.read("routes.txt")
     _check_unique(routes["route_id"], source=src.label("routes.txt"), column="route_id")
     routes["route_type"] = routes["route_type"].astype(str).str.strip()
@@ -685,15 +780,6 @@ def _read(src: _FeedSource, *, name: str, clip_l93: Any | None) -> GtfsFeed:
     if src.has("frequencies.txt"):
         stop_times, trips = _expand_frequencies(src, stop_times, trips, notes)
 
-    # Clip: keep stops inside the polygon (stops without coordinates are outside).
-    placed = np.isfinite(stops["x_l93"].to_numpy())
-    inside = placed.copy()
-    if clip_l93 is not None:
-        import shapely
-
-        inside[placed] = shapely.contains_xy(
-            clip_l93, stops["x_l93"].to_numpy()[placed], stops["y_l93"].to_numpy()[placed]
-        )
     stops["inside"] = inside
     used_unplaced = np.unique(stop_times["stop"].to_numpy()[~placed[stop_times["stop"].to_numpy()]])
     if len(used_unplaced):
