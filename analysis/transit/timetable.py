@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from .gtfs import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the compiled format or its semantics change (invalidates caches).
-TIMETABLE_VERSION = 1
+TIMETABLE_VERSION = 2
 
 #: Seconds in a day.
 DAY = 86_400
@@ -136,9 +136,27 @@ class Timetable:
 
     @property
     def label(self) -> str:
-        """Feeds and date, e.g. ``"GTFS sncf_ter_2025-01 on Tue 2025-02-04"``."""
-        names = " + ".join(f["name"] for f in self.feeds)
-        return f"GTFS {names} on {self.date.strftime('%a')} {self.date.isoformat()}"
+        """Feeds and days, e.g. ``"GTFS sncf_ter_2025-01 on Tue 2025-02-04"``.
+
+        Feeds on different days each state theirs: ``"GTFS a on Tue 2025-02-04 + b on Tue
+        2023-05-16"``.
+        """
+        days = self.feed_days
+        if len(set(days)) <= 1:
+            names = " + ".join(f["name"] for f in self.feeds)
+            return f"GTFS {names} on {self.date.strftime('%a')} {self.date.isoformat()}"
+        return "GTFS " + " + ".join(
+            f"{f['name']} on {d.strftime('%a')} {d.isoformat()}"
+            for f, d in zip(self.feeds, days, strict=True)
+        )
+
+    @property
+    def feed_days(self) -> list[dt.date]:
+        """The service day of each feed (``date`` for feeds compiled on the common day)."""
+        return [
+            dt.date.fromisoformat(f["service_date"]) if f.get("service_date") else self.date
+            for f in self.feeds
+        ]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the arrays to ``path`` (``.npz``) with a checksum side file."""
@@ -175,7 +193,11 @@ class Timetable:
         )
 
 
-def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetable:
+def compile_timetable(
+    feeds: Sequence[GtfsFeed],
+    date: str | dt.date,
+    feed_days: Sequence[str | dt.date] | None = None,
+) -> Timetable:
     """Compile the connections of one service day from one or more feeds.
 
     Parameters
@@ -184,7 +206,12 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         Validated feeds (see :func:`analysis.transit.gtfs.read_gtfs`); their names must
         differ.
     date
-        The service day; must lie inside every feed's calendar.
+        The service day; must lie inside every feed's calendar unless ``feed_days`` is
+        given.
+    feed_days
+        One service day per feed (see :mod:`analysis.transit.service_days`), each inside
+        its feed's calendar; times of every feed are then seconds after the midnight of
+        its own day, and ``date`` is the requested (reference) day.
 
     Returns
     -------
@@ -201,7 +228,14 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
     names = [f.name for f in feeds]
     if len(set(names)) != len(names):
         raise ValidationError(f"feeds must have different names, got {names}")
-    day = check_date(feeds, date)
+    if feed_days is None:
+        day = check_date(feeds, date)
+        days = [day] * len(feeds)
+    else:
+        if len(feed_days) != len(feeds):
+            raise ValidationError("feed_days needs one day per feed")
+        day = parse_gtfs_date(date)  # type: ignore[arg-type]
+        days = [check_date([f], d) for f, d in zip(feeds, feed_days, strict=True)]
 
     stop_parts: list[pd.DataFrame] = []
     conn_parts: list[dict[str, np.ndarray]] = []
@@ -210,6 +244,7 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
     n_stops = 0
     n_trip_inst = 0
     for fi, feed in enumerate(feeds):
+        fday = days[fi]
         st = feed.stop_times
         used = np.unique(st["stop"].to_numpy())
         local = np.full(len(feed.stops), -1, dtype=np.int64)
@@ -234,7 +269,7 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         same = trip[1:] == trip[:-1]
         i = np.flatnonzero(same)  # connection from row i to row i + 1
         for offset in (-1, 0, 1):
-            active = feed.active_trips(day + dt.timedelta(days=offset))
+            active = feed.active_trips(fday + dt.timedelta(days=offset))
             sel = i[active[trip[i]]]
             dep = st["dep"].to_numpy()[sel] + offset * DAY
             arr = st["arr"].to_numpy()[sel + 1] + offset * DAY
@@ -289,8 +324,10 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
                 "sha256": f.sha256,
                 "start_date": f.date_range[0].isoformat(),
                 "end_date": f.date_range[1].isoformat(),
+                "service_date": d.isoformat(),
+                "trips_that_day": int(f.active_trips(d).sum()),
             }
-            for f in feeds
+            for f, d in zip(feeds, days, strict=True)
         ],
         stop_id=stops["stop_id"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
         stop_name=stops["stop_name"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
@@ -525,8 +562,9 @@ def feed_calendar(
 
 def load_timetable(
     gtfs_paths: Sequence[str | os.PathLike[str]] | None,
-    date: str | dt.date,
+    date: str | dt.date | None,
     *,
+    feed_dates: Mapping[str, str | dt.date] | None = None,
     clip_l93: Any | None = None,
     use_cache: bool = True,
 ) -> Timetable:
@@ -537,7 +575,10 @@ def load_timetable(
     gtfs_paths
         GTFS feeds (zip or folder); ``None`` for :func:`default_gtfs_paths`.
     date
-        Service day inside every feed's calendar.
+        Service day for every feed (inside every feed's calendar), or ``None``: each feed
+        on its own day (:func:`analysis.transit.service_days.choose_service_days`).
+    feed_dates
+        Explicit day per feed name (or file stem).
     clip_l93
         Optional polygon (Lambert-93) to clip the feeds to.
     use_cache
@@ -560,20 +601,24 @@ def load_timetable(
     for p in paths:
         if not p.exists():
             raise DataMissingError(f"GTFS feed not found: {p}")
-    day = parse_gtfs_date(date)  # type: ignore[arg-type]
+    from .service_days import choose_service_days
+
     sums = [feed_checksum(p) for p in paths]
-    # Check the date against the (cached) calendars before any heavy work.
-    for p, s in zip(paths, sums, strict=True):
-        info = feed_calendar(p, sha256=s, use_cache=use_cache)
-        lo, hi = info["start_date"], info["end_date"]
-        if not lo <= day.isoformat() <= hi:
-            raise ValidationError(
-                f"the date {day.isoformat()} is outside the calendar of feed "
-                f"{info['name']!r}, valid from {lo} to {hi}; choose a date in that range",
-                source=str(p),
-            )
+    # Choose and check the days against the (cached) calendars before any heavy work.
+    infos = [
+        feed_calendar(p, sha256=s, use_cache=use_cache) for p, s in zip(paths, sums, strict=True)
+    ]
+    day, days = choose_service_days(infos, date, feed_dates)
     key = hashlib.blake2b(
-        json.dumps([TIMETABLE_VERSION, sums, day.isoformat(), _clip_key(clip_l93)]).encode(),
+        json.dumps(
+            [
+                TIMETABLE_VERSION,
+                sums,
+                day.isoformat(),
+                [d.isoformat() for d in days],
+                _clip_key(clip_l93),
+            ]
+        ).encode(),
         digest_size=10,
     ).hexdigest()
     cache = _cache_dir() / f"timetable_{day.isoformat()}_{key}.npz"
@@ -596,7 +641,7 @@ def load_timetable(
             k += 1
         names.append(feed.name)
         feeds.append(feed)
-    tt = compile_timetable(feeds, day)
+    tt = compile_timetable(feeds, day, days)
     tt.meta["clip"] = _clip_key(clip_l93)
     if use_cache:
         tt.save(cache)

@@ -1,0 +1,162 @@
+"""One service day per feed (issue 11): the default rule, explicit days, errors, labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import ValidationError
+from analysis.transit.gtfs import read_gtfs
+from analysis.transit.model import build_transit_model
+from analysis.transit.service_days import (
+    choose_service_days,
+    is_school_term,
+    nearest_term_day,
+    parse_feed_dates,
+    reference_date,
+)
+from analysis.transit.timetable import compile_timetable
+
+D = dt.date
+TINY = Path(__file__).parent / "data" / "gtfs_tiny"
+
+
+def info(name: str, lo: str, hi: str) -> dict[str, str]:
+    return {"name": name, "path": f"/x/{name}.zip", "start_date": lo, "end_date": hi}
+
+
+def test_school_term_zone_a() -> None:
+    # Zone A (Lyon, Grenoble, Clermont): winter holidays 2025-02-22 .. 2025-03-10.
+    assert is_school_term(D(2025, 2, 4)) and is_school_term(D(2025, 2, 18))
+    assert not is_school_term(D(2025, 2, 25)) and not is_school_term(D(2025, 3, 4))
+    assert not is_school_term(D(2019, 10, 22))  # Toussaint 2019
+    assert is_school_term(D(2023, 5, 16))
+
+
+def test_reference_date_is_first_term_tuesday_a_week_in() -> None:
+    assert reference_date(D(2025, 1, 22), D(2025, 4, 22)) == D(2025, 2, 4)  # TER 2025
+    # a calendar starting in the holidays: the first term Tuesday after them
+    assert reference_date(D(2025, 2, 20), D(2025, 4, 30)) == D(2025, 3, 11)
+
+
+@pytest.mark.parametrize(
+    ("requested", "lo", "hi", "expected"),
+    [
+        # inside the calendar, in term: the day itself
+        (D(2025, 2, 4), D(2025, 1, 22), D(2025, 4, 22), D(2025, 2, 4)),
+        # requested Tuesday in the holidays: the nearest term Tuesday (02-18, 7 days off,
+        # rather than 03-11, 14 days off)
+        (D(2025, 2, 25), D(2025, 1, 22), D(2025, 4, 22), D(2025, 2, 18)),
+        (D(2025, 3, 4), D(2025, 1, 22), D(2025, 4, 22), D(2025, 3, 11)),
+        # an older feed: its last term Tuesday (nearest to a 2025 date)
+        (D(2025, 2, 4), D(2023, 4, 10), D(2023, 6, 4), D(2023, 5, 30)),
+        # TER 2019: 2019-11-26 (Toussaint 2019-10-19 .. 11-04 skipped by the nearest rule)
+        (D(2025, 2, 4), D(2019, 9, 1), D(2019, 11, 30), D(2019, 11, 26)),
+        # a feed in the future: its first term day of that weekday
+        (D(2025, 2, 4), D(2025, 10, 1), D(2025, 12, 31), D(2025, 10, 7)),
+        # the weekday follows the request (a Thursday)
+        (D(2025, 2, 6), D(2023, 4, 10), D(2023, 6, 4), D(2023, 6, 1)),
+        # a calendar with that weekday only in the holidays: the weekday still wins
+        (D(2025, 2, 4), D(2025, 2, 24), D(2025, 3, 2), D(2025, 2, 25)),
+    ],
+)
+def test_nearest_term_day(requested: dt.date, lo: dt.date, hi: dt.date, expected: dt.date) -> None:
+    day = nearest_term_day(requested, lo, hi)
+    assert day == expected
+    assert day.weekday() == requested.weekday() and lo <= day <= hi
+
+
+def test_choose_days_default_explicit_and_errors() -> None:
+    ter = info("ter", "2025-01-22", "2025-04-22")
+    tag = info("tag", "2023-04-10", "2023-06-04")
+    req, days = choose_service_days([ter, tag])
+    assert req == D(2025, 2, 4) and days == [D(2025, 2, 4), D(2023, 5, 30)]
+    # an unrelated feed does not move the others' days (the first feed sets the request)
+    _, alone = choose_service_days([ter])
+    _, more = choose_service_days([ter, info("far", "2026-01-05", "2026-03-01"), tag])
+    assert alone == [D(2025, 2, 4)] and more[0] == D(2025, 2, 4) and more[2] == D(2023, 5, 30)
+    # explicit per-feed day, by name or by file stem
+    _, days = choose_service_days([ter, tag], feed_dates={"tag": "2023-05-16"})
+    assert days == [D(2025, 2, 4), D(2023, 5, 16)]
+    _, days = choose_service_days([ter, tag], "2025-02-11", {"tag": "2023-05-16"})
+    assert days == [D(2025, 2, 11), D(2023, 5, 16)]
+    # an explicit --date outside a feed's calendar stays an error naming its range
+    with pytest.raises(ValidationError, match="valid from 2023-04-10 to 2023-06-04") as e:
+        choose_service_days([ter, tag], "2025-02-11")
+    assert "2025-02-11" in str(e.value) and "--feed-date tag=" in str(e.value)
+    with pytest.raises(ValidationError, match="valid from 2023-04-10 to 2023-06-04"):
+        choose_service_days([ter, tag], feed_dates={"tag": "2023-07-04"})
+    with pytest.raises(ValidationError, match="names no feed in use: nope"):
+        choose_service_days([ter, tag], feed_dates={"nope": "2023-05-16"})
+
+
+def test_parse_feed_dates() -> None:
+    assert parse_feed_dates(["a=2025-02-04", "b = 20230516"]) == {
+        "a": D(2025, 2, 4),
+        "b": D(2023, 5, 16),
+    }
+    with pytest.raises(ValidationError, match="FEED=YYYY-MM-DD"):
+        parse_feed_dates(["2025-02-04"])
+
+
+def coach_2023(tmp_path: Path) -> Path:
+    """A coach feed of 2023 (weekdays 2023-04-10 .. 2023-06-04)."""
+    f2 = tmp_path / "coach"
+    f2.mkdir()
+    (f2 / "agency.txt").write_text("agency_id,agency_name,agency_url,agency_timezone\n"
+                                   "CO,Coach,https://example.org,Europe/Paris\n")  # fmt: skip
+    # P is ~150 m east of the tiny feed's D (4.95); R is 10 km further east.
+    (f2 / "stops.txt").write_text("stop_id,stop_name,stop_lat,stop_lon\n"
+                                  "P,Papa,45.70,4.952\nR,Romeo,45.70,5.13\n")  # fmt: skip
+    (f2 / "routes.txt").write_text("route_id,route_type\nZ,3\n")
+    (f2 / "trips.txt").write_text("route_id,service_id,trip_id\nZ,WK,Z1\nZ,WK,Z2\n")
+    (f2 / "stop_times.txt").write_text(
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "Z1,08:10:00,08:10:00,P,1\nZ1,08:40:00,08:40:00,R,2\n"
+        "Z2,09:10:00,09:10:00,P,1\nZ2,09:40:00,09:40:00,R,2\n"
+    )
+    (f2 / "calendar.txt").write_text(
+        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+        "WK,1,1,1,1,1,0,0,20230410,20230604\n"
+    )
+    return f2
+
+
+def test_two_feeds_on_their_own_days_with_a_walking_transfer(tmp_path: Path) -> None:
+    f2 = coach_2023(tmp_path)
+    tiny, coach = read_gtfs(TINY), read_gtfs(f2)
+    tt = compile_timetable([tiny, coach], "2025-02-04", ["2025-02-04", "2023-05-16"])
+    assert tt.feed_days == [D(2025, 2, 4), D(2023, 5, 16)]
+    assert tt.label == "GTFS gtfs_tiny on Tue 2025-02-04 + coach on Tue 2023-05-16"
+    assert tt.feeds[1]["trips_that_day"] == 2
+    # the coach's trips are there, at their times of their own day
+    z1 = [i for i, t in enumerate(tt.trip_id) if t == "coach:Z1"]
+    assert len(z1) == 1 and 8 * 3600 + 600 in tt.c_dep[tt.c_trip == z1[0]]
+    # the same request on one common date is refused, naming the coach's range
+    with pytest.raises(ValidationError, match="valid from 2023-04-10 to 2023-06-04"):
+        compile_timetable([tiny, coach], "2025-02-04")
+
+    a = tt.stop_id.tolist().index("gtfs_tiny:A")
+    r = tt.stop_id.tolist().index("coach:R")
+    comm = pd.DataFrame({"insee": ["1"], "x_l93": [tt.stop_x[a]], "y_l93": [tt.stop_y[a]]})
+    m = build_transit_model(comm, gtfs_paths=[TINY, f2], window=("07:00", "07:10"), use_cache=False)
+    # default: tiny on its reference Tuesday 2025-02-11, the coach on its term Tuesday
+    # nearest to it, its last one (2023-05-30)
+    assert m.timetable.feed_days == [D(2025, 2, 11), D(2023, 5, 30)]
+    assert "coach on Tue 2023-05-30" in m.label and "gtfs_tiny on Tue 2025-02-11" in m.label
+    assert m.meta["feed_days"] == {"gtfs_tiny": "2025-02-11", "coach": "2023-05-30"}
+    ans = m.nearest(np.array([tt.stop_x[r]]), np.array([tt.stop_y[r]]))
+    # T1 + B->B2 + T3 to D 07:55, walk D -> P (~150 m), Z1 08:10 -> R 08:40: 100 min
+    assert ans.time_s[0] == 100 * 60
+    m2 = build_transit_model(
+        comm,
+        gtfs_paths=[TINY, f2],
+        feed_dates={"coach": "2023-05-16"},
+        window=("07:00", "07:10"),
+        use_cache=False,
+    )
+    assert m2.timetable.feed_days == [D(2025, 2, 11), D(2023, 5, 16)]
