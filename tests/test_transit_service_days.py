@@ -160,3 +160,78 @@ def test_two_feeds_on_their_own_days_with_a_walking_transfer(tmp_path: Path) -> 
         use_cache=False,
     )
     assert m2.timetable.feed_days == [D(2025, 2, 11), D(2023, 5, 16)]
+
+
+# ------------------------------------------------------------------ combining feeds (item 2)
+def test_feed_roles_older_vintage_supplements_the_newer() -> None:
+    from analysis.transit.timetable import feed_roles
+
+    names = ["sncf_ter_2025-01", "sncf_tgv_2025-01", "sncf_ter_2019-09", "tag", "x_2020-01"]
+    assert feed_roles(names) == [None, None, 0, None, None]
+
+
+def copy_feed(src: Path, dst: Path, **replace: str) -> Path:
+    dst.mkdir()
+    for f in src.iterdir():
+        text = f.read_text()
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        (dst / f.name).write_text(text)
+    return dst
+
+
+def test_a_trip_present_in_two_feeds_is_counted_once(tmp_path: Path) -> None:
+    """The tiny feed copied under another name (its ids renamed): every trip once."""
+    twin = copy_feed(TINY, tmp_path / "twin")
+    one = compile_timetable([read_gtfs(TINY)], "2025-02-04")
+    both = compile_timetable([read_gtfs(TINY), read_gtfs(twin)], "2025-02-04")
+    assert both.n_connections == one.n_connections
+    assert both.feeds[1]["trips_in_an_earlier_feed"] == one.feeds[0]["trips_used"] > 0
+    assert not any(t.startswith("twin:") for t in both.trip_id)
+    # the same trip shifted by one minute is another vehicle: kept
+    shifted = copy_feed(coach_2023(tmp_path), tmp_path / "coach_b", **{"08:10:00": "08:11:00"})
+    tt = compile_timetable([read_gtfs(tmp_path / "coach"), read_gtfs(shifted)], "2023-05-16")
+    assert tt.feeds[1]["trips_in_an_earlier_feed"] == 1 and tt.feeds[1]["trips_used"] == 1
+
+
+def test_an_older_vintage_keeps_only_the_coach_lines_the_newer_lacks(tmp_path: Path) -> None:
+    new = coach_2023(tmp_path)  # stops P, R; coach trips
+    old = tmp_path / "net_2019-09"
+    old.mkdir()
+    for f in ("agency.txt",):
+        (old / f).write_text((new / f).read_text())
+    # P again (served by the newer feed), S 20 km away (not served any more), T a train stop.
+    (old / "stops.txt").write_text(
+        "stop_id,stop_name,stop_lat,stop_lon\nP,Papa,45.70,4.952\nS,Sierra,45.88,4.952\n"
+        "T,Tango,45.70,5.13\n"
+    )
+    (old / "routes.txt").write_text("route_id,route_type\nC,3\nK,2\nD,3\n")
+    (old / "trips.txt").write_text("route_id,service_id,trip_id\nC,WK,C1\nK,WK,K1\nD,WK,D1\n")
+    (old / "stop_times.txt").write_text(
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+        "C1,07:00:00,07:00:00,S,1\nC1,07:30:00,07:30:00,P,2\n"  # coach to a lost stop: kept
+        "K1,07:00:00,07:00:00,P,1\nK1,07:20:00,07:20:00,T,2\n"  # train between served places
+        "D1,07:05:00,07:05:00,P,1\nD1,07:25:00,07:25:00,T,2\n"  # coach over served places
+    )
+    (old / "calendar.txt").write_text(
+        "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,start_date,end_date\n"
+        "WK,1,1,1,1,1,0,0,20190901,20191130\n"
+    )
+    from analysis.transit.timetable import load_timetable
+
+    newer = tmp_path / "net_2023-04"
+    new.rename(newer)
+    tt = load_timetable([newer, old], None, use_cache=False)
+    # 2023-04-18 lies in the zone A spring holidays (04-08 .. 04-24)
+    assert tt.feed_days == [D(2023, 4, 25), D(2019, 11, 26)]
+    f = tt.feeds[1]
+    assert f["supplements"] == "net_2023-04" and f["service_label"] == "2019 service"
+    assert f["trips_that_day"] == 3 and f["trips_used"] == 1
+    kept = {t.split("@")[0] for t in tt.trip_id if t.startswith("net_2019-09:")}
+    assert kept == {"net_2019-09:C1"}  # (and its next-day instance C1@+1)
+    assert "2019 service" in tt.label
+    # stops of the older feed only where its kept trips call
+    assert sorted(s for s in tt.stop_id if s.startswith("net_2019")) == [
+        "net_2019-09:P",
+        "net_2019-09:S",
+    ]

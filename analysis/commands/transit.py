@@ -50,6 +50,17 @@ def _cmd_transit_check(args: argparse.Namespace) -> int:
         print(
             f"  {f['name']}: valid {f['start_date']} to {f['end_date']}; service day "
             f"{d.strftime('%a')} {d.isoformat()}, {f.get('trips_that_day', 0):,} trips that day"
+            + (
+                f" ({f['service_label']}: {f.get('trips_used', 0):,} used, what "
+                f"{f['supplements']} lacks)"
+                if f.get("supplements")
+                else ""
+            )
+            + (
+                f"; {f['trips_in_an_earlier_feed']:,} already in an earlier feed, counted once"
+                if f.get("trips_in_an_earlier_feed")
+                else ""
+            )
         )
     print(
         f"  region (+ buffer): {tt.n_stops:,} stops, {tt.n_trips:,} trips, "

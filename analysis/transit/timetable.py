@@ -48,7 +48,7 @@ from .gtfs import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the compiled format or its semantics change (invalidates caches).
-TIMETABLE_VERSION = 2
+TIMETABLE_VERSION = 3
 
 #: Seconds in a day.
 DAY = 86_400
@@ -142,11 +142,16 @@ class Timetable:
         2023-05-16"``.
         """
         days = self.feed_days
-        if len(set(days)) <= 1:
+        if len(set(days)) <= 1 and not any(f.get("supplements") for f in self.feeds):
             names = " + ".join(f["name"] for f in self.feeds)
             return f"GTFS {names} on {self.date.strftime('%a')} {self.date.isoformat()}"
         return "GTFS " + " + ".join(
             f"{f['name']} on {d.strftime('%a')} {d.isoformat()}"
+            + (
+                f" ({f['service_label']}, what {f['supplements']} lacks)"
+                if f.get("supplements")
+                else ""
+            )
             for f, d in zip(self.feeds, days, strict=True)
         )
 
@@ -193,10 +198,78 @@ class Timetable:
         )
 
 
+def _trip_signatures(feed: GtfsFeed, grid_m: float = 250.0) -> np.ndarray:
+    """One 64-bit hash per trip of ``feed``: its stops' places (``grid_m`` cells) and times.
+
+    Two trips of different feeds with the same signature are the same vehicle run.
+    """
+    st = feed.stop_times
+    n = len(feed.trips)
+    if not len(st):
+        return np.zeros(n, dtype=np.uint64)
+    stop = st["stop"].to_numpy()
+    gx = np.floor(feed.stops["x_l93"].to_numpy(float)[stop] / grid_m).astype(np.int64)
+    gy = np.floor(feed.stops["y_l93"].to_numpy(float)[stop] / grid_m).astype(np.int64)
+    trip = st["trip"].to_numpy()
+    start = np.r_[0, np.flatnonzero(trip[1:] != trip[:-1]) + 1]
+    k = np.arange(len(st)) - np.repeat(start, np.diff(np.r_[start, len(st)]))
+    with np.errstate(over="ignore"):
+        v = (
+            gx.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            ^ gy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+            ^ st["dep"].to_numpy().astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+            ^ (k.astype(np.uint64) + np.uint64(1)) * np.uint64(0x27D4EB2F165667C5)
+        )
+        v ^= v >> np.uint64(31)
+        v *= np.uint64(0xBF58476D1CE4E5B9)
+        v ^= v >> np.uint64(29)
+        sig = np.zeros(n, dtype=np.uint64)
+        np.add.at(sig, trip, v)
+    return sig
+
+
+def supplement_trips(
+    feed: GtfsFeed, primary: GtfsFeed, primary_day: dt.date, *, radius_m: float = 300.0
+) -> np.ndarray:
+    """Trips of an older ``feed`` that a newer ``primary`` feed lacks (boolean per trip).
+
+    Kept: bus/coach trips (route types 3, 200-299, 700-799) calling at a stop with no stop of
+    ``primary`` served on ``primary_day`` within ``radius_m`` — the coach lines the newer
+    feed no longer carries. Trains and coaches over served places are left out (they would
+    be counted twice).
+    """
+    st = feed.stop_times
+    used = primary.active_trips(primary_day)[primary.stop_times["trip"].to_numpy()]
+    pst = np.unique(primary.stop_times["stop"].to_numpy()[used])
+    tree = cKDTree(
+        np.column_stack(
+            [
+                primary.stops["x_l93"].to_numpy(float)[pst],
+                primary.stops["y_l93"].to_numpy(float)[pst],
+            ]
+        )
+        if len(pst)
+        else np.zeros((0, 2))
+    )
+    xy = np.column_stack([feed.stops["x_l93"].to_numpy(float), feed.stops["y_l93"].to_numpy(float)])
+    if len(pst):
+        d, _ = tree.query(xy, distance_upper_bound=radius_m)
+        lacking = ~np.isfinite(d)
+    else:
+        lacking = np.ones(len(xy), dtype=bool)
+    rt = pd.to_numeric(feed.routes["route_type"], errors="coerce").fillna(-1).to_numpy(int)
+    coach_route = (rt == 3) | ((rt >= 200) & (rt < 300)) | ((rt >= 700) & (rt < 800))
+    coach_trip = coach_route[feed.trips["route"].to_numpy()]
+    keep = np.zeros(len(feed.trips), dtype=bool)
+    np.logical_or.at(keep, st["trip"].to_numpy(), lacking[st["stop"].to_numpy()])
+    return keep & coach_trip
+
+
 def compile_timetable(
     feeds: Sequence[GtfsFeed],
     date: str | dt.date,
     feed_days: Sequence[str | dt.date] | None = None,
+    supplement_of: Sequence[int | None] | None = None,
 ) -> Timetable:
     """Compile the connections of one service day from one or more feeds.
 
@@ -212,6 +285,13 @@ def compile_timetable(
         One service day per feed (see :mod:`analysis.transit.service_days`), each inside
         its feed's calendar; times of every feed are then seconds after the midnight of
         its own day, and ``date`` is the requested (reference) day.
+    supplement_of
+        Per feed, ``None`` or the position of the newer feed it supplements (an older
+        vintage of the same network): only the trips that feed lacks are kept
+        (:func:`supplement_trips`), and the feed is labelled "<year> service".
+
+    A trip present in two feeds (same stops, to 250 m, and times) is counted once, in the
+    first feed.
 
     Returns
     -------
@@ -243,10 +323,26 @@ def compile_timetable(
     tr_parts: list[tuple[np.ndarray, ...]] = []
     n_stops = 0
     n_trip_inst = 0
+    roles = list(supplement_of) if supplement_of is not None else [None] * len(feeds)
+    seen: set[int] = set()
+    kept_trips: list[int] = []
+    dropped_dup: list[int] = []
     for fi, feed in enumerate(feeds):
         fday = days[fi]
+        trip_keep = np.ones(len(feed.trips), dtype=bool)
+        if roles[fi] is not None:
+            trip_keep &= supplement_trips(feed, feeds[roles[fi]], days[roles[fi]])
+        sig = _trip_signatures(feed)
+        # trips with fewer than two timed stops in the clip have no connection to compare
+        timed = np.bincount(feed.stop_times["trip"].to_numpy(), minlength=len(feed.trips)) >= 2
+        today = feed.active_trips(fday) & trip_keep & timed
+        dup = today & np.isin(sig, np.fromiter(seen, dtype=np.uint64, count=len(seen)))
+        trip_keep &= ~dup
+        seen.update(int(x) for x in sig[today & ~dup])
+        kept_trips.append(int((today & ~dup).sum()))
+        dropped_dup.append(int(dup.sum()))
         st = feed.stop_times
-        used = np.unique(st["stop"].to_numpy())
+        used = np.unique(st["stop"].to_numpy()[trip_keep[st["trip"].to_numpy()]])
         local = np.full(len(feed.stops), -1, dtype=np.int64)
         local[used] = np.arange(len(used)) + n_stops
         s = feed.stops.iloc[used]
@@ -269,7 +365,7 @@ def compile_timetable(
         same = trip[1:] == trip[:-1]
         i = np.flatnonzero(same)  # connection from row i to row i + 1
         for offset in (-1, 0, 1):
-            active = feed.active_trips(fday + dt.timedelta(days=offset))
+            active = feed.active_trips(fday + dt.timedelta(days=offset)) & trip_keep
             sel = i[active[trip[i]]]
             dep = st["dep"].to_numpy()[sel] + offset * DAY
             arr = st["arr"].to_numpy()[sel + 1] + offset * DAY
@@ -326,8 +422,15 @@ def compile_timetable(
                 "end_date": f.date_range[1].isoformat(),
                 "service_date": d.isoformat(),
                 "trips_that_day": int(f.active_trips(d).sum()),
+                "trips_used": kept,
+                "trips_in_an_earlier_feed": dup,
+                **(
+                    {"supplements": feeds[r].name, "service_label": f"{d.year} service"}
+                    if r is not None
+                    else {}
+                ),
             }
-            for f, d in zip(feeds, days, strict=True)
+            for f, d, kept, dup, r in zip(feeds, days, kept_trips, dropped_dup, roles, strict=True)
         ],
         stop_id=stops["stop_id"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
         stop_name=stops["stop_name"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
@@ -489,15 +592,43 @@ def build_footpaths(
 
 # ---------------------------------------------------------------------------------- loading
 def default_gtfs_paths() -> list[Path]:
-    """Return the GTFS feeds of the shared data mirror (``<shared>/gtfs/*.zip``)."""
+    """Return the GTFS feeds of the shared data mirror.
+
+    Every ``.zip`` of ``<shared>/gtfs`` (the SNCF TER 2025 feed) then of ``<shared>/gtfs/extra``
+    (TGV 2025, TER 2019, TAG, T2C): each runs on its own service day, and an older vintage of
+    a network (TER 2019) only for what the newer one lacks (:func:`feed_roles`).
+    """
     folder = settings.shared_data_dir / "gtfs"
     paths = sorted(folder.glob("*.zip")) if folder.is_dir() else []
+    if (folder / "extra").is_dir():
+        paths += sorted((folder / "extra").glob("*.zip"))
     if not paths:
         raise DataMissingError(
             f"no GTFS feed found in {folder}; pass gtfs_paths=[...] (a .zip or a folder of "
             "GTFS .txt files), e.g. the SNCF TER feed from transport.data.gouv.fr"
         )
     return paths
+
+
+def feed_roles(names: Sequence[str]) -> list[int | None]:
+    """Per feed, ``None`` or the position of the newer vintage of the same network.
+
+    Names ``<network>_<YYYY>-<MM>`` of one network (``sncf_ter_2019-09``,
+    ``sncf_ter_2025-01``): the newest vintage runs as it is, each older one supplements it.
+    """
+    import re
+
+    vintage: dict[int, tuple[str, str]] = {}
+    for i, n in enumerate(names):
+        m = re.fullmatch(r"(.+)_(\d{4}-\d{2})", str(n))
+        if m:
+            vintage[i] = (m.group(1), m.group(2))
+    roles: list[int | None] = [None] * len(names)
+    for i, (net, v) in vintage.items():
+        newer = [j for j, (n2, v2) in vintage.items() if n2 == net and v2 > v]
+        if newer:
+            roles[i] = max(newer, key=lambda j: vintage[j][1])
+    return roles
 
 
 def _cache_dir() -> Path:
@@ -641,7 +772,7 @@ def load_timetable(
             k += 1
         names.append(feed.name)
         feeds.append(feed)
-    tt = compile_timetable(feeds, day, days)
+    tt = compile_timetable(feeds, day, days, feed_roles(names))
     tt.meta["clip"] = _clip_key(clip_l93)
     if use_cache:
         tt.save(cache)
