@@ -235,3 +235,23 @@ def test_an_older_vintage_keeps_only_the_coach_lines_the_newer_lacks(tmp_path: P
         "net_2019-09:P",
         "net_2019-09:S",
     ]
+
+
+# ------------------------------------------------------------------ service level (item 3)
+def test_a_thin_day_warns_with_the_numbers(tmp_path: Path) -> None:
+    from analysis.transit.timetable import service_level
+
+    f2 = coach_2023(tmp_path)
+    (f2 / "trips.txt").write_text("route_id,service_id,trip_id\nZ,WK,Z1\nZ,WK2,Z2\n")
+    cal = (f2 / "calendar.txt").read_text()
+    (f2 / "calendar.txt").write_text(cal + "WK2,1,1,1,1,1,0,0,20230410,20230604\n")
+    (f2 / "calendar_dates.txt").write_text("service_id,date,exception_type\nWK2,20230516,2\n")
+    feed = read_gtfs(f2)
+    thin = service_level(feed, D(2023, 5, 16))
+    assert thin["trips"] == 1 and thin["usual_same_weekday"] == 2
+    assert thin["weekdays_compared"] == 8
+    assert "runs 1 trips on Tue 2023-05-16, 50% of its usual Tuesday (2 trips" in thin["warning"]
+    assert service_level(feed, D(2023, 5, 23))["warning"] is None
+    tt = compile_timetable([feed], "2023-05-16")
+    assert tt.meta["warnings"] == [thin["warning"]]
+    assert compile_timetable([feed], "2023-05-23").meta["warnings"] == []

@@ -62,6 +62,8 @@ def _cmd_transit_check(args: argparse.Namespace) -> int:
                 else ""
             )
         )
+    for w in tt.meta.get("warnings", []):
+        print(f"  warning: {w}")
     print(
         f"  region (+ buffer): {tt.n_stops:,} stops, {tt.n_trips:,} trips, "
         f"{tt.n_connections:,} connections that day"

@@ -704,6 +704,7 @@ def build_transit_model(
                 "feed_days": {
                     f["name"]: d.isoformat() for f, d in zip(tt.feeds, tt.feed_days, strict=True)
                 },
+                "service_warnings": list(tt.meta.get("warnings", [])),
                 "window": list(window),
                 "step_min": step_min,
                 "percentile": percentile,

@@ -48,7 +48,7 @@ from .gtfs import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the compiled format or its semantics change (invalidates caches).
-TIMETABLE_VERSION = 3
+TIMETABLE_VERSION = 5
 
 #: Seconds in a day.
 DAY = 86_400
@@ -265,6 +265,44 @@ def supplement_trips(
     return keep & coach_trip
 
 
+#: A service day with fewer trips than this share of the feed's usual same weekday warns.
+LOW_SERVICE_SHARE = 0.6
+
+
+def service_level(feed: GtfsFeed, day: dt.date) -> dict[str, Any]:
+    """Trips of ``feed`` on ``day`` against its usual (median) same weekday.
+
+    Returns
+    -------
+    dict
+        ``trips``, ``usual_same_weekday`` (median over the same weekdays of the calendar),
+        ``weekdays_compared`` and ``warning`` (a sentence, or ``None``).
+    """
+    lo, hi = feed.date_range
+    # trips with at least one connection in the (clipped) feed
+    timed = np.bincount(feed.stop_times["trip"].to_numpy(), minlength=len(feed.trips)) >= 2
+    d = lo + dt.timedelta(days=(day.weekday() - lo.weekday()) % 7)
+    counts = []
+    while d <= hi:
+        counts.append(int((feed.active_trips(d) & timed).sum()))
+        d += dt.timedelta(days=7)
+    trips = int((feed.active_trips(day) & timed).sum())
+    usual = float(np.median(counts)) if counts else float(trips)
+    warning = None
+    if usual > 0 and trips < LOW_SERVICE_SHARE * usual:
+        warning = (
+            f"feed {feed.name!r} runs {trips:,} trips on {day.strftime('%a')} {day.isoformat()}, "
+            f"{trips / usual:.0%} of its usual {day.strftime('%A')} ({usual:,.0f} trips, median "
+            f"of {len(counts)}); choose another day with --feed-date {feed.name}=YYYY-MM-DD"
+        )
+    return {
+        "trips": trips,
+        "usual_same_weekday": usual,
+        "weekdays_compared": len(counts),
+        "warning": warning,
+    }
+
+
 def compile_timetable(
     feeds: Sequence[GtfsFeed],
     date: str | dt.date,
@@ -396,6 +434,10 @@ def compile_timetable(
         if feed.transfers is not None and len(feed.transfers):
             tr_parts.append(_map_transfers(feed, local))
 
+    levels = [service_level(f, d) for f, d in zip(feeds, days, strict=True)]
+    for lv in levels:
+        if lv["warning"]:
+            logger.warning("%s", lv["warning"])
     stops = pd.concat(stop_parts, ignore_index=True) if stop_parts else pd.DataFrame()
     if conn_parts:
         c = {k: np.concatenate([p[k] for p in conn_parts]) for k in conn_parts[0]}
@@ -421,7 +463,8 @@ def compile_timetable(
                 "start_date": f.date_range[0].isoformat(),
                 "end_date": f.date_range[1].isoformat(),
                 "service_date": d.isoformat(),
-                "trips_that_day": int(f.active_trips(d).sum()),
+                "trips_that_day": levels[i]["trips"],
+                "usual_same_weekday_trips": levels[i]["usual_same_weekday"],
                 "trips_used": kept,
                 "trips_in_an_earlier_feed": dup,
                 **(
@@ -430,7 +473,9 @@ def compile_timetable(
                     else {}
                 ),
             }
-            for f, d, kept, dup, r in zip(feeds, days, kept_trips, dropped_dup, roles, strict=True)
+            for i, (f, d, kept, dup, r) in enumerate(
+                zip(feeds, days, kept_trips, dropped_dup, roles, strict=True)
+            )
         ],
         stop_id=stops["stop_id"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
         stop_name=stops["stop_name"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
@@ -451,7 +496,10 @@ def compile_timetable(
         tr_to=tr[1].astype(np.int32),
         tr_type=tr[2].astype(np.int32),
         tr_time=tr[3].astype(np.int32),
-        meta={"notes": [n for f in feeds for n in f.notes]},
+        meta={
+            "notes": [n for f in feeds for n in f.notes],
+            "warnings": [lv["warning"] for lv in levels if lv["warning"]],
+        },
     )
     logger.info(
         "%s: %d stops, %d trip instances, %d connections",
