@@ -255,3 +255,42 @@ def test_a_thin_day_warns_with_the_numbers(tmp_path: Path) -> None:
     tt = compile_timetable([feed], "2023-05-16")
     assert tt.meta["warnings"] == [thin["warning"]]
     assert compile_timetable([feed], "2023-05-23").meta["warnings"] == []
+
+
+def test_router_equals_brute_force_with_several_feeds_on_their_days(tmp_path: Path) -> None:
+    """Tiny (2025) + coach (2023) + a twin of tiny (duplicates): router == brute force."""
+    from analysis.transit.reference import brute_force_earliest_arrival, trip_order
+    from analysis.transit.router import INF
+
+    f2 = coach_2023(tmp_path)
+    twin = copy_feed(TINY, tmp_path / "twin")
+    probe = compile_timetable([read_gtfs(TINY)], "2025-02-11")
+    rng = np.random.default_rng(7)
+    ox = probe.stop_x + rng.normal(0, 300, probe.n_stops)
+    oy = probe.stop_y + rng.normal(0, 300, probe.n_stops)
+    comm = pd.DataFrame({"insee": [str(i) for i in range(len(ox))], "x_l93": ox, "y_l93": oy})
+    m = build_transit_model(
+        comm, gtfs_paths=[TINY, f2, twin], window=("06:30", "09:30"), step_min=7, use_cache=False
+    )
+    tt = m.timetable
+    assert len(tt.feeds) == 3 and tt.feeds[2]["trips_in_an_earlier_feed"] > 0
+    r = tt.stop_id.tolist().index("coach:R")
+    sx, sy = np.array([tt.stop_x[r], ox[0]]), np.array([tt.stop_y[r], oy[0] + 5000])
+    arrival, _ = m.arrivals(sx, sy)
+    eg_t, eg_s, di_t, di_s = m.site_legs(sx, sy)
+    legs, order = m.origin_legs, trip_order(tt)
+    cap = m.departures[-1] + m.max_journey_s
+    checked = 0
+    for o in range(len(ox)):
+        sl = slice(legs.indptr[o], legs.indptr[o + 1])
+        for k, dep in enumerate(m.departures):
+            want, _ = brute_force_earliest_arrival(
+                tt, m.footpaths, departure=int(dep),
+                access_stops=legs.target[sl], access_times=legs.time_s[sl],
+                egress_time=eg_t, egress_site=eg_s, direct_time=int(di_t[o]),
+                direct_site=int(di_s[o]), order=order,
+            )  # fmt: skip
+            got = int(arrival[o, k])
+            assert got == want if want <= cap else (got == int(INF) or got > cap), (o, dep)
+            checked += want < INF
+    assert checked > 10
