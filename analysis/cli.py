@@ -71,6 +71,10 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     options: dict[str, object] = {"verbose": not args.quiet}
     if args.date is not None:
         options["date"] = args.date
+    if getattr(args, "feed_date", None):
+        from .transit.service_days import parse_feed_dates
+
+        options["feed_dates"] = parse_feed_dates(args.feed_date)
     if args.gtfs:
         from .transit.timetable import default_gtfs_paths
 
@@ -241,7 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )
     p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
-    p.add_argument("--date", help="transit date (YYYY-MM-DD)")
+    p.add_argument("--date", help="transit date (YYYY-MM-DD) for every feed")
+    p.add_argument(
+        "--feed-date",
+        nargs="+",
+        metavar="FEED=YYYY-MM-DD",
+        help="a feed's own service day (default: each feed's school-term day, same weekday)",
+    )
     p.add_argument(
         "--gtfs",
         type=Path,

@@ -96,10 +96,16 @@ def check_choices(
             raise UnknownNameError("mode", mode, MODES)
     if road not in ROAD_CHOICES:
         raise UnknownNameError("road model", road, ROAD_CHOICES)
-    timetable = {k: v for k, v in (transit_options or {}).items() if k in ("date", "gtfs_paths")}
+    timetable = {
+        k: v
+        for k, v in (transit_options or {}).items()
+        if k in ("date", "feed_dates", "gtfs_paths")
+    }
     if any(v for v in timetable.values()) and not set(out) & set(TIMETABLE_MODES):
         flags = ", ".join(
-            f"--{'gtfs' if k == 'gtfs_paths' else k}" for k, v in timetable.items() if v
+            f"--{ {'gtfs_paths': 'gtfs', 'feed_dates': 'feed-date'}.get(k, k) }"
+            for k, v in timetable.items()
+            if v
         )
         raise ValidationError(
             f"{flags}: used by public transport only (modes transit, best), and the mode asked is "

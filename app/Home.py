@@ -108,6 +108,21 @@ with st.sidebar:
         key="mode",
         on_change=_reset_threshold,
     )
+    if mode in ("transit", "best"):
+        try:
+            tt = loaders.load_transit_model().timetable
+            page.caption(
+                "Timetables in force: "
+                + "; ".join(
+                    f"{f['name']} on {d.strftime('%a')} {d.isoformat()}"
+                    + (f" ({f['service_label']})" if f.get("supplements") else "")
+                    for f, d in zip(tt.feeds, tt.feed_days, strict=True)
+                )
+            )
+            for w in tt.meta.get("warnings", []):
+                page.caption(f"Warning: {w}")
+        except Exception:
+            pass
     if len(modes) == 1:
         page.caption(
             "Public transport and best-of-two need the transit module, "

@@ -15,7 +15,8 @@ from typing import Any
 
 def _cmd_transit_check(args: argparse.Namespace) -> int:
     from ..transit.gtfs import read_gtfs
-    from ..transit.model import build_transit_model, default_date
+    from ..transit.model import build_transit_model
+    from ..transit.service_days import parse_feed_dates
     from ..transit.timetable import default_gtfs_paths
 
     paths = list(args.gtfs) if args.gtfs else default_gtfs_paths()
@@ -31,11 +32,11 @@ def _cmd_transit_check(args: argparse.Namespace) -> int:
     from ..communes import load_communes
 
     communes = load_communes()
-    date = args.date or default_date(paths)
     model = build_transit_model(
         communes,
         gtfs_paths=paths,
-        date=date,
+        date=args.date,
+        feed_dates=parse_feed_dates(args.feed_date),
         window=(args.window[0], args.window[1]),
         max_walk_m=args.max_walk,
         park_and_ride=args.park_and_ride,
@@ -45,6 +46,24 @@ def _cmd_transit_check(args: argparse.Namespace) -> int:
     access = model.origin_access()
     n_reach = int((access["n_stops"] > 0).sum())
     print(f"{model.label}")
+    for f, d in zip(tt.feeds, tt.feed_days, strict=True):
+        print(
+            f"  {f['name']}: valid {f['start_date']} to {f['end_date']}; service day "
+            f"{d.strftime('%a')} {d.isoformat()}, {f.get('trips_that_day', 0):,} trips that day"
+            + (
+                f" ({f['service_label']}: {f.get('trips_used', 0):,} used, what "
+                f"{f['supplements']} lacks)"
+                if f.get("supplements")
+                else ""
+            )
+            + (
+                f"; {f['trips_in_an_earlier_feed']:,} already in an earlier feed, counted once"
+                if f.get("trips_in_an_earlier_feed")
+                else ""
+            )
+        )
+    for w in tt.meta.get("warnings", []):
+        print(f"  warning: {w}")
     print(
         f"  region (+ buffer): {tt.n_stops:,} stops, {tt.n_trips:,} trips, "
         f"{tt.n_connections:,} connections that day"
@@ -70,7 +89,13 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--gtfs", type=Path, nargs="+", help="GTFS zip(s) or folder(s) (default: the TER feed)"
     )
-    p.add_argument("--date", help="service day YYYY-MM-DD (default: a Tuesday in the calendar)")
+    p.add_argument(
+        "--date",
+        help="service day YYYY-MM-DD for every feed (default: each feed's term Tuesday)",
+    )
+    p.add_argument(
+        "--feed-date", nargs="+", metavar="FEED=YYYY-MM-DD", help="a feed's own service day"
+    )
     p.add_argument(
         "--window", nargs=2, default=("07:00", "09:00"), metavar=("START", "END"),
         help="departure window (default 07:00 09:00)",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -538,7 +538,10 @@ class BestOfModel:
 def default_date(
     gtfs_paths: Sequence[str | os.PathLike[str]], *, use_cache: bool = True
 ) -> dt.date:
-    """Pick a representative weekday: the first Tuesday at least a week into every feed.
+    """Return the common day of feeds run on one date: the first term Tuesday a week in.
+
+    Only for a run that wants one date for every feed; by default each feed runs on its
+    own day (:func:`analysis.transit.service_days.choose_service_days`).
 
     Parameters
     ----------
@@ -565,10 +568,9 @@ def default_date(
             "the feeds' calendars do not overlap: "
             + "; ".join(f"{i['name']} {i['start_date']}..{i['end_date']}" for i in infos)
         )
-    day = min(lo + dt.timedelta(days=7), hi)
-    while day.weekday() != 1 and day < hi:
-        day += dt.timedelta(days=1)
-    return day
+    from .service_days import reference_date
+
+    return reference_date(lo, hi)
 
 
 def region_clip(x_l93: np.ndarray, y_l93: np.ndarray, *, buffer_km: float = 30.0) -> Any:
@@ -584,6 +586,7 @@ def build_transit_model(
     *,
     gtfs_paths: Sequence[str | os.PathLike[str]] | None = None,
     date: str | dt.date | None = None,
+    feed_dates: Mapping[str, str | dt.date] | None = None,
     window: tuple[str, str] = ("07:00", "09:00"),
     step_min: float = 10.0,
     percentile: float = 50.0,
@@ -610,8 +613,12 @@ def build_transit_model(
         GTFS feeds (zip or folder) to combine; default: every ``.zip`` in
         ``<shared data>/gtfs`` (the SNCF TER feed).
     date
-        Service day (``YYYY-MM-DD``) inside every feed's calendar; default
-        :func:`default_date` (a Tuesday).
+        Service day (``YYYY-MM-DD``) for every feed, inside each feed's calendar; default
+        ``None``: each feed on its own day, the same weekday as the first feed's reference
+        Tuesday, in school term (zone A), inside its own calendar, nearest to that day
+        (:mod:`analysis.transit.service_days`).
+    feed_dates
+        Explicit service day per feed name (or file stem), overriding ``date``.
     window
         Departure window, end excluded.
     step_min
@@ -669,13 +676,10 @@ def build_transit_model(
     if not np.isfinite(min_transfer_min) or min_transfer_min <= 0:
         raise ValidationError("min_transfer_min must be a positive number of minutes")
     with tqdm(total=3, desc="transit model", disable=not verbose) as bar:
-        if date is None:
-            day = default_date(paths, use_cache=use_cache)
-        else:
-            day = parse_gtfs_date(date)  # type: ignore[arg-type]
+        day = parse_gtfs_date(date) if date is not None else None  # type: ignore[arg-type]
         bar.update(1)
         clip = region_clip(ox, oy, buffer_km=clip_buffer_km) if len(ox) else None
-        tt = load_timetable(paths, day, clip_l93=clip, use_cache=use_cache)
+        tt = load_timetable(paths, day, feed_dates=feed_dates, clip_l93=clip, use_cache=use_cache)
         bar.update(1)
         model = TransitModel(
             timetable=tt,
@@ -697,6 +701,10 @@ def build_transit_model(
             meta={
                 "feeds": tt.feeds,
                 "date": tt.date.isoformat(),
+                "feed_days": {
+                    f["name"]: d.isoformat() for f, d in zip(tt.feeds, tt.feed_days, strict=True)
+                },
+                "service_warnings": list(tt.meta.get("warnings", [])),
                 "window": list(window),
                 "step_min": step_min,
                 "percentile": percentile,

@@ -24,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from .gtfs import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the compiled format or its semantics change (invalidates caches).
-TIMETABLE_VERSION = 1
+TIMETABLE_VERSION = 5
 
 #: Seconds in a day.
 DAY = 86_400
@@ -136,9 +136,32 @@ class Timetable:
 
     @property
     def label(self) -> str:
-        """Feeds and date, e.g. ``"GTFS sncf_ter_2025-01 on Tue 2025-02-04"``."""
-        names = " + ".join(f["name"] for f in self.feeds)
-        return f"GTFS {names} on {self.date.strftime('%a')} {self.date.isoformat()}"
+        """Feeds and days, e.g. ``"GTFS sncf_ter_2025-01 on Tue 2025-02-04"``.
+
+        Feeds on different days each state theirs: ``"GTFS a on Tue 2025-02-04 + b on Tue
+        2023-05-16"``.
+        """
+        days = self.feed_days
+        if len(set(days)) <= 1 and not any(f.get("supplements") for f in self.feeds):
+            names = " + ".join(f["name"] for f in self.feeds)
+            return f"GTFS {names} on {self.date.strftime('%a')} {self.date.isoformat()}"
+        return "GTFS " + " + ".join(
+            f"{f['name']} on {d.strftime('%a')} {d.isoformat()}"
+            + (
+                f" ({f['service_label']}, what {f['supplements']} lacks)"
+                if f.get("supplements")
+                else ""
+            )
+            for f, d in zip(self.feeds, days, strict=True)
+        )
+
+    @property
+    def feed_days(self) -> list[dt.date]:
+        """The service day of each feed (``date`` for feeds compiled on the common day)."""
+        return [
+            dt.date.fromisoformat(f["service_date"]) if f.get("service_date") else self.date
+            for f in self.feeds
+        ]
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the arrays to ``path`` (``.npz``) with a checksum side file."""
@@ -175,7 +198,117 @@ class Timetable:
         )
 
 
-def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetable:
+def _trip_signatures(feed: GtfsFeed, grid_m: float = 250.0) -> np.ndarray:
+    """One 64-bit hash per trip of ``feed``: its stops' places (``grid_m`` cells) and times.
+
+    Two trips of different feeds with the same signature are the same vehicle run.
+    """
+    st = feed.stop_times
+    n = len(feed.trips)
+    if not len(st):
+        return np.zeros(n, dtype=np.uint64)
+    stop = st["stop"].to_numpy()
+    gx = np.floor(feed.stops["x_l93"].to_numpy(float)[stop] / grid_m).astype(np.int64)
+    gy = np.floor(feed.stops["y_l93"].to_numpy(float)[stop] / grid_m).astype(np.int64)
+    trip = st["trip"].to_numpy()
+    start = np.r_[0, np.flatnonzero(trip[1:] != trip[:-1]) + 1]
+    k = np.arange(len(st)) - np.repeat(start, np.diff(np.r_[start, len(st)]))
+    with np.errstate(over="ignore"):
+        v = (
+            gx.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            ^ gy.astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+            ^ st["dep"].to_numpy().astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+            ^ (k.astype(np.uint64) + np.uint64(1)) * np.uint64(0x27D4EB2F165667C5)
+        )
+        v ^= v >> np.uint64(31)
+        v *= np.uint64(0xBF58476D1CE4E5B9)
+        v ^= v >> np.uint64(29)
+        sig = np.zeros(n, dtype=np.uint64)
+        np.add.at(sig, trip, v)
+    return sig
+
+
+def supplement_trips(
+    feed: GtfsFeed, primary: GtfsFeed, primary_day: dt.date, *, radius_m: float = 300.0
+) -> np.ndarray:
+    """Trips of an older ``feed`` that a newer ``primary`` feed lacks (boolean per trip).
+
+    Kept: bus/coach trips (route types 3, 200-299, 700-799) calling at a stop with no stop of
+    ``primary`` served on ``primary_day`` within ``radius_m`` — the coach lines the newer
+    feed no longer carries. Trains and coaches over served places are left out (they would
+    be counted twice).
+    """
+    st = feed.stop_times
+    used = primary.active_trips(primary_day)[primary.stop_times["trip"].to_numpy()]
+    pst = np.unique(primary.stop_times["stop"].to_numpy()[used])
+    tree = cKDTree(
+        np.column_stack(
+            [
+                primary.stops["x_l93"].to_numpy(float)[pst],
+                primary.stops["y_l93"].to_numpy(float)[pst],
+            ]
+        )
+        if len(pst)
+        else np.zeros((0, 2))
+    )
+    xy = np.column_stack([feed.stops["x_l93"].to_numpy(float), feed.stops["y_l93"].to_numpy(float)])
+    if len(pst):
+        d, _ = tree.query(xy, distance_upper_bound=radius_m)
+        lacking = ~np.isfinite(d)
+    else:
+        lacking = np.ones(len(xy), dtype=bool)
+    rt = pd.to_numeric(feed.routes["route_type"], errors="coerce").fillna(-1).to_numpy(int)
+    coach_route = (rt == 3) | ((rt >= 200) & (rt < 300)) | ((rt >= 700) & (rt < 800))
+    coach_trip = coach_route[feed.trips["route"].to_numpy()]
+    keep = np.zeros(len(feed.trips), dtype=bool)
+    np.logical_or.at(keep, st["trip"].to_numpy(), lacking[st["stop"].to_numpy()])
+    return keep & coach_trip
+
+
+#: A service day with fewer trips than this share of the feed's usual same weekday warns.
+LOW_SERVICE_SHARE = 0.6
+
+
+def service_level(feed: GtfsFeed, day: dt.date) -> dict[str, Any]:
+    """Trips of ``feed`` on ``day`` against its usual (median) same weekday.
+
+    Returns
+    -------
+    dict
+        ``trips``, ``usual_same_weekday`` (median over the same weekdays of the calendar),
+        ``weekdays_compared`` and ``warning`` (a sentence, or ``None``).
+    """
+    lo, hi = feed.date_range
+    # trips with at least one connection in the (clipped) feed
+    timed = np.bincount(feed.stop_times["trip"].to_numpy(), minlength=len(feed.trips)) >= 2
+    d = lo + dt.timedelta(days=(day.weekday() - lo.weekday()) % 7)
+    counts = []
+    while d <= hi:
+        counts.append(int((feed.active_trips(d) & timed).sum()))
+        d += dt.timedelta(days=7)
+    trips = int((feed.active_trips(day) & timed).sum())
+    usual = float(np.median(counts)) if counts else float(trips)
+    warning = None
+    if usual > 0 and trips < LOW_SERVICE_SHARE * usual:
+        warning = (
+            f"feed {feed.name!r} runs {trips:,} trips on {day.strftime('%a')} {day.isoformat()}, "
+            f"{trips / usual:.0%} of its usual {day.strftime('%A')} ({usual:,.0f} trips, median "
+            f"of {len(counts)}); choose another day with --feed-date {feed.name}=YYYY-MM-DD"
+        )
+    return {
+        "trips": trips,
+        "usual_same_weekday": usual,
+        "weekdays_compared": len(counts),
+        "warning": warning,
+    }
+
+
+def compile_timetable(
+    feeds: Sequence[GtfsFeed],
+    date: str | dt.date,
+    feed_days: Sequence[str | dt.date] | None = None,
+    supplement_of: Sequence[int | None] | None = None,
+) -> Timetable:
     """Compile the connections of one service day from one or more feeds.
 
     Parameters
@@ -184,7 +317,19 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         Validated feeds (see :func:`analysis.transit.gtfs.read_gtfs`); their names must
         differ.
     date
-        The service day; must lie inside every feed's calendar.
+        The service day; must lie inside every feed's calendar unless ``feed_days`` is
+        given.
+    feed_days
+        One service day per feed (see :mod:`analysis.transit.service_days`), each inside
+        its feed's calendar; times of every feed are then seconds after the midnight of
+        its own day, and ``date`` is the requested (reference) day.
+    supplement_of
+        Per feed, ``None`` or the position of the newer feed it supplements (an older
+        vintage of the same network): only the trips that feed lacks are kept
+        (:func:`supplement_trips`), and the feed is labelled "<year> service".
+
+    A trip present in two feeds (same stops, to 250 m, and times) is counted once, in the
+    first feed.
 
     Returns
     -------
@@ -201,7 +346,14 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
     names = [f.name for f in feeds]
     if len(set(names)) != len(names):
         raise ValidationError(f"feeds must have different names, got {names}")
-    day = check_date(feeds, date)
+    if feed_days is None:
+        day = check_date(feeds, date)
+        days = [day] * len(feeds)
+    else:
+        if len(feed_days) != len(feeds):
+            raise ValidationError("feed_days needs one day per feed")
+        day = parse_gtfs_date(date)  # type: ignore[arg-type]
+        days = [check_date([f], d) for f, d in zip(feeds, feed_days, strict=True)]
 
     stop_parts: list[pd.DataFrame] = []
     conn_parts: list[dict[str, np.ndarray]] = []
@@ -209,9 +361,26 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
     tr_parts: list[tuple[np.ndarray, ...]] = []
     n_stops = 0
     n_trip_inst = 0
+    roles = list(supplement_of) if supplement_of is not None else [None] * len(feeds)
+    seen: set[int] = set()
+    kept_trips: list[int] = []
+    dropped_dup: list[int] = []
     for fi, feed in enumerate(feeds):
+        fday = days[fi]
+        trip_keep = np.ones(len(feed.trips), dtype=bool)
+        if roles[fi] is not None:
+            trip_keep &= supplement_trips(feed, feeds[roles[fi]], days[roles[fi]])
+        sig = _trip_signatures(feed)
+        # trips with fewer than two timed stops in the clip have no connection to compare
+        timed = np.bincount(feed.stop_times["trip"].to_numpy(), minlength=len(feed.trips)) >= 2
+        today = feed.active_trips(fday) & trip_keep & timed
+        dup = today & np.isin(sig, np.fromiter(seen, dtype=np.uint64, count=len(seen)))
+        trip_keep &= ~dup
+        seen.update(int(x) for x in sig[today & ~dup])
+        kept_trips.append(int((today & ~dup).sum()))
+        dropped_dup.append(int(dup.sum()))
         st = feed.stop_times
-        used = np.unique(st["stop"].to_numpy())
+        used = np.unique(st["stop"].to_numpy()[trip_keep[st["trip"].to_numpy()]])
         local = np.full(len(feed.stops), -1, dtype=np.int64)
         local[used] = np.arange(len(used)) + n_stops
         s = feed.stops.iloc[used]
@@ -234,7 +403,7 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         same = trip[1:] == trip[:-1]
         i = np.flatnonzero(same)  # connection from row i to row i + 1
         for offset in (-1, 0, 1):
-            active = feed.active_trips(day + dt.timedelta(days=offset))
+            active = feed.active_trips(fday + dt.timedelta(days=offset)) & trip_keep
             sel = i[active[trip[i]]]
             dep = st["dep"].to_numpy()[sel] + offset * DAY
             arr = st["arr"].to_numpy()[sel + 1] + offset * DAY
@@ -265,6 +434,10 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         if feed.transfers is not None and len(feed.transfers):
             tr_parts.append(_map_transfers(feed, local))
 
+    levels = [service_level(f, d) for f, d in zip(feeds, days, strict=True)]
+    for lv in levels:
+        if lv["warning"]:
+            logger.warning("%s", lv["warning"])
     stops = pd.concat(stop_parts, ignore_index=True) if stop_parts else pd.DataFrame()
     if conn_parts:
         c = {k: np.concatenate([p[k] for p in conn_parts]) for k in conn_parts[0]}
@@ -289,8 +462,20 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
                 "sha256": f.sha256,
                 "start_date": f.date_range[0].isoformat(),
                 "end_date": f.date_range[1].isoformat(),
+                "service_date": d.isoformat(),
+                "trips_that_day": levels[i]["trips"],
+                "usual_same_weekday_trips": levels[i]["usual_same_weekday"],
+                "trips_used": kept,
+                "trips_in_an_earlier_feed": dup,
+                **(
+                    {"supplements": feeds[r].name, "service_label": f"{d.year} service"}
+                    if r is not None
+                    else {}
+                ),
             }
-            for f in feeds
+            for i, (f, d, kept, dup, r) in enumerate(
+                zip(feeds, days, kept_trips, dropped_dup, roles, strict=True)
+            )
         ],
         stop_id=stops["stop_id"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
         stop_name=stops["stop_name"].to_numpy(str) if len(stops) else np.zeros(0, dtype="U1"),
@@ -311,7 +496,10 @@ def compile_timetable(feeds: Sequence[GtfsFeed], date: str | dt.date) -> Timetab
         tr_to=tr[1].astype(np.int32),
         tr_type=tr[2].astype(np.int32),
         tr_time=tr[3].astype(np.int32),
-        meta={"notes": [n for f in feeds for n in f.notes]},
+        meta={
+            "notes": [n for f in feeds for n in f.notes],
+            "warnings": [lv["warning"] for lv in levels if lv["warning"]],
+        },
     )
     logger.info(
         "%s: %d stops, %d trip instances, %d connections",
@@ -452,15 +640,43 @@ def build_footpaths(
 
 # ---------------------------------------------------------------------------------- loading
 def default_gtfs_paths() -> list[Path]:
-    """Return the GTFS feeds of the shared data mirror (``<shared>/gtfs/*.zip``)."""
+    """Return the GTFS feeds of the shared data mirror.
+
+    Every ``.zip`` of ``<shared>/gtfs`` (the SNCF TER 2025 feed) then of ``<shared>/gtfs/extra``
+    (TGV 2025, TER 2019, TAG, T2C): each runs on its own service day, and an older vintage of
+    a network (TER 2019) only for what the newer one lacks (:func:`feed_roles`).
+    """
     folder = settings.shared_data_dir / "gtfs"
     paths = sorted(folder.glob("*.zip")) if folder.is_dir() else []
+    if (folder / "extra").is_dir():
+        paths += sorted((folder / "extra").glob("*.zip"))
     if not paths:
         raise DataMissingError(
             f"no GTFS feed found in {folder}; pass gtfs_paths=[...] (a .zip or a folder of "
             "GTFS .txt files), e.g. the SNCF TER feed from transport.data.gouv.fr"
         )
     return paths
+
+
+def feed_roles(names: Sequence[str]) -> list[int | None]:
+    """Per feed, ``None`` or the position of the newer vintage of the same network.
+
+    Names ``<network>_<YYYY>-<MM>`` of one network (``sncf_ter_2019-09``,
+    ``sncf_ter_2025-01``): the newest vintage runs as it is, each older one supplements it.
+    """
+    import re
+
+    vintage: dict[int, tuple[str, str]] = {}
+    for i, n in enumerate(names):
+        m = re.fullmatch(r"(.+)_(\d{4}-\d{2})", str(n))
+        if m:
+            vintage[i] = (m.group(1), m.group(2))
+    roles: list[int | None] = [None] * len(names)
+    for i, (net, v) in vintage.items():
+        newer = [j for j, (n2, v2) in vintage.items() if n2 == net and v2 > v]
+        if newer:
+            roles[i] = max(newer, key=lambda j: vintage[j][1])
+    return roles
 
 
 def _cache_dir() -> Path:
@@ -525,8 +741,9 @@ def feed_calendar(
 
 def load_timetable(
     gtfs_paths: Sequence[str | os.PathLike[str]] | None,
-    date: str | dt.date,
+    date: str | dt.date | None,
     *,
+    feed_dates: Mapping[str, str | dt.date] | None = None,
     clip_l93: Any | None = None,
     use_cache: bool = True,
 ) -> Timetable:
@@ -537,7 +754,10 @@ def load_timetable(
     gtfs_paths
         GTFS feeds (zip or folder); ``None`` for :func:`default_gtfs_paths`.
     date
-        Service day inside every feed's calendar.
+        Service day for every feed (inside every feed's calendar), or ``None``: each feed
+        on its own day (:func:`analysis.transit.service_days.choose_service_days`).
+    feed_dates
+        Explicit day per feed name (or file stem).
     clip_l93
         Optional polygon (Lambert-93) to clip the feeds to.
     use_cache
@@ -560,20 +780,24 @@ def load_timetable(
     for p in paths:
         if not p.exists():
             raise DataMissingError(f"GTFS feed not found: {p}")
-    day = parse_gtfs_date(date)  # type: ignore[arg-type]
+    from .service_days import choose_service_days
+
     sums = [feed_checksum(p) for p in paths]
-    # Check the date against the (cached) calendars before any heavy work.
-    for p, s in zip(paths, sums, strict=True):
-        info = feed_calendar(p, sha256=s, use_cache=use_cache)
-        lo, hi = info["start_date"], info["end_date"]
-        if not lo <= day.isoformat() <= hi:
-            raise ValidationError(
-                f"the date {day.isoformat()} is outside the calendar of feed "
-                f"{info['name']!r}, valid from {lo} to {hi}; choose a date in that range",
-                source=str(p),
-            )
+    # Choose and check the days against the (cached) calendars before any heavy work.
+    infos = [
+        feed_calendar(p, sha256=s, use_cache=use_cache) for p, s in zip(paths, sums, strict=True)
+    ]
+    day, days = choose_service_days(infos, date, feed_dates)
     key = hashlib.blake2b(
-        json.dumps([TIMETABLE_VERSION, sums, day.isoformat(), _clip_key(clip_l93)]).encode(),
+        json.dumps(
+            [
+                TIMETABLE_VERSION,
+                sums,
+                day.isoformat(),
+                [d.isoformat() for d in days],
+                _clip_key(clip_l93),
+            ]
+        ).encode(),
         digest_size=10,
     ).hexdigest()
     cache = _cache_dir() / f"timetable_{day.isoformat()}_{key}.npz"
@@ -596,7 +820,7 @@ def load_timetable(
             k += 1
         names.append(feed.name)
         feeds.append(feed)
-    tt = compile_timetable(feeds, day)
+    tt = compile_timetable(feeds, day, days, feed_roles(names))
     tt.meta["clip"] = _clip_key(clip_l93)
     if use_cache:
         tt.save(cache)
