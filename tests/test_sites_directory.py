@@ -72,7 +72,8 @@ def test_counts_real_and_modelled(sites):
     assert real["network"].value_counts().to_dict() == REAL_COUNTS
     mod = sites[sites["provenance"] == "modelled"]
     assert mod.groupby(["network", "kind"]).size().to_dict() == {
-        ("Avenir Actifs", "site"): 12,
+        ("Avenir Actifs", "site"): 12,  # rule AA-2: one site (prefecture) per department
+        ("Avenir Actifs", "antenne"): 118,  # rule AA-2: sized to the 130 of the 2026 document
         ("Cap Emploi", "antenne"): 26,
         ("Cap Emploi", "site"): 10,
         ("Mission Locale", "permanence"): ML_TARGET_TOTAL - 117,
@@ -197,3 +198,18 @@ def test_postcode_only_agencies_mapped_to_communes(built):
 def test_missing_mirror_is_a_clear_error(tmp_path):
     with pytest.raises(DataMissingError, match="access_points"):
         load_bundled_directory(shared_dir=tmp_path)
+
+
+def test_avenir_actifs_sized_to_130(sites):
+    """Rule AA-2: 130 Avenir Actifs sites (2026 public document), all modelled and labelled."""
+    from analysis.sites.modelled import AA_TARGET_TOTAL
+
+    aa = sites[sites["network"] == "Avenir Actifs"]
+    assert AA_TARGET_TOTAL == 130 and len(aa) == 130
+    assert (aa["provenance"] == "modelled").all() and (aa["flags"] == "modelled").all()
+    assert aa["insee"].is_unique
+    # a site at every prefecture; every department has at least one
+    assert sorted(set(aa["dep"])) == sorted(settings.region_departments)
+    assert (aa["kind"] == "site").sum() == 12
+    # deterministic: the Rhône (most populous) gets the largest share
+    assert aa["dep"].value_counts().idxmax() == "69"
