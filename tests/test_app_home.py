@@ -229,7 +229,7 @@ def test_data_quality_tab_lists_flags_found_in_the_real_files(warm):
     assert flags["coords_far_from_commune"] >= 1
     assert flags["commune_corrected"] >= 1
     assert flags["stale_vintage"] > 0
-    assert flags["modelled"] == 531
+    assert flags["modelled"] == 649  # issue 12: Avenir Actifs sized to 130 (rule AA-2, +118)
     at.toggle(key="include_modelled").set_value(False).run(timeout=FIRST_TIMEOUT)
     dq_real = table_with(at, "meaning")
     assert "modelled" not in set(dq_real["flag"])

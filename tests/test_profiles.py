@@ -136,7 +136,7 @@ def test_real_directory_has_no_avenir_actifs(profiles):
     with pytest.raises(EmptyProfileError):
         eligible_sites(profiles["private_employees"], real)
     full = load_bundled_directory()
-    assert len(eligible_sites(profiles["private_employees"], full)) == 12
+    assert len(eligible_sites(profiles["private_employees"], full)) == 130  # rule AA-2 (issue 12)
 
 
 BASE = '[profiles.p]\nlabel = "P"\nnetworks = {networks}\nthresholds_min = {thresholds}\n'

@@ -25,10 +25,12 @@ pytestmark = pytest.mark.skipif(
     not (Path(settings.shared_data_dir) / "access_points").is_dir(), reason="no local mirror"
 )
 
+# issue 12: + DILA 2026 CCI/CMA (CCI 28 -> 37, CMA 14 -> 14), + 2022 France Travail relais
+# and one agency (95 -> 107), + data·inclusion extra rows (Maison de l'emploi 1 -> 3)
 REAL_COUNTS = {
-    "Mission Locale": 117, "Info Jeunes": 102, "France Travail": 95, "CIO": 49, "CCI": 28,
+    "Mission Locale": 117, "Info Jeunes": 102, "France Travail": 107, "CIO": 49, "CCI": 37,
     "CMA": 14, "Chambre d'agriculture": 13, "SCUIO": 13, "CIDFF": 12, "Campus connecté": 9,
-    "APEC": 4, "Cap Emploi": 2, "MIFE": 1, "Maison de l'emploi": 1, "Cité des métiers": 1,
+    "APEC": 4, "Cap Emploi": 2, "MIFE": 1, "Maison de l'emploi": 3, "Cité des métiers": 1,
 }  # fmt: skip
 
 
@@ -72,7 +74,8 @@ def test_counts_real_and_modelled(sites):
     assert real["network"].value_counts().to_dict() == REAL_COUNTS
     mod = sites[sites["provenance"] == "modelled"]
     assert mod.groupby(["network", "kind"]).size().to_dict() == {
-        ("Avenir Actifs", "site"): 12,
+        ("Avenir Actifs", "site"): 12,  # rule AA-2: one site (prefecture) per department
+        ("Avenir Actifs", "antenne"): 118,  # rule AA-2: sized to the 130 of the 2026 document
         ("Cap Emploi", "antenne"): 26,
         ("Cap Emploi", "site"): 10,
         ("Mission Locale", "permanence"): ML_TARGET_TOTAL - 117,
@@ -117,9 +120,12 @@ def test_known_duplicate_cio_lyon_nord_merged(sites):
 
 def test_mission_locale_seen_in_four_files_is_one_site(sites):
     site = by_record(sites, "sp19:mission_locale-74010-01")
-    assert site["n_records"] == 4
+    assert site["n_records"] == 5  # issue 12: + data_inclusion_2022_extra_spro_sites.csv
     assert site["position"] == "exact"  # the Hinaura record had coordinates
-    assert site["provenance"] == "open-data:hinaura_2022_odbl.csv"
+    # issue 12: the extra data·inclusion row (same place, same coordinates) now wins the tie
+    assert site["provenance"] in {
+        "open-data:hinaura_2022_odbl.csv", "open-data:data_inclusion_2022_extra_spro_sites.csv"
+    }  # fmt: skip
     assert "ml23:imilo:74010S00" in site["merged_from"].split(";")
     assert "ml22:cej-agence-milo:256" in site["merged_from"].split(";")
 
@@ -172,6 +178,8 @@ def test_quality_flags_found_in_real_data(built, sites):
     assert corrected == {
         "sp19:cio-69286-01", "sp19:cio-03254-01", "sp19:cij-26058-01",
         "sp19:chambre_agriculture-26362-01", "sp19:suio-38185-02", "sp19:suio-38185-03",
+        # issue 12: two DILA 2026 rows whose code disagrees with their commune/coordinates
+        "dila26:dila:cci:07010:delegation-d-annonay", "dila26:dila:cma:73065:savoie",
     }  # fmt: skip
     assert by_record(sites, "sp19:cio-03254-01")["commune_name"] == "Yzeure"
     assert len(rows_with_flag(sites, "postcode_not_commune")) > 30  # CEDEX codes
@@ -181,9 +189,11 @@ def test_quality_flags_found_in_real_data(built, sites):
 
 def test_dropped_rows_have_reasons(built):
     dropped = built.dropped
-    assert len(dropped) == 8
-    assert set(dropped["file"]) == {"france_travail_2019.csv"}
-    assert dropped["reason"].str.contains("administrative direction").all()
+    sup = dropped["reason"].str.startswith("SUP-")  # issue 12: precedence rules
+    base = dropped[~sup & (dropped["file"] == "france_travail_2019.csv")]
+    assert len(base) == 8
+    assert base["reason"].str.contains("administrative direction").all()
+    assert (dropped["reason"] != "").all()
 
 
 def test_postcode_only_agencies_mapped_to_communes(built):
@@ -197,3 +207,74 @@ def test_postcode_only_agencies_mapped_to_communes(built):
 def test_missing_mirror_is_a_clear_error(tmp_path):
     with pytest.raises(DataMissingError, match="access_points"):
         load_bundled_directory(shared_dir=tmp_path)
+
+
+def test_avenir_actifs_sized_to_130(sites):
+    """Rule AA-2: 130 Avenir Actifs sites (2026 public document), all modelled and labelled."""
+    from analysis.sites.modelled import AA_TARGET_TOTAL
+
+    aa = sites[sites["network"] == "Avenir Actifs"]
+    assert AA_TARGET_TOTAL == 130 and len(aa) == 130
+    assert (aa["provenance"] == "modelled").all() and (aa["flags"] == "modelled").all()
+    assert aa["insee"].is_unique
+    # a site at every prefecture; every department has at least one
+    assert sorted(set(aa["dep"])) == sorted(settings.region_departments)
+    assert (aa["kind"] == "site").sum() == 12
+    # deterministic: the Rhône (most populous) gets the largest share
+    assert aa["dep"].value_counts().idxmax() == "69"
+
+
+def _files(merged_from: str) -> set[str]:
+    return {part.split(":", 1)[0] for part in merged_from.split(";") if part}
+
+
+def test_dila_2026_cci_cma_primary(built, sites):
+    """DILA 2026 loads with coordinates; 2019 CCI/CMA rows stay only where 2026 has none."""
+    real = sites[sites["provenance"] != "modelled"]
+    dila = real[real["merged_from"].map(lambda m: "dila26" in _files(m))]
+    assert len(dila) == 40 and (dila["position"] == "exact").all()
+    assert dila["network"].value_counts().to_dict() == {"CCI": 27, "CMA": 13}
+    old = real[
+        real["network"].isin(["CCI", "CMA"])
+        & real["merged_from"].map(lambda m: "sp19" in _files(m) and "dila26" not in _files(m))
+    ]
+    # CCI Savoie (Chambéry), Beaujolais (Villefranche), Riom
+    assert sorted(zip(old["network"], old["insee"], strict=True)) == [
+        ("CCI", "63245"), ("CCI", "69264"), ("CCI", "73065")
+    ]  # fmt: skip
+    sup = built.dropped[built.dropped["reason"].str.startswith("SUP-CCI")]
+    assert len(sup) == 30 and set(sup["file"]) == {"annuaire_service_public_2019.csv"}
+    # no commune holds a 2019 and a 2026 record of the same network as two sites
+    cc = real[real["network"].isin(["CCI", "CMA"]) & ~real["flags"].str.contains("proxy")]
+    assert not cc.duplicated(["network", "insee"]).any()
+
+
+def test_france_travail_2022_names(built, sites):
+    """The 12 relais placed at commune level; matched agencies not doubled; SUP-FT rule."""
+    real = sites[sites["provenance"] != "modelled"]
+    ft = real[real["network"] == "France Travail"]
+    ft22 = ft[ft["merged_from"].map(lambda m: "ft22" in _files(m))]
+    relais = ft22[ft22["name"].str.startswith("Relai")]
+    assert len(relais) + len(ft22[ft22["name"].str.contains("Sain Bel")]) >= 11
+    only22 = ft[ft["merged_from"].map(lambda m: _files(m) == {"ft22"})]
+    assert (only22["position"] == "commune").all()
+    # agencies matched to 2019 are merged with their 2019 row, never a second site
+    assert (ft["merged_from"].map(lambda m: "ft19" in _files(m))).sum() == 94
+    assert (sup_reason := "SUP-FT: the same agency as its matched_2019 row (kept from 2019)")
+    assert (built.dropped["reason"] == sup_reason).sum() == 75
+    assert len(ft) == 107
+    sup = built.dropped[built.dropped["reason"].str.startswith("SUP-FT")]
+    assert "Agence Pôle emploi CLERMONT JOUHAUX" in set(sup["name"])
+    assert "Agence Pôle emploi SAINT JEAN DE MAURIENNE" in set(only22["name"])
+
+
+def test_data_inclusion_extra_deduplicated(sites):
+    """Rows of the extra extraction already in other files appear once (merged)."""
+    real = sites[sites["provenance"] != "modelled"]
+    x = real[real["merged_from"].map(lambda m: "di22x" in _files(m))]
+    annecy = x[x["name"].str.contains("Bassin Annécien")]
+    assert len(annecy) == 1
+    assert {"di22x", "hin22", "ml23", "ml22", "sp19"} <= _files(annecy["merged_from"].iloc[0])
+    assert (real["network"] == "Mission Locale").sum() == 117  # no new ML site
+    new = set(x.loc[x["merged_from"].map(lambda m: _files(m) == {"di22x"}), "name"])
+    assert "Maison de l'emploi Feyzin" in new

@@ -224,7 +224,8 @@ def build_bundled_directory(
         recs.append(r)
         drops.append(d)
     records = pd.concat(recs, ignore_index=True)
-    dropped = pd.concat(drops, ignore_index=True)
+    records, superseded = supersede_records(records, folder)
+    dropped = pd.concat([*drops, superseded], ignore_index=True)
     real = merge_duplicates(records, index)
     parts = [real]
     if complete_modelled_sites:
@@ -238,6 +239,82 @@ def build_bundled_directory(
         int((sites["provenance"] == "modelled").sum()),
     )  # fmt: skip
     return BundledDirectory(sites=sites, dropped=dropped, records=records)
+
+
+#: Networks for which the DILA annuaire of 2026 is the primary source.
+DILA26_NETWORKS = ("CCI", "CMA")
+
+#: The 2022 France Travail referential (names only) and its column of 2019 matches.
+FT22_FILE, FT22_MATCH = "france_travail_agences_2022_names.csv", "matched_2019"
+
+
+def supersede_records(records: pd.DataFrame, folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply the precedence rules between files of different vintages (docs/data.md §2.3).
+
+    * ``SUP-CCI``: a CCI or CMA record of the 2019 annuaire is dropped when the 2026 DILA
+      annuaire holds a record of the same network in the same commune (2026 is the primary
+      source; the 2026 row's declared commune code counts too; 2019 rows are kept only
+      where 2026 has none, e.g. CCI Savoie, Villefranche,
+      Riom).
+    * ``SUP-FT``: a 2022 France Travail row with a ``matched_2019`` row is that 2019 agency
+      (its coordinates were copied from it): dropped, the 2019 row stands. An ``agence`` with no
+      ``matched_2019`` row, in a commune that already holds a 2019 France Travail agency, is
+      taken as a renaming or move of that agency and dropped (the 2019 row keeps its
+      coordinates); in a commune without a 2019 agency it is kept, placed at commune level.
+      *Relais* points are always kept.
+
+    Returns
+    -------
+    (records kept, dropped rows with ``file, row, source_id, name, reason``)
+    """
+    drop = np.zeros(len(records), dtype=bool)
+    reasons = np.array([""] * len(records), dtype=object)
+    new = records["file"] == "annuaire_dila_2026_cci_cma.csv"
+    have = set(zip(records.loc[new, "network"], records.loc[new, "insee"], strict=True))
+    # the declared code too (``dila:<network>:<insee>:<slug>``): a 2026 row placed in a
+    # neighbouring commune (Annonay delegation at Davézieux) still supersedes its 2019 row
+    declared = records.loc[new, "source_id"].str.split(":").str[2]
+    have |= set(zip(records.loc[new, "network"], declared, strict=True))
+    old = (records["file"] == "annuaire_service_public_2019.csv") & records["network"].isin(
+        DILA26_NETWORKS
+    )
+    for ix in records.index[old]:
+        if (records.at[ix, "network"], records.at[ix, "insee"]) in have:
+            drop[ix] = True
+            reasons[ix] = "SUP-CCI: superseded by the 2026 DILA annuaire (same network, commune)"
+    ft22 = records["file"] == FT22_FILE
+    if ft22.any():
+        raw = read_source_raw(folder / FT22_FILE)
+        has_match = raw[FT22_MATCH].fillna("").str.strip() != ""
+        matched = set(raw.loc[has_match, "source_id"])
+        unmatched = set(raw.loc[(raw["subtype"] == "agence") & ~has_match, "source_id"])
+        ft19 = set(records.loc[records["file"] == "france_travail_2019.csv", "insee"])
+        for ix in records.index[ft22]:
+            if records.at[ix, "source_id"] in matched:
+                drop[ix] = True
+                reasons[ix] = "SUP-FT: the same agency as its matched_2019 row (kept from 2019)"
+            elif records.at[ix, "source_id"] in unmatched and records.at[ix, "insee"] in ft19:
+                drop[ix] = True
+                reasons[ix] = (
+                    "SUP-FT: unmatched 2022 agency in a commune with a 2019 agency "
+                    "(renamed or moved)"
+                )
+    gone = records.loc[drop]
+    dropped = pd.DataFrame(
+        {
+            "file": gone["file"].to_numpy(),
+            "row": gone["row"].to_numpy(),
+            "source_id": gone["source_id"].to_numpy(),
+            "name": gone["name"].to_numpy(),
+            "reason": reasons[drop],
+        }
+    )
+    return records.loc[~drop].reset_index(drop=True), dropped
+
+
+def read_source_raw(path: Path) -> pd.DataFrame:
+    """Read a CSV of the mirror as text, every column kept."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def _inputs_key(folder: Path, files: list[str]) -> str:
@@ -289,7 +366,7 @@ def load_bundled_directory(
         The local mirror holding ``access_points/`` (default
         :data:`analysis.settings.shared_data_dir`).
     complete_modelled
-        Include the ``modelled`` sites (rules ML-1, CAP-1, AA-1); ``False`` gives the real
+        Include the ``modelled`` sites (rules ML-1, CAP-1, AA-2); ``False`` gives the real
         rows only.
 
     Returns

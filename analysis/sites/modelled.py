@@ -17,8 +17,19 @@ is loaded (:func:`analysis.sites.directory.merge_user_directory` replaces them).
     department without a real Cap Emploi site, and an antenne at each sub-prefecture with
     no Cap Emploi site within :data:`CAP_ANTENNE_RADIUS_KM`.
 
-``AA-1`` Avenir Actifs
+``AA-1`` Avenir Actifs (superseded by ``AA-2``)
     No open data: a site at the prefecture of each department without a real one.
+
+``AA-2`` Avenir Actifs, sized to 130 sites
+    A 2026 public document gives "130 lieux d'accueil dans la région"
+    (:data:`AA_TARGET_TOTAL`). The sites still missing (130 minus the real ones) are shared
+    among the departments in proportion to their population (largest remainder, INSEE
+    department code breaks ties; at least one site in every department without a real
+    one). In each department: the prefecture first (a ``site``, never skipped), then the
+    sub-prefectures, then the other communes, most populous first (INSEE code breaks ties),
+    as ``antenne``, skipping any commune with an Avenir Actifs site (real or modelled)
+    within :data:`AA_RADIUS_KM`; if the department's
+    share is not reached, the pass is repeated without the distance test.
 """
 
 from __future__ import annotations
@@ -44,6 +55,13 @@ ML_RADII_KM: tuple[float, ...] = (12.0, 10.0, 8.0, 7.0, 6.0, 5.0)
 
 #: A sub-prefecture gets a modelled Cap Emploi antenne when none lies within this (km).
 CAP_ANTENNE_RADIUS_KM = 15.0
+
+#: Avenir Actifs sites (real + modelled) in the region: "130 lieux d'accueil dans la
+#: région" (a 2026 public document, see ``docs/data.md``).
+AA_TARGET_TOTAL = 130
+
+#: A commune with an Avenir Actifs site within this distance (km) gets none in rule AA-2.
+AA_RADIUS_KM = 10.0
 
 #: Label written in the ``vintage`` column of modelled sites.
 MODEL_VINTAGE = "modelled (rules v1, 2026)"
@@ -214,8 +232,31 @@ def model_cap_emploi(
     return pd.DataFrame(rows)
 
 
-def model_avenir_actifs(real: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame:
-    """Rule AA-1: an Avenir Actifs site at the prefecture of each department lacking one.
+def _largest_remainder(weights: dict[str, float], total: int, floor: dict[str, int]) -> dict:
+    """Share ``total`` in proportion to ``weights`` (largest remainder), with minima."""
+    out = dict(floor)
+    rest = total - sum(out.values())
+    if rest <= 0:
+        return out
+    wsum = sum(weights.values())
+    quota = {k: rest * w / wsum for k, w in weights.items()}
+    for k, q in quota.items():
+        out[k] = out.get(k, 0) + int(np.floor(q))
+    left = total - sum(out.values())
+    order = sorted(quota, key=lambda k: (-(quota[k] - np.floor(quota[k])), k))
+    for k in order[:left]:
+        out[k] += 1
+    return out
+
+
+def model_avenir_actifs(
+    real: pd.DataFrame,
+    index: CommuneIndex,
+    *,
+    target_total: int = AA_TARGET_TOTAL,
+    radius_km: float = AA_RADIUS_KM,
+) -> pd.DataFrame:
+    """Rule AA-2: modelled Avenir Actifs sites up to the regional figure of 130.
 
     Parameters
     ----------
@@ -223,23 +264,59 @@ def model_avenir_actifs(real: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame
         The real sites.
     index
         Commune look-ups.
+    target_total
+        Real + modelled Avenir Actifs sites to reach.
+    radius_km
+        Smallest distance between two Avenir Actifs sites in the first pass.
 
     Returns
     -------
     pandas.DataFrame
     """
-    have_dep = set(real.loc[real["network"] == "Avenir Actifs", "dep"])
-    rows = [
-        _row(index, pref, "Avenir Actifs", "site", "AA-1")
-        for dep, pref in PREFECTURES.items()
-        if dep not in have_dep
-    ]
-    logger.info("rule AA-1: %d modelled Avenir Actifs sites", len(rows))
+    aa = real[real["network"] == "Avenir Actifs"]
+    need = max(target_total - len(aa), 0)
+    if need == 0:
+        return pd.DataFrame()
+    c = index.communes
+    pop = c.groupby("dep")["pop_mun"].sum()
+    have_dep = set(aa["dep"])
+    floor = {dep: (0 if dep in have_dep else 1) for dep in PREFECTURES}
+    share = _largest_remainder({dep: float(pop.get(dep, 0.0)) for dep in PREFECTURES}, need, floor)
+    points = [tuple(p) for p in _site_xy(aa, index)]
+    r2 = (radius_km * 1000.0) ** 2
+    rows = []
+    for dep in sorted(PREFECTURES):
+        first = [PREFECTURES[dep], *SUB_PREFECTURES[dep]]
+        others = c.loc[(c["dep"] == dep) & ~c["insee"].isin(first)].sort_values(
+            ["pop_mun", "insee"], ascending=[False, True], kind="stable"
+        )
+        candidates = first + [str(v) for v in others["insee"]]
+        chosen: list[str] = []
+        for spaced in (True, False):
+            for code in candidates:
+                if len(chosen) >= share[dep]:
+                    break
+                if code in chosen:
+                    continue
+                i = index.by_code[code]
+                if spaced and points and code != PREFECTURES[dep]:
+                    pts = np.asarray(points)
+                    d2 = (pts[:, 0] - index.x[i]) ** 2 + (pts[:, 1] - index.y[i]) ** 2
+                    if d2.min() <= r2:
+                        continue
+                chosen.append(code)
+                points.append((index.x[i], index.y[i]))
+        kinds = {PREFECTURES[dep]: "site"}
+        rows += [
+            _row(index, code, "Avenir Actifs", kinds.get(code, "antenne"), "AA-2")
+            for code in chosen
+        ]
+    logger.info("rule AA-2: %d modelled Avenir Actifs sites", len(rows))
     return pd.DataFrame(rows)
 
 
 def complete_modelled(real: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame:
-    """Return the modelled rows (rules ML-1, CAP-1, AA-1) for a directory of real sites.
+    """Return the modelled rows (rules ML-1, CAP-1, AA-2) for a directory of real sites.
 
     Parameters
     ----------

@@ -170,7 +170,11 @@ NETWORKS: dict[str, Network] = {
             "MIFE",
             3,
             ("everyone",),
-            ("Maison de l'information sur la formation et l'emploi",),
+            (
+                "Maison de l'information sur la formation et l'emploi",
+                # data_inclusion_2022_extra_spro_sites.csv (MIFE Isère, Saint-Égrève)
+                "MIFE / Maison de l'emploi",
+            ),
             known_size="a few labelled structures",
         ),
         Network(

@@ -75,6 +75,7 @@ class SourceFile:
 
 #: The SPRO access-point files (France Services excluded: not SPRO).
 SOURCE_FILES: tuple[SourceFile, ...] = (
+    SourceFile("annuaire_dila_2026_cci_cma.csv", "dila26", "Licence Ouverte 2.0 (DILA)", 0),
     SourceFile("missions_locales_structures_2023.csv", "ml23", "MIT-licensed repository", 1,
                ("commune_inferred",)),
     SourceFile("data_inclusion_sites_2022.csv", "di22", "Licence Ouverte 2.0", 2),
@@ -87,6 +88,8 @@ SOURCE_FILES: tuple[SourceFile, ...] = (
                8, ("proxy",)),
     SourceFile("campus_connectes_2021.csv", "cc21", "facts from public pages", 9,
                ("low_confidence",)),
+    SourceFile("data_inclusion_2022_extra_spro_sites.csv", "di22x", "Licence Ouverte 2.0", 2),
+    SourceFile("france_travail_agences_2022_names.csv", "ft22", "MIT-licensed repository", 5),
 )  # fmt: skip
 
 #: The France Services file (candidate hosts, not SPRO).
