@@ -198,7 +198,7 @@ def test_a_dated_programme_at_colleges(tmp_path):
     communes = load_communes()
     dates = school_days("2027-01-04", "2027-01-15")
     res = plan_caravane(
-        active_road_model(communes), load_sites(), communes, base="63113", days=1,
+        active_road_model(communes), load_sites(), communes, base="Clermont-Ferrand", days=1,
         dates=dates, stop_min=120, max_drive_min=240, profile="pupils",
         stop_points=college_stops(), max_stops_per_day=2,
     )  # fmt: skip

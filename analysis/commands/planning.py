@@ -35,9 +35,7 @@ def _load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ..profiles import load_profiles
 
     profiles = load_profiles(args.profiles_file)  # a bad file fails before the heavy loads
-    sites = load_sites(
-        args.sites, include_modelled=not args.real_only, sites_layer=args.layer
-    )
+    sites = load_sites(args.sites, include_modelled=not args.real_only, sites_layer=args.layer)
     return load_communes(), sites, profiles
 
 
