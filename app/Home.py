@@ -37,7 +37,7 @@ st.markdown(
 
 MODE_LABELS = {
     "road": "Road (car)",
-    "transit": "Public transport (TER)",
+    "transit": "Public transport (timetables)",
     "best": "Best of road and transit",
 }
 GROUPINGS = {

@@ -23,7 +23,11 @@ from app import components, loaders, page, widgets
 
 page.setup("labelling what-if")
 
-MODE_LABELS = {"road": "Road (car)", "transit": "Public transport (TER)", "best": "Best of both"}
+MODE_LABELS = {
+    "road": "Road (car)",
+    "transit": "Public transport (timetables)",
+    "best": "Best of both",
+}
 KINDS = ("permanence", "site", "antenne")
 
 
