@@ -174,6 +174,21 @@ def timed_graph(net: MainRoadNetwork, params: MainRoadParams) -> RoadGraph:
     )
 
 
+def site_leg_rule(params: MainRoadParams) -> dict[str, float]:
+    """Return :meth:`MainRoadParams.leg_s` as :class:`RoadModel`'s site-snap arguments.
+
+    Sites join the network by the same rule as the origins: ``leg_fixed_s`` plus the
+    straight distance at ``leg_s_per_km`` (no circuity: it is in the fitted rate).
+    """
+    speed = 3600.0 / params.leg_s_per_km if params.leg_s_per_km > 0 else 1e9
+    return {
+        "snap_speed_kmh": speed,
+        "snap_circuity": 1.0,
+        "snap_fixed_s": params.leg_fixed_s,
+        "max_snap_m": params.max_snap_m,
+    }
+
+
 def default_sources(shared_dir: Path | None = None) -> tuple[Path, Path]:
     """Return the tarball and interchange file in the mirror (``settings.shared_data_dir``)."""
     root = Path(shared_dir) if shared_dir is not None else settings.shared_data_dir
@@ -227,11 +242,8 @@ def model_from_network(
         origin_ids=communes["insee"].astype(str).to_numpy(dtype=object),
         origin_nodes=nodes,
         origin_offsets_s=params.leg_s(dist),
-        snap_speed_kmh=3600.0 / params.leg_s_per_km if params.leg_s_per_km > 0 else 1e9,
-        snap_circuity=1.0,
-        snap_fixed_s=params.leg_fixed_s,
-        max_snap_m=params.max_snap_m,
         meta=meta,
+        **site_leg_rule(params),
     )
 
 
@@ -364,11 +376,8 @@ def _read(path: Path, params: MainRoadParams) -> RoadModel:
             origin_ids=z["origin_ids"].astype(object),
             origin_nodes=z["origin_nodes"],
             origin_offsets_s=z["origin_offsets_s"],
-            snap_speed_kmh=3600.0 / params.leg_s_per_km if params.leg_s_per_km > 0 else 1e9,
-            snap_circuity=1.0,
-            snap_fixed_s=params.leg_fixed_s,
-            max_snap_m=params.max_snap_m,
             meta=meta,
+            **site_leg_rule(params),
         )
 
 
