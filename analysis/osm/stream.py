@@ -1,0 +1,626 @@
+"""Streaming reader of ``.osm.pbf`` extracts: road ways straight into arrays (pyosmium).
+
+The osmnx/pyrosm path materialises a networkx ``MultiDiGraph`` (a dict and a geometry per
+edge) that is turned into CSR arrays at once; on a regional extract that graph is the
+memory peak of ``prepare`` (13 GiB for 8 M raw road nodes). This reader never builds it:
+
+1. one pass over the file with :class:`osmium.FileProcessor`: node locations are kept by
+   libosmium's own index (C++), only ways with a ``highway`` tag reach Python, and those
+   the network's way filter keeps (:data:`WAY_RULES`, the
+   reference PBF reader's: osmnx's ``drive`` filter with OSM's access hierarchy) append their node
+   ids and coordinates to flat arrays, with their ``highway``/``maxspeed`` codes and
+   their direction (``oneway``, ``junction=roundabout``, as osmnx);
+2. the ways are cut into segments (consecutive nodes), and made directed edges;
+3. the graph is simplified as osmnx does (:func:`osmnx.simplify_graph`'s endpoint rule):
+   chains of nodes that are neither a dead end nor a junction are merged, lengths and
+   travel times summed — with array operations (pointer jumping), no loop over edges;
+4. speeds follow :mod:`analysis.osm.speeds` (``maxspeed`` tag, else the French default of
+   the class), computed per way and carried by each segment, so a merged edge keeps the
+   exact time of its parts;
+5. the :class:`~analysis.graph.RoadGraph` (CSR) is built, largest strongly connected
+   component only.
+
+Memory is dominated by the node-location index (16 bytes per node of the file) and a few
+arrays of 8 bytes per road segment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..graph import RoadGraph
+from .convert import (
+    check_network,
+    great_circle_m,
+    largest_strong_component,
+    to_lambert93,
+)
+from .speeds import FALLBACK_SPEED_KMH, WALK_SPEED_KMH, edge_speeds_kmh
+
+logger = logging.getLogger(__name__)
+
+#: Name of this reader (in cache keys and graph metadata).
+READER_NAME = "pyosmium-stream"
+
+#: osmnx's ``oneway`` values meaning one-way, and those meaning "against the way's order".
+_ONEWAY_VALUES = frozenset({"yes", "true", "1", "-1", "reverse", "T", "F"})
+_REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
+
+#: Measured cost of the streaming reader on a 2-core machine (benchmarks/bench_osm_stream.py):
+#: seconds and bytes of peak memory per MB of PBF file (synthetic extracts of realistic
+#: shape, roads plus buildings/POI bulk). Used for the up-front estimate only.
+SECONDS_PER_MB = 1.2
+PEAK_BYTES_PER_MB = 9.0e6
+BASE_PEAK_BYTES = 0.35e9
+
+
+def estimate_cost(path: str | Path) -> tuple[float, float]:
+    """Up-front estimate of the streaming read of an extract: (minutes, GiB of memory).
+
+    From the file size and the measured slope of the streaming reader
+    (:data:`SECONDS_PER_MB`, :data:`PEAK_BYTES_PER_MB`); a rough figure, for the user to
+    know before waiting.
+    """
+    mb = Path(path).stat().st_size / 1e6
+    minutes = mb * SECONDS_PER_MB / 60.0
+    gib = (BASE_PEAK_BYTES + mb * PEAK_BYTES_PER_MB) / 2**30
+    return minutes, gib
+
+
+def describe_estimate(path: str | Path) -> str:
+    """Text of :func:`estimate_cost`, e.g. ``about 12 minutes, 5.8 GiB``."""
+    minutes, gib = estimate_cost(path)
+    size = Path(path).stat().st_size / 2**20
+    when = "under a minute" if minutes < 1 else f"about {minutes:.0f} minutes"
+    return f"reading {Path(path).name} ({size:,.0f} MiB): {when}, {gib:.1f} GiB of memory"
+
+
+_ALWAYS_EXCLUDED = (
+    "abandoned", "construction", "no", "planned", "platform", "proposed", "raceway",
+    "razed", "rest_area", "services",
+)  # fmt: skip
+
+#: The way filters of the reference PBF reader (pyrosm's ``driving``/``walking``, which
+#: follow osmnx's ``drive``/``walk`` filters, with OSM's access hierarchy and without
+#: busways, ladders and trails for cars): excluded values per tag (a ``a;b`` value is
+#: excluded when one of its parts is) and the access tags, most specific first; the first
+#: one present closes the way when it is ``no`` or ``private``.
+WAY_RULES: dict[str, dict[str, Any]] = {
+    "drive": {
+        "exclude": {
+            "area": frozenset({"yes"}),
+            "highway": frozenset(_ALWAYS_EXCLUDED + (
+                "bridleway", "bus_guideway", "busway", "corridor", "cycleway", "elevator",
+                "escalator", "footway", "ladder", "path", "pedestrian", "steps", "track",
+                "trail", "service",
+            )),
+            "service": frozenset({
+                "emergency_access", "parking", "parking_aisle", "private", "alley",
+                "driveway",
+            }),
+        },
+        "access": ("motorcar", "motor_vehicle", "vehicle", "access"),
+    },
+    "walk": {
+        "exclude": {
+            "area": frozenset({"yes"}),
+            "highway": frozenset(_ALWAYS_EXCLUDED + (
+                "bus_guideway", "cycleway", "motor", "motorway", "motorway_link",
+            )),
+            "service": frozenset({"private"}),
+            "sidewalk": frozenset({"separate"}),
+            "sidewalk:both": frozenset({"separate"}),
+            "sidewalk:left": frozenset({"separate"}),
+            "sidewalk:right": frozenset({"separate"}),
+        },
+        "access": ("foot", "access"),
+    },
+}  # fmt: skip
+
+_CLOSED = frozenset({"no", "private"})
+
+
+def _matches(value: str, values: frozenset[str]) -> bool:
+    if value in values:
+        return True
+    return ";" in value and any(part.strip() in values for part in value.split(";"))
+
+
+def way_passes(tags: Any, network: str) -> bool:
+    """Whether a way with these tags (a mapping) belongs to ``network`` (:data:`WAY_RULES`)."""
+    rule = WAY_RULES[network]
+    if tags.get("highway") is None:
+        return False
+    for key, values in rule["exclude"].items():
+        val = tags.get(key)
+        if val is not None and _matches(val, values):
+            return False
+    for key in rule["access"]:
+        val = tags.get(key)
+        if val is not None:
+            return not _matches(val, _CLOSED)
+    return True
+
+
+@dataclass
+class WayArrays:
+    """The kept ways of an extract, flattened.
+
+    Attributes
+    ----------
+    refs, lon, lat
+        Node id and coordinates of every node of every kept way, way after way.
+    offsets
+        Start of each way in ``refs`` (length ``n_ways + 1``).
+    highway, maxspeed
+        Codes of each way's tags in ``highway_values`` / ``maxspeed_values`` (-1: absent).
+    direction
+        ``0`` two-way, ``1`` one-way along the nodes, ``-1`` one-way against them.
+    latest
+        Newest way timestamp (UNIX seconds), 0 if none.
+    """
+
+    refs: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    offsets: np.ndarray
+    highway: np.ndarray
+    maxspeed: np.ndarray
+    direction: np.ndarray
+    highway_values: list[str] = field(default_factory=list)
+    maxspeed_values: list[str] = field(default_factory=list)
+    latest: float = 0.0
+    n_ways_read: int = 0
+
+    @property
+    def n_ways(self) -> int:
+        return len(self.offsets) - 1
+
+
+def _bytes_read() -> int | None:
+    """Bytes this process has read so far (Linux ``/proc/self/io``), else ``None``."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+class _ByteProgress:
+    """A tqdm bar of the bytes of the file read (libosmium reads it in C++ threads, so a
+    small thread polls the process's read counter), with the ways kept as postfix."""
+
+    def __init__(self, path: Path, verbose: bool) -> None:
+        import threading
+
+        from tqdm import tqdm
+
+        self.size = path.stat().st_size
+        self.bar = tqdm(
+            total=self.size, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=f"reading {path.name}", disable=not verbose,
+        )  # fmt: skip
+        self._start = _bytes_read()
+        self._stop = threading.Event()
+        self._thread = None
+        if verbose and self._start is not None:
+            self._thread = threading.Thread(target=self._poll, daemon=True)
+            self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            now = _bytes_read()
+            if now is None or self._start is None:
+                return
+            done = min(self.size, now - self._start)
+            if done > self.bar.n:
+                self.bar.update(done - self.bar.n)
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.bar.set_postfix_str(text, refresh=refresh)
+
+    def finish(self) -> None:
+        self._stop.set()
+        if self.bar.n < self.size:
+            self.bar.update(self.size - self.bar.n)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        self.bar.close()
+
+
+def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False) -> WayArrays:
+    """Stream an ``.osm.pbf`` file and keep the ways of ``network`` as flat arrays.
+
+    Parameters
+    ----------
+    path
+        The extract (already checked as a PBF by :func:`analysis.osm.load.file_source`).
+    network
+        ``"drive"`` or ``"walk"`` (walk ways are two-way).
+    verbose
+        Show a progress bar (bytes read, ways kept).
+
+    Returns
+    -------
+    WayArrays
+
+    Raises
+    ------
+    ValidationError
+        If libosmium cannot read the file (broken or truncated data).
+    """
+    import osmium
+
+    check_network(network)
+    p = Path(path)
+    walk = network == "walk"
+    refs = array("q")
+    lon = array("d")
+    lat = array("d")
+    offsets = array("q", [0])
+    hw_codes = array("i")
+    ms_codes = array("i")
+    direction = array("b")
+    hw_index: dict[str, int] = {}
+    ms_index: dict[str, int] = {}
+    latest = 0.0
+    n_read = 0
+    n_missing = 0
+    bar = _ByteProgress(p, verbose)
+    fp = (
+        osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations("flex_mem")
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+    try:
+        for w in fp:
+            n_read += 1
+            tags = w.tags
+            if not way_passes(tags, network):
+                continue
+            nodes = w.nodes
+            if len(nodes) < 2:
+                continue
+            try:
+                runs = [([n.ref for n in nodes], [n.lon for n in nodes], [n.lat for n in nodes])]
+            except osmium.InvalidLocationError:
+                # Nodes missing from the extract (ways cut at its edge): the way is split
+                # there, never joined across the gap.
+                runs = []
+                cur: list[Any] = []
+                for n in list(nodes) + [None]:
+                    if n is not None and n.location.valid():
+                        cur.append((n.ref, n.lon, n.lat))
+                        continue
+                    if n is not None:
+                        n_missing += 1
+                    if len(cur) >= 2:
+                        runs.append(tuple(list(c) for c in zip(*cur, strict=True)))
+                    cur = []
+                if not runs:
+                    continue
+            for ids, xs, ys in runs:
+                refs.extend(ids)
+                lon.extend(xs)
+                lat.extend(ys)
+                offsets.append(len(refs))
+            n_runs = len(runs)
+            hw = tags.get("highway")
+            code = hw_index.get(hw)
+            if code is None:
+                code = hw_index[hw] = len(hw_index)
+            ms = tags.get("maxspeed")
+            if ms is None:
+                mcode = -1
+            else:
+                mcode = ms_index.get(ms)
+                if mcode is None:
+                    mcode = ms_index[ms] = len(ms_index)
+            dcode = 0
+            if not walk:
+                one = tags.get("oneway")
+                if one in _ONEWAY_VALUES:
+                    dcode = -1 if one in _REVERSED_VALUES else 1
+                elif tags.get("junction") == "roundabout":
+                    dcode = 1
+            for _ in range(n_runs):
+                hw_codes.append(code)
+                ms_codes.append(mcode)
+                direction.append(dcode)
+            ts = w.timestamp.timestamp()
+            if ts > latest:
+                latest = ts
+            if verbose and len(offsets) % 20_000 == 0:
+                bar.set_postfix_str(f"{len(offsets) - 1:,} ways kept", refresh=False)
+        bar.finish()
+    except RuntimeError as exc:
+        raise ValidationError(
+            f"this OSM PBF file cannot be read ({exc}); the download may be incomplete or "
+            "broken: download it again",
+            source=str(p),
+        ) from exc
+    finally:
+        bar.set_postfix_str(f"{len(offsets) - 1:,} ways kept")
+        bar.close()
+    if n_missing:
+        logger.info("%s: %d way nodes missing from the extract were skipped", p.name, n_missing)
+    return WayArrays(
+        refs=np.frombuffer(refs, dtype=np.int64),
+        lon=np.frombuffer(lon, dtype=np.float64),
+        lat=np.frombuffer(lat, dtype=np.float64),
+        offsets=np.frombuffer(offsets, dtype=np.int64),
+        highway=np.frombuffer(hw_codes, dtype=np.int32),
+        maxspeed=np.frombuffer(ms_codes, dtype=np.int32),
+        direction=np.frombuffer(direction, dtype=np.int8),
+        highway_values=list(hw_index),
+        maxspeed_values=list(ms_index),
+        latest=latest,
+        n_ways_read=n_read,
+    )
+
+
+def way_speeds_kmh(
+    ways: WayArrays,
+    *,
+    network: str = "drive",
+    hwy_speeds: Mapping[str, float] | None = None,
+    fallback_kmh: float = FALLBACK_SPEED_KMH,
+    walk_speed_kmh: float = WALK_SPEED_KMH,
+) -> np.ndarray:
+    """Speed of each kept way (km/h) by :func:`analysis.osm.speeds.edge_speeds_kmh`."""
+    if network == "walk":
+        return np.full(ways.n_ways, float(walk_speed_kmh))
+    hw_vals = np.array(ways.highway_values + [None], dtype=object)
+    ms_vals = np.array(ways.maxspeed_values + [None], dtype=object)
+    highway = hw_vals[np.where(ways.highway >= 0, ways.highway, len(hw_vals) - 1)]
+    maxspeed = ms_vals[np.where(ways.maxspeed >= 0, ways.maxspeed, len(ms_vals) - 1)]
+    return edge_speeds_kmh(highway, maxspeed, hwy_speeds=hwy_speeds, fallback=fallback_kmh)
+
+
+@dataclass
+class SegmentGraph:
+    """Directed edges between OSM nodes (before or after simplification)."""
+
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    length: np.ndarray
+    time_s: np.ndarray
+
+
+def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
+    """Cut the ways into directed segments between consecutive nodes.
+
+    Parameters
+    ----------
+    ways
+        From :func:`read_ways`.
+    speed_kmh
+        Speed of each way.
+
+    Returns
+    -------
+    SegmentGraph
+        One node per distinct OSM node; two-way ways give both directions.
+    """
+    node_ids, first, inverse = np.unique(ways.refs, return_index=True, return_inverse=True)
+    lon = ways.lon[first]
+    lat = ways.lat[first]
+    n_refs = len(ways.refs)
+    way_of = np.repeat(np.arange(ways.n_ways), np.diff(ways.offsets))
+    # A segment i joins refs i and i + 1 of the same way.
+    seg = np.flatnonzero(way_of[:-1] == way_of[1:]) if n_refs > 1 else np.zeros(0, np.int64)
+    a = inverse[seg].astype(np.int64)
+    b = inverse[seg + 1].astype(np.int64)
+    keep = a != b
+    seg, a, b = seg[keep], a[keep], b[keep]
+    wid = way_of[seg]
+    length = great_circle_m(ways.lon[seg], ways.lat[seg], ways.lon[seg + 1], ways.lat[seg + 1])
+    t = length / (speed_kmh[wid] / 3.6)
+    d = ways.direction[wid]
+    fwd = d >= 0
+    bwd = d <= 0
+    u = np.concatenate([a[fwd], b[bwd]])
+    v = np.concatenate([b[fwd], a[bwd]])
+    return SegmentGraph(
+        node_ids=node_ids, lon=lon, lat=lat, u=u, v=v,
+        length=np.concatenate([length[fwd], length[bwd]]),
+        time_s=np.concatenate([t[fwd], t[bwd]]),
+    )  # fmt: skip
+
+
+def endpoints(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """osmnx's simplification endpoints (``osmnx.simplification._is_endpoint``), vectorised.
+
+    A node is an endpoint when it has a self-loop, no incoming or no outgoing edge, or
+    not exactly two neighbours with a degree of 2 or 4.
+    """
+    indeg = np.bincount(v, minlength=n)
+    outdeg = np.bincount(u, minlength=n)
+    deg = indeg + outdeg
+    a = np.concatenate([u, v])
+    b = np.concatenate([v, u])
+    pairs = np.unique(a * np.int64(n) + b)
+    nbr = np.bincount(pairs // n, minlength=n)
+    loop = np.zeros(n, dtype=bool)
+    loop[u[u == v]] = True
+    through = (nbr == 2) & ((deg == 2) | (deg == 4))
+    return loop | (indeg == 0) | (outdeg == 0) | ~through
+
+
+def simplify(g: SegmentGraph) -> SegmentGraph:
+    """Merge chains of non-endpoint nodes into single edges (lengths and times summed).
+
+    Each directed edge points to the next edge of its chain (the out edge of its head that
+    does not go back); pointer jumping then gives, for every edge leaving an endpoint, the
+    endpoint it reaches and the sums along the way, in ``O(E log L)`` array work for
+    chains of length ``L``. Closed rings without any endpoint are dropped (they are not
+    connected to the rest of the network).
+    """
+    n = len(g.node_ids)
+    u, v = g.u, g.v
+    end = endpoints(n, u, v)
+    m = len(u)
+    order = np.argsort(u, kind="stable")
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+    outdeg = np.diff(indptr)
+    nxt = np.full(m, -1, dtype=np.int64)
+    inner = ~end[v]
+    e = np.flatnonzero(inner)
+    h = v[e]
+    o1 = order[indptr[h]]
+    one = outdeg[h] == 1
+    o2 = order[np.minimum(indptr[h] + 1, indptr[h + 1] - 1)]
+    pick = np.where(one | (v[o1] != u[e]), o1, o2)
+    nxt[e] = pick
+    # Pointer jumping: J -> end of chain, S -> sums.
+    jump = nxt.copy()
+    head = v.copy()
+    length = g.length.copy()
+    tsum = g.time_s.copy()
+    for _ in range(64):
+        live = np.flatnonzero(jump >= 0)
+        if len(live) == 0:
+            break
+        j = jump[live]
+        length[live] += length[j]
+        tsum[live] += tsum[j]
+        head[live] = head[j]
+        jump[live] = jump[j]
+    start = end[u] & (jump < 0)
+    keep_nodes = end.copy()
+    new_index = np.cumsum(keep_nodes) - 1
+    return SegmentGraph(
+        node_ids=g.node_ids[keep_nodes], lon=g.lon[keep_nodes], lat=g.lat[keep_nodes],
+        u=new_index[u[start]], v=new_index[head[start]],
+        length=length[start], time_s=tsum[start],
+    )  # fmt: skip
+
+
+@dataclass
+class StreamResult:
+    """The graph of :func:`read_pbf_roadgraph` and what was read."""
+
+    graph: RoadGraph
+    latest_edit: float
+    counts: dict[str, int]
+
+
+def read_pbf_roadgraph(
+    path: str | Path,
+    *,
+    network: str = "drive",
+    hwy_speeds: Mapping[str, float] | None = None,
+    fallback_kmh: float = FALLBACK_SPEED_KMH,
+    walk_speed_kmh: float = WALK_SPEED_KMH,
+    largest_scc: bool = True,
+    label: str = "",
+    meta: Mapping[str, Any] | None = None,
+    verbose: bool = False,
+) -> StreamResult:
+    """Read an ``.osm.pbf`` extract straight into the engine's graph (no networkx).
+
+    Parameters
+    ----------
+    path
+        The extract.
+    network
+        ``"drive"`` or ``"walk"``.
+    hwy_speeds, fallback_kmh, walk_speed_kmh
+        Speeds (see :func:`analysis.osm.speeds.edge_speeds_kmh`).
+    largest_scc
+        Keep only the largest strongly connected component.
+    label, meta
+        Provenance for the :class:`RoadGraph`.
+    verbose
+        Progress bar and timings.
+
+    Returns
+    -------
+    StreamResult
+
+    Raises
+    ------
+    ValidationError
+        If the file cannot be read or holds no road of the network.
+    """
+    check_network(network)
+    t0 = time.perf_counter()
+    ways = read_ways(path, network=network, verbose=verbose)
+    t_read = time.perf_counter() - t0
+    what = "drivable" if network == "drive" else "walkable"
+    if ways.n_ways == 0:
+        raise ValidationError(
+            f"this OSM extract holds no {what} road ({ways.n_ways_read:,} highway way(s) "
+            "read, none of the network); give an extract of the region's roads",
+            source=str(path),
+        )
+    speed = way_speeds_kmh(
+        ways, network=network, hwy_speeds=hwy_speeds, fallback_kmh=fallback_kmh,
+        walk_speed_kmh=walk_speed_kmh,
+    )  # fmt: skip
+    raw = segments(ways, speed)
+    n_raw_nodes = len(raw.node_ids)
+    n_raw_edges = len(raw.u)
+    latest = ways.latest
+    del ways
+    simple = simplify(raw)
+    del raw
+    if len(simple.u) == 0:
+        raise ValidationError(
+            f"this OSM extract holds no connected {what} road; give an extract of the "
+            "region's roads",
+            source=str(path),
+        )
+    x, y = to_lambert93(simple.lon, simple.lat, "EPSG:4326")
+    info = dict(meta or {})
+    info.update(
+        road_model="osm",
+        network=network,
+        reader=READER_NAME,
+        n_nodes_read=int(len(simple.node_ids)),
+        n_edges_read=int(len(simple.u)),
+        n_raw_nodes=int(n_raw_nodes),
+        n_raw_edges=int(n_raw_edges),
+        total_length_km=float(simple.length.sum() / 1000.0),
+    )
+    g = RoadGraph.from_edges(
+        simple.u, simple.v, simple.time_s, x, y, model="osm", label=label,
+        node_ids=simple.node_ids, meta=info,
+    )  # fmt: skip
+    if largest_scc:
+        g = largest_strong_component(g)
+    if g.n_edges == 0:
+        raise ValidationError(
+            f"this OSM extract holds no connected {what} road; give an extract of the "
+            "region's roads",
+            source=str(path),
+        )
+    logger.info(
+        "streamed %s: %d raw nodes -> %d nodes, %d edges (read %.1f s, total %.1f s)",
+        Path(path).name, n_raw_nodes, g.n_nodes, g.n_edges, t_read, time.perf_counter() - t0,
+    )  # fmt: skip
+    return StreamResult(
+        graph=g,
+        latest_edit=latest,
+        counts={"raw_nodes": int(n_raw_nodes), "raw_edges": int(n_raw_edges)},
+    )
