@@ -1,0 +1,46 @@
+"""Official commune classes read from the mirror (analysis.territory)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis import territory
+from analysis.communes import load_communes
+from analysis.errors import ValidationError
+
+
+def test_classes_cover_every_commune_with_the_published_counts() -> None:
+    classes = territory.load_commune_classes()
+    communes = load_communes()
+    assert set(classes.index) == set(communes["insee"])
+    # INSEE 2025 grid over the region's 4,025 communes (counted from the published file).
+    counts = classes["density7"].value_counts().sort_index().tolist()
+    assert counts == [75, 92, 86, 361, 616, 1811, 984]
+    assert int(classes["frr"].sum()) == 1610 + 154  # FRR + FRR+
+    assert classes.loc["69123", "density7"] == 1  # Lyon: grand centre urbain
+    assert classes.loc["69123", "aav_category"] == 11
+    assert bool(territory.is_rural(classes.loc["01001", "density7"]))
+
+
+def test_passage_maps_merged_communes_and_lyon_arrondissements() -> None:
+    passage = territory.load_code_passage()
+    assert passage["69381"] == "69123"  # Lyon 1er arrondissement
+    assert passage["01003"] == "01165"  # Amareins, merged into Francheleins
+    assert "69123" not in passage  # a code in force maps to itself: not a key
+
+
+def test_a_class_code_out_of_range_names_the_row(tmp_path, monkeypatch) -> None:
+    src = territory._territory_file(territory.DENSITY_FILE, None)
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    df.loc[2, "grille_densite_7"] = "9"
+    (tmp_path / "territory").mkdir()
+    for name in (territory.FRR_FILE, territory.ZONAGES_FILE):
+        (tmp_path / "territory" / name).write_bytes(
+            territory._territory_file(name, None).read_bytes()
+        )
+    df.to_csv(tmp_path / "territory" / territory.DENSITY_FILE, index=False)
+    # A user's own copy (not the manifest's file): the class check is what is tested here.
+    monkeypatch.setattr(territory, "verify_input", lambda *a, **k: None)
+    with pytest.raises(ValidationError, match=r"grille_densite_7 '9'.*row 4|row 4.*'9'"):
+        territory.load_commune_classes(shared_dir=tmp_path)
