@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import settings
-from ..cli import output_folder, positive_minutes
+from ..cli import add_merge_options, output_folder, positive_minutes, sites_merge
 from ..errors import ValidationError
 from ..models import ROAD_CHOICES
 
@@ -35,7 +35,10 @@ def _load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ..profiles import load_profiles
 
     profiles = load_profiles(args.profiles_file)  # a bad file fails before the heavy loads
-    sites = load_sites(args.sites, include_modelled=not args.real_only, sites_layer=args.layer)
+    sites = load_sites(
+        args.sites, include_modelled=not args.real_only, sites_layer=args.layer,
+        sites_merge=sites_merge(args),
+    )  # fmt: skip
     return load_communes(), sites, profiles
 
 
@@ -63,6 +66,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
     p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
+    add_merge_options(p)
     p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 

@@ -1,4 +1,7 @@
-"""The caravane at collèges from the command line: season, school days, UAI lists."""
+"""The caravane at collèges from the command line: season, school days, UAI lists.
+
+Rows CLI-20 to CLI-22 of docs/bad_inputs.md.
+"""
 
 from __future__ import annotations
 
@@ -38,21 +41,32 @@ def test_a_dated_programme_at_colleges_on_school_days(tmp_path, capsys):
     assert "pupils met" in text and "2027-02-01 (day 1)" in text
 
 
-def test_season_and_college_list_errors_are_one_line(tmp_path, capsys):
+def test_cli_20_a_season_with_no_school_day(capsys):
     rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils", "--at",
                       "colleges", "--season", "2027-02-15:2027-02-26")  # fmt: skip
-    assert rc == 2 and "no school day" in err and "Traceback" not in err
-    rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils", "--at",
-                      "colleges", "--season", "2027-01-04:2027-01-08", "--days", "9")  # fmt: skip
-    assert rc == 2 and "fewer than the 9 asked" in err
+    assert rc == 2 and "no school day in zone A" in err and "Traceback" not in err
+
+
+def test_cli_21_a_college_list_with_bad_uai_codes(tmp_path, capsys):
     bad = tmp_path / "list.csv"
     bad.write_text("uai,name\n0430027K,x\n0430027X,y\n123,z\n", encoding="utf-8")
     rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils", "--at",
                       "colleges", "--colleges", str(bad), "--days", "1")  # fmt: skip
     assert rc == 2 and "list.csv" in err and "row 2" in err and "row 3" in err
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("uai\n0750001U\n", encoding="utf-8")  # well formed, not in the region
+    rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils", "--at",
+                      "colleges", "--colleges", str(unknown), "--days", "1")  # fmt: skip
+    assert rc == 2 and "unknown.csv" in err and "row 1" in err
+
+
+def test_cli_22_a_base_outside_the_region_and_too_few_school_days(capsys):
     rc, _, err = _run(capsys, "--base", "3.0,50.0", "--profile", "pupils", "--at", "colleges",
                       "--days", "1")  # fmt: skip
     assert rc == 2 and "outside Auvergne-Rhône-Alpes" in err
+    rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils", "--at",
+                      "colleges", "--season", "2027-01-04:2027-01-08", "--days", "9")  # fmt: skip
+    assert rc == 2 and "fewer than the 9 asked" in err
     rc, _, err = _run(capsys, "--base", "Le Puy-en-Velay", "--profile", "pupils")
     assert rc == 2 and "--days N" in err
 
