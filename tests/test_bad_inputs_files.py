@@ -405,6 +405,27 @@ def test_dir_34_a_small_directory_does_not_silently_replace_a_whole_network(tmp_
         merge_user_directory(bundled, user, how="swap")
 
 
+def test_dir_35_a_directory_rewritten_while_it_is_read(tmp_path, monkeypatch):
+    """A half-written file would load as a shorter table: the size/mtime change is refused."""
+    from analysis.sites import user_import
+
+    src = tmp_path / "annuaire.csv"
+    src.write_text("name,network,commune\nML Yssingeaux,Mission Locale,43268\n", "utf-8")
+    real = user_import._read_csv
+
+    def racing(path):
+        df = real(path)  # the reader got the first half...
+        with open(path, "a", encoding="utf-8") as f:  # ...while the export goes on
+            f.write("ML Tence,Mission Locale,43244\n")
+        return df
+
+    monkeypatch.setattr(user_import, "_read_csv", racing)
+    with pytest.raises(ValidationError, match=r"annuaire.csv.*changed while it was read"):
+        user_import.read_user_directory(src)
+    monkeypatch.setattr(user_import, "_read_csv", real)
+    assert len(user_import.read_user_directory(src).sites) == 2  # once saved, it loads
+
+
 # =========================================================================== GTFS
 # GTFS archives that used to end in a traceback (analysis.transit.gtfs._FeedSource).
 TINY = Path(__file__).resolve().parent / "data" / "gtfs_tiny"

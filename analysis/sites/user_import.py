@@ -46,6 +46,7 @@ import pandas as pd
 from .. import settings
 from ..communes import insee_code, load_communes
 from ..errors import DataMissingError, UnknownNameError, ValidationError
+from ..io import unchanged_while_read
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
 from .normalise import (
     CommuneIndex,
@@ -262,6 +263,11 @@ def _read_any(path: Path, layer: str | None = None) -> pd.DataFrame:
         raise DataMissingError(f"directory file not found: {path}")
     if path.is_dir():
         raise ValidationError("this is a folder, not a file", source=str(path))
+    with unchanged_while_read(path, what="directory file"):
+        return _read_by_type(path, layer)
+
+
+def _read_by_type(path: Path, layer: str | None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         if layer is not None:
