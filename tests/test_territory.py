@@ -44,3 +44,28 @@ def test_a_class_code_out_of_range_names_the_row(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(territory, "verify_input", lambda *a, **k: None)
     with pytest.raises(ValidationError, match=r"grille_densite_7 '9'.*row 4|row 4.*'9'"):
         territory.load_commune_classes(shared_dir=tmp_path)
+
+
+def test_coverage_summarises_by_density_level_and_frr_and_ranks_rural_clusters_first() -> None:
+    """Issue 12 item 3: summaries by INSEE density level and FRR; most rural clusters first."""
+    from analysis.coverage import compute_coverage
+    from analysis.inputs import load_models, load_sites
+    from analysis.profiles import get_profile
+
+    communes = load_communes()
+    model = load_models(["road"], communes)["road"]
+    result = compute_coverage(model, load_sites(), communes, get_profile("job_seekers"))
+    region = result.summary("region").iloc[0]
+    for by, n_groups in (("density", 7), ("frr", 2)):
+        s = result.summary(by)
+        assert len(s) == n_groups
+        assert s["communes"].sum() == region["communes"]
+        assert abs(s["demand"].sum() - region["demand"]) < 1e-6 * region["demand"]
+        assert abs(s["demand_beyond"].sum() - region["demand_beyond"]) < 1e-3
+    dens = result.summary("density").set_index("group")
+    assert list(dens.index) == [f"{k} {v}" for k, v in territory.DENSITY7_LABELS.items()]
+    # the sparsest communes are the least served
+    assert dens["share_beyond"].iloc[-1] > dens["share_beyond"].iloc[0]
+    clusters = result.clusters()
+    key = list(zip(~clusters["rural_insee"], ~clusters["in_frr"], strict=True))
+    assert key == sorted(key)  # INSEE-rural first, then FRR
