@@ -69,3 +69,18 @@ def test_coverage_summarises_by_density_level_and_frr_and_ranks_rural_clusters_f
     clusters = result.clusters()
     key = list(zip(~clusters["rural_insee"], ~clusters["in_frr"], strict=True))
     assert key == sorted(key)  # INSEE-rural first, then FRR
+
+
+def test_an_old_commune_code_in_a_users_directory_maps_to_its_cog_2026_code(tmp_path) -> None:
+    """Issue 12 item 6: 01220 (merged into 01185 before COG 2026) is found and flagged."""
+    from analysis.sites.user_import import read_user_directory
+
+    src = tmp_path / "mine.csv"
+    src.write_text(
+        "name,network,commune\nML ancienne commune,Mission Locale,01220\n"
+        "ML Lyon 3e,Mission Locale,69383\n",
+        encoding="utf-8",
+    )
+    sites = read_user_directory(src).sites
+    assert list(sites["insee"]) == ["01185", "69123"]
+    assert "commune_from_former_code" in sites["flags"].iloc[0]

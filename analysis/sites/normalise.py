@@ -328,6 +328,18 @@ def code_or_postcode(
     )
 
 
+def _code_passage() -> dict[str, str]:
+    """Old commune codes → COG 2026 (empty, logged, when the mirror lacks the table)."""
+    from ..errors import DataMissingError
+    from ..territory import load_code_passage
+
+    try:
+        return load_code_passage()
+    except DataMissingError as exc:
+        logger.info("no commune code passage table: %s", exc)
+        return {}
+
+
 class CommuneIndex:
     """Look-ups on the commune layer used to place and check sites.
 
@@ -375,6 +387,10 @@ class CommuneIndex:
             self.postcodes.append(pcs)
             for pc in pcs:
                 self.by_postcode.setdefault(pc, set()).add(i)
+        # INSEE's passage table (2003-2025 codes → COG 2026) completes the former codes
+        self.former_code.update(
+            {o: n for o, n in _code_passage().items() if o not in self.former_code}
+        )
         # postcodes unknown to the commune layer (CEDEX, PO boxes) seen with a code elsewhere
         self.extra_by_postcode: dict[str, set[int]] = {}
         for pc, codes in (extra_postcodes or {}).items():
