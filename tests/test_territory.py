@@ -84,3 +84,21 @@ def test_an_old_commune_code_in_a_users_directory_maps_to_its_cog_2026_code(tmp_
     sites = read_user_directory(src).sites
     assert list(sites["insee"]) == ["01185", "69123"]
     assert "commune_from_former_code" in sites["flags"].iloc[0]
+
+
+def test_a_postcode_that_disagrees_with_the_commune_is_flagged_in_a_users_file(tmp_path) -> None:
+    """Issue 12 item 6: the bundled files' postcode rule, applied to a user's directory."""
+    from analysis.sites.user_import import read_user_directory
+
+    src = tmp_path / "mine.csv"
+    src.write_text(
+        "name,network,commune,postcode\n"
+        "ML Yssingeaux,Mission Locale,43268,43200\n"  # agrees
+        "ML Tence,Mission Locale,43244,42000\n"  # Loire's postcode, Haute-Loire commune
+        "ML Monistrol,Mission Locale,43137,43200\n",  # Yssingeaux's postcode
+        encoding="utf-8",
+    )
+    flags = list(read_user_directory(src).sites["flags"])
+    assert "postcode" not in flags[0]
+    assert "postcode_other_dep" in flags[1]
+    assert "postcode_not_commune" in flags[2]

@@ -417,6 +417,25 @@ class CommuneIndex:
         self.region_l93 = shapely.union_all(self.geoms_l93)
         shapely.prepare(self.region_l93)
 
+    # ------------------------------------------------------------------ checks
+    def postcode_flag(self, i: int, insee: str, postcode: str, *, from_postcode: bool) -> str:
+        """Return the data-quality flag of a postcode that disagrees with commune ``i``.
+
+        ``"postcode_other_dep"`` when it belongs to another department, else
+        ``"postcode_not_commune"`` when it is not one of the commune's postcodes (not raised
+        when the commune was itself read from that postcode); ``""`` when they agree (Lyon's
+        arrondissement postcodes count as Lyon's). The one rule for bundled and user files.
+        """
+        if (
+            not postcode
+            or postcode in self.postcodes[i]
+            or (insee == LYON and postcode in self.arr_by_postcode)
+        ):
+            return ""
+        if postcode[:2] != str(self.deps[i]):
+            return "postcode_other_dep"
+        return "" if from_postcode else "postcode_not_commune"
+
     # ------------------------------------------------------------------ codes
     def from_code(self, code: object) -> Resolved | None:
         """Resolve an INSEE code (current, former, or a Lyon arrondissement)."""

@@ -596,6 +596,11 @@ def read_user_directory(
             drop(k, "no place")
             continue
         i = index.by_code[res.insee]
+        flag = index.postcode_flag(
+            i, res.insee, postcodes[k], from_postcode="commune_from_postcode" in flags
+        )
+        if flag:  # a postcode that disagrees with the declared commune, as in bundled files
+            flags.append(flag)
         kind_text = text_key(kinds[k])
         kind = _KINDS.get(kind_text.split()[0], "") if kind_text else ""
         kind = kind or infer_kind(kinds[k], names[k])
