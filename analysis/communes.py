@@ -149,12 +149,11 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Communes the territory files do not list (or every commune, when the files are not in
     the mirror: logged) get density level 0, ``frr`` false and category 0 — "unknown".
     """
-    from .errors import DataMissingError as _Missing
-    from .territory import load_commune_classes
+    from .territory import load_commune_classes  # territory reads the mirror via manifest
 
     try:
         classes = load_commune_classes()
-    except _Missing as exc:
+    except DataMissingError as exc:
         logger.warning("official commune classes unavailable (%s); density level unknown", exc)
         classes = None
     codes = gdf["insee"].astype(str)

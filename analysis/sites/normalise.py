@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from .. import settings
 from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
-from ..errors import ValidationError
+from ..errors import DataMissingError, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +330,6 @@ def code_or_postcode(
 
 def _code_passage() -> dict[str, str]:
     """Old commune codes → COG 2026 (empty, logged, when the mirror lacks the table)."""
-    from ..errors import DataMissingError
     from ..territory import load_code_passage
 
     try:
