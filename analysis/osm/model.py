@@ -22,6 +22,7 @@ wrong number; :meth:`OsmRoadModel.nearest` reports the status.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -62,6 +63,7 @@ from .load import (
     read_xml_graph,
 )
 from .speeds import FALLBACK_SPEED_KMH, FRENCH_SPEEDS_KMH, WALK_SPEED_KMH
+from .stream import READER_NAME, STREAM_VERSION, describe_estimate, read_pbf_roadgraph
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +198,7 @@ def build_osm_graph(
     cache_dir: str | Path | None = None,
     refresh: bool = False,
     verbose: bool = False,
+    reader: str | None = None,
 ) -> tuple[cache.CachedGraph, Path]:
     """Return the road graph of an OSM extract or query, from the cache or built and cached.
 
@@ -223,6 +226,12 @@ def build_osm_graph(
         Rebuild even if a valid cache exists (e.g. to download fresh data for a place).
     verbose
         Show progress bars.
+    reader
+        How an ``.osm.pbf`` file is read: ``"stream"`` (default: pyosmium straight into
+        arrays, :mod:`analysis.osm.stream`) or ``"osmnx"`` (pyrosm's networkx graph, the
+        reference; several times the memory). ``None`` takes the environment variable
+        ``SPRO_OSM_READER``, else ``"stream"``. XML files and downloads always go
+        through osmnx.
 
     Returns
     -------
@@ -246,9 +255,16 @@ def build_osm_graph(
     if source is None:
         source = query_identity(place=place, polygon=polygon)
     params = _graph_params(network, hwy_speeds, fallback_kmh, walk_speed_kmh, cell_m)
-    reader = f"pyrosm {_version('pyrosm')}" if source.file_format == "pbf" else ""
+    pbf_reader = resolve_reader(reader)
+    streaming = source.file_format == "pbf" and pbf_reader == "stream"
+    if source.file_format != "pbf":
+        reader_id = ""
+    elif streaming:
+        reader_id = f"{READER_NAME} osmium {_version('osmium')} v{STREAM_VERSION}"
+    else:
+        reader_id = f"pyrosm {_version('pyrosm')}"
     key = cache.cache_key(
-        source.cache_identity(), {**params, "reader": reader, "osmnx": _version("osmnx")}
+        source.cache_identity(), {**params, "reader": reader_id, "osmnx": _version("osmnx")}
     )
     path = cache.graph_path(cache_dir, network, key)
     if not refresh:
@@ -256,6 +272,13 @@ def build_osm_graph(
         if hit is not None:
             logger.info("OSM %s graph read from cache %s", network, path)
             return hit, path
+
+    if streaming:
+        return _build_streamed(
+            source, network=network, params=params, key=key, path=path,
+            hwy_speeds=hwy_speeds, fallback_kmh=fallback_kmh,
+            walk_speed_kmh=walk_speed_kmh, cell_m=cell_m, verbose=verbose,
+        )  # fmt: skip
 
     steps = ["read", "convert", "cache"]
     bar = tqdm(total=len(steps), desc=f"OSM {network} graph", disable=not verbose, unit="step")
@@ -320,6 +343,80 @@ def build_osm_graph(
     bar.close()
     logger.info(
         "built %s: %d nodes, %d edges in %.1f s",
+        label, graph.n_nodes, graph.n_edges, time.perf_counter() - t0,
+    )  # fmt: skip
+    return cached, path
+
+
+#: Readers of ``.osm.pbf`` files (``build_osm_graph(reader=...)``).
+PBF_READERS = ("stream", "osmnx")
+
+
+def resolve_reader(reader: str | None) -> str:
+    """Return the PBF reader to use: ``reader``, else ``$SPRO_OSM_READER``, else stream."""
+    import os
+
+    name = reader if reader is not None else os.environ.get("SPRO_OSM_READER", "stream")
+    name = str(name).strip().lower() or "stream"
+    if name == "pyrosm":
+        name = "osmnx"
+    if name not in PBF_READERS:
+        raise ValidationError(
+            f"unknown OSM reader {name!r}; valid readers are: {', '.join(PBF_READERS)} "
+            "(or pyrosm, the same as osmnx)"
+        )
+    return name
+
+
+def _build_streamed(
+    source: OsmSource,
+    *,
+    network: str,
+    params: dict[str, Any],
+    key: str,
+    path: Path,
+    hwy_speeds: Mapping[str, float] | None,
+    fallback_kmh: float,
+    walk_speed_kmh: float,
+    cell_m: float,
+    verbose: bool,
+) -> tuple[cache.CachedGraph, Path]:
+    """Build a PBF file's graph with the streaming reader (no networkx) and cache it."""
+    assert source.path is not None
+    t0 = time.perf_counter()
+    estimate = describe_estimate(source.path)
+    logger.info("%s", estimate)
+    if verbose:
+        print(estimate, flush=True)
+    meta = {
+        "source": source.to_meta(),
+        "params": params,
+        "build_version": cache.BUILD_VERSION,
+        "cache_key": key,
+        "reader": READER_NAME,
+        "osmium_version": _version("osmium"),
+        "osmnx_version": _version("osmnx"),
+        "pyrosm_version": None,
+        "built_at": dt.datetime.now(tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    result = read_pbf_roadgraph(
+        source.path, network=network, hwy_speeds=hwy_speeds, fallback_kmh=fallback_kmh,
+        walk_speed_kmh=walk_speed_kmh, meta=meta, verbose=verbose,
+    )  # fmt: skip
+    graph = result.graph
+    if source.timestamp_kind == "file modified" and result.latest_edit > 0:
+        source.timestamp, source.timestamp_kind = _iso(result.latest_edit), "latest edit"
+    label = _label(network, source)
+    graph = dataclasses.replace(
+        graph, label=label, meta={**graph.meta, "label": label, "source": source.to_meta()}
+    )
+    extent = NetworkExtent.from_nodes(
+        graph.x, graph.y, area_lonlat_wkb=source.coverage_wkb, cell_m=cell_m
+    )
+    cached = cache.CachedGraph(graph=graph, extent=extent)
+    cache.save_graph(cached, path)
+    logger.info(
+        "built %s: %d nodes, %d edges in %.1f s (streaming reader)",
         label, graph.n_nodes, graph.n_edges, time.perf_counter() - t0,
     )  # fmt: skip
     return cached, path
@@ -438,6 +535,7 @@ def prepare_osm_model(
     polygon: Any | None = None,
     walk: bool = False,
     refresh: bool = False,
+    reader: str | None = None,
 ) -> OsmRoadModel:
     """Build (or read) the OSM road model and make it the active road model.
 
@@ -459,6 +557,8 @@ def prepare_osm_model(
         Also build the walk network (:func:`load_cached_osm_model` with ``network="walk"``).
     refresh
         Rebuild even when the cache is valid.
+    reader
+        PBF reader, ``"stream"`` (default) or ``"osmnx"`` (see :func:`build_osm_graph`).
 
     Returns
     -------
@@ -477,7 +577,7 @@ def prepare_osm_model(
     for network in networks:
         cached, path = build_osm_graph(
             osm_file=osm_file, place=place, polygon=polygon, network=network,
-            cache_dir=cache_dir, refresh=refresh, verbose=verbose,
+            cache_dir=cache_dir, refresh=refresh, verbose=verbose, reader=reader,
         )  # fmt: skip
         model = osm_road_model(cached, communes)
         if model.outside.all():

@@ -6,14 +6,15 @@ memory peak of ``prepare`` (13 GiB for 8 M raw road nodes). This reader never bu
 
 1. one pass over the file with :class:`osmium.FileProcessor`: node locations are kept by
    libosmium's own index (C++), only ways with a ``highway`` tag reach Python, and those
-   the network's way filter keeps (:data:`WAY_RULES`, the
-   reference PBF reader's: osmnx's ``drive`` filter with OSM's access hierarchy) append their node
+   the network's way filter keeps (:func:`way_passes`: the project's osmnx filter,
+   ``analysis.osm.convert._WAY_FILTERS``, as the XML and download paths) append their node
    ids and coordinates to flat arrays, with their ``highway``/``maxspeed`` codes and
    their direction (``oneway``, ``junction=roundabout``, as osmnx);
 2. the ways are cut into segments (consecutive nodes), and made directed edges;
-3. the graph is simplified as osmnx does (:func:`osmnx.simplify_graph`'s endpoint rule):
-   chains of nodes that are neither a dead end nor a junction are merged, lengths and
-   travel times summed — with array operations (pointer jumping), no loop over edges;
+3. the graph is simplified as osmnx does (:func:`osmnx.simplify_graph`'s endpoint rule,
+   with ``edge_attrs_differ=["highway", "maxspeed"]`` as the pyrosm path): chains of
+   nodes that are neither a dead end, a junction nor a change of class or speed limit
+   are merged, lengths and travel times summed — with array operations (pointer jumping), no loop over edges;
 4. speeds follow :mod:`analysis.osm.speeds` (``maxspeed`` tag, else the French default of
    the class), computed per way and carried by each segment, so a merged edge keeps the
    exact time of its parts;
@@ -27,6 +28,7 @@ arrays of 8 bytes per road segment.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from array import array
 from collections.abc import Mapping
@@ -39,7 +41,10 @@ import numpy as np
 from ..errors import ValidationError
 from ..graph import RoadGraph
 from .convert import (
+    _WAY_FILTERS,
+    NETWORKS,
     check_network,
+    filter_tags,
     great_circle_m,
     largest_strong_component,
     to_lambert93,
@@ -50,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 #: Name of this reader (in cache keys and graph metadata).
 READER_NAME = "pyosmium-stream"
+
+#: Version of this reader's recipe (part of the cache key; bump when its output changes).
+STREAM_VERSION = 1
 
 #: osmnx's ``oneway`` values meaning one-way, and those meaning "against the way's order".
 _ONEWAY_VALUES = frozenset({"yes", "true", "1", "-1", "reverse", "T", "F"})
@@ -84,71 +92,45 @@ def describe_estimate(path: str | Path) -> str:
     return f"reading {Path(path).name} ({size:,.0f} MiB): {when}, {gib:.1f} GiB of memory"
 
 
-_ALWAYS_EXCLUDED = (
-    "abandoned", "construction", "no", "planned", "platform", "proposed", "raceway",
-    "razed", "rest_area", "services",
-)  # fmt: skip
-
-#: The way filters of the reference PBF reader (pyrosm's ``driving``/``walking``, which
-#: follow osmnx's ``drive``/``walk`` filters, with OSM's access hierarchy and without
-#: busways, ladders and trails for cars): excluded values per tag (a ``a;b`` value is
-#: excluded when one of its parts is) and the access tags, most specific first; the first
-#: one present closes the way when it is ``no`` or ``private``.
-WAY_RULES: dict[str, dict[str, Any]] = {
-    "drive": {
-        "exclude": {
-            "area": frozenset({"yes"}),
-            "highway": frozenset(_ALWAYS_EXCLUDED + (
-                "bridleway", "bus_guideway", "busway", "corridor", "cycleway", "elevator",
-                "escalator", "footway", "ladder", "path", "pedestrian", "steps", "track",
-                "trail", "service",
-            )),
-            "service": frozenset({
-                "emergency_access", "parking", "parking_aisle", "private", "alley",
-                "driveway",
-            }),
-        },
-        "access": ("motorcar", "motor_vehicle", "vehicle", "access"),
-    },
-    "walk": {
-        "exclude": {
-            "area": frozenset({"yes"}),
-            "highway": frozenset(_ALWAYS_EXCLUDED + (
-                "bus_guideway", "cycleway", "motor", "motorway", "motorway_link",
-            )),
-            "service": frozenset({"private"}),
-            "sidewalk": frozenset({"separate"}),
-            "sidewalk:both": frozenset({"separate"}),
-            "sidewalk:left": frozenset({"separate"}),
-            "sidewalk:right": frozenset({"separate"}),
-        },
-        "access": ("foot", "access"),
-    },
-}  # fmt: skip
-
-_CLOSED = frozenset({"no", "private"})
-
-
-def _matches(value: str, values: frozenset[str]) -> bool:
-    if value in values:
-        return True
-    return ";" in value and any(part.strip() in values for part in value.split(";"))
+#: Way tags the filters read (memo key of :func:`way_passes`), per network.
+_FILTER_KEYS = {net: tuple(filter_tags(net)) for net in NETWORKS}
+_PATTERNS = {
+    net: tuple(
+        (tag, required, None if excluded is None else re.compile(excluded))
+        for tag, required, excluded in _WAY_FILTERS[net]
+    )
+    for net in NETWORKS
+}
+_MEMO: dict[tuple[str, tuple[str | None, ...]], bool] = {}
 
 
 def way_passes(tags: Any, network: str) -> bool:
-    """Whether a way with these tags (a mapping) belongs to ``network`` (:data:`WAY_RULES`)."""
-    rule = WAY_RULES[network]
-    if tags.get("highway") is None:
-        return False
-    for key, values in rule["exclude"].items():
-        val = tags.get(key)
-        if val is not None and _matches(val, values):
-            return False
-    for key in rule["access"]:
-        val = tags.get(key)
-        if val is not None:
-            return not _matches(val, _CLOSED)
-    return True
+    """Whether a way with these tags (a mapping) belongs to ``network``.
+
+    The rule is the project's osmnx way filter (:data:`analysis.osm.convert._WAY_FILTERS`,
+    osmnx's Overpass ``drive``/``walk`` filters, the one the XML and download paths
+    apply): every required tag present, no tag matching its excluded-values regex
+    (unanchored, like Overpass ``!~``). Distinct tag combinations are evaluated once.
+    """
+    values = tuple(tags.get(k) for k in _FILTER_KEYS[network])
+    key = (network, values)
+    hit = _MEMO.get(key)
+    if hit is None:
+        hit = True
+        tagmap = dict(zip(_FILTER_KEYS[network], values, strict=True))
+        for tag, required, pattern in _PATTERNS[network]:
+            val = tagmap[tag]
+            if val is None:
+                if required:
+                    hit = False
+                    break
+                continue
+            if pattern is not None and pattern.search(val):
+                hit = False
+                break
+        if len(_MEMO) < 100_000:
+            _MEMO[key] = hit
+    return hit
 
 
 @dataclass
@@ -183,6 +165,7 @@ class WayArrays:
 
     @property
     def n_ways(self) -> int:
+        """Number of kept way pieces (a way cut by missing nodes counts once per piece)."""
         return len(self.offsets) - 1
 
 
@@ -199,8 +182,11 @@ def _bytes_read() -> int | None:
 
 
 class _ByteProgress:
-    """A tqdm bar of the bytes of the file read (libosmium reads it in C++ threads, so a
-    small thread polls the process's read counter), with the ways kept as postfix."""
+    """A tqdm bar of the bytes of the file read, with the ways kept as postfix.
+
+    libosmium reads the file in C++ threads, so a small thread polls the process's read
+    counter (``/proc/self/io``).
+    """
 
     def __init__(self, path: Path, verbose: bool) -> None:
         import threading
@@ -304,7 +290,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
                 # there, never joined across the gap.
                 runs = []
                 cur: list[Any] = []
-                for n in list(nodes) + [None]:
+                for n in [*list(nodes), None]:
                     if n is not None and n.location.valid():
                         cur.append((n.ref, n.lon, n.lat))
                         continue
@@ -386,8 +372,8 @@ def way_speeds_kmh(
     """Speed of each kept way (km/h) by :func:`analysis.osm.speeds.edge_speeds_kmh`."""
     if network == "walk":
         return np.full(ways.n_ways, float(walk_speed_kmh))
-    hw_vals = np.array(ways.highway_values + [None], dtype=object)
-    ms_vals = np.array(ways.maxspeed_values + [None], dtype=object)
+    hw_vals = np.array([*ways.highway_values, None], dtype=object)
+    ms_vals = np.array([*ways.maxspeed_values, None], dtype=object)
     highway = hw_vals[np.where(ways.highway >= 0, ways.highway, len(hw_vals) - 1)]
     maxspeed = ms_vals[np.where(ways.maxspeed >= 0, ways.maxspeed, len(ms_vals) - 1)]
     return edge_speeds_kmh(highway, maxspeed, hwy_speeds=hwy_speeds, fallback=fallback_kmh)
@@ -404,6 +390,7 @@ class SegmentGraph:
     v: np.ndarray
     length: np.ndarray
     time_s: np.ndarray
+    attr: np.ndarray | None = None
 
 
 def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
@@ -440,18 +427,25 @@ def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
     bwd = d <= 0
     u = np.concatenate([a[fwd], b[bwd]])
     v = np.concatenate([b[fwd], a[bwd]])
+    # (highway, maxspeed) of each segment as one code: osmnx's ``edge_attrs_differ``.
+    code = ways.highway[wid].astype(np.int64) * (len(ways.maxspeed_values) + 2) + (
+        ways.maxspeed[wid].astype(np.int64) + 1
+    )
     return SegmentGraph(
         node_ids=node_ids, lon=lon, lat=lat, u=u, v=v,
         length=np.concatenate([length[fwd], length[bwd]]),
         time_s=np.concatenate([t[fwd], t[bwd]]),
+        attr=np.concatenate([code[fwd], code[bwd]]),
     )  # fmt: skip
 
 
-def endpoints(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """osmnx's simplification endpoints (``osmnx.simplification._is_endpoint``), vectorised.
+def endpoints(n: int, u: np.ndarray, v: np.ndarray, attr: np.ndarray | None = None) -> np.ndarray:
+    """Return osmnx's simplification endpoints (``osmnx.simplification._is_endpoint``).
 
-    A node is an endpoint when it has a self-loop, no incoming or no outgoing edge, or
-    not exactly two neighbours with a degree of 2 or 4.
+    Vectorised: a node is an endpoint when it has a self-loop, no incoming or no outgoing
+    edge, not exactly two neighbours with a degree of 2 or 4, or (``attr`` given, as
+    ``edge_attrs_differ=["highway", "maxspeed"]``, what the pyrosm path does) incident
+    edges whose ``attr`` codes differ.
     """
     indeg = np.bincount(v, minlength=n)
     outdeg = np.bincount(u, minlength=n)
@@ -463,7 +457,12 @@ def endpoints(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     loop = np.zeros(n, dtype=bool)
     loop[u[u == v]] = True
     through = (nbr == 2) & ((deg == 2) | (deg == 4))
-    return loop | (indeg == 0) | (outdeg == 0) | ~through
+    out = loop | (indeg == 0) | (outdeg == 0) | ~through
+    if attr is not None and len(attr):
+        span = np.int64(attr.max()) + 1
+        pairs = np.unique(a.astype(np.int64) * span + np.concatenate([attr, attr]))
+        out |= np.bincount(pairs // span, minlength=n) > 1
+    return out
 
 
 def simplify(g: SegmentGraph) -> SegmentGraph:
@@ -477,7 +476,7 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     """
     n = len(g.node_ids)
     u, v = g.u, g.v
-    end = endpoints(n, u, v)
+    end = endpoints(n, u, v, g.attr)
     m = len(u)
     order = np.argsort(u, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -597,8 +596,8 @@ def read_pbf_roadgraph(
         road_model="osm",
         network=network,
         reader=READER_NAME,
-        n_nodes_read=int(len(simple.node_ids)),
-        n_edges_read=int(len(simple.u)),
+        n_nodes_read=len(simple.node_ids),
+        n_edges_read=len(simple.u),
         n_raw_nodes=int(n_raw_nodes),
         n_raw_edges=int(n_raw_edges),
         total_length_km=float(simple.length.sum() / 1000.0),
