@@ -14,7 +14,7 @@ memory peak of ``prepare`` (13 GiB for 8 M raw road nodes). This reader never bu
 3. the graph is simplified as osmnx does (:func:`osmnx.simplify_graph`'s endpoint rule,
    with ``edge_attrs_differ=["highway", "maxspeed"]`` as the pyrosm path): chains of
    nodes that are neither a dead end, a junction nor a change of class or speed limit
-   are merged, lengths and travel times summed — with array operations (pointer jumping), no loop over edges;
+   are merged, travel times summed — with array operations (pointer jumping), no loop over edges;
 4. speeds follow :mod:`analysis.osm.speeds` (``maxspeed`` tag, else the French default of
    the class), computed per way and carried by each segment, so a merged edge keeps the
    exact time of its parts;
@@ -256,8 +256,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
     p = Path(path)
     walk = network == "walk"
     refs = array("q")
-    lon = array("d")
-    lat = array("d")
+    lonlat = array("d")  # lon, lat interleaved
     offsets = array("q", [0])
     hw_codes = array("i")
     ms_codes = array("i")
@@ -268,6 +267,8 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
     n_read = 0
     n_missing = 0
     bar = _ByteProgress(p, verbose)
+    make_line = osmium.geom.WKBFactory().create_linestring
+    all_nodes = osmium.geom.ALL
     fp = (
         osmium.FileProcessor(str(p), osmium.osm.NODE | osmium.osm.WAY)
         .with_locations("flex_mem")
@@ -281,11 +282,23 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
             if not way_passes(tags, network):
                 continue
             nodes = w.nodes
-            if len(nodes) < 2:
+            size = len(nodes)
+            if size < 2:
                 continue
+            # One C++ call gives the way's coordinates (WKB: 9 header bytes, then lon/lat
+            # doubles); the node ids are read one by one (no bulk accessor).
             try:
-                runs = [([n.ref for n in nodes], [n.lon for n in nodes], [n.lat for n in nodes])]
-            except osmium.InvalidLocationError:
+                raw = bytes.fromhex(make_line(w, use_nodes=all_nodes))
+            except (osmium.InvalidLocationError, RuntimeError):
+                raw = None
+            if raw is not None and len(raw) == 9 + 16 * size:
+                lst, data = nodes._list, nodes._pyosmium_data
+                get = lst.get
+                refs.extend([get(data, i).ref for i in range(size)])
+                lonlat.frombytes(raw[9:])
+                offsets.append(len(refs))
+                n_runs = 1
+            else:
                 # Nodes missing from the extract (ways cut at its edge): the way is split
                 # there, never joined across the gap.
                 runs = []
@@ -297,16 +310,17 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
                     if n is not None:
                         n_missing += 1
                     if len(cur) >= 2:
-                        runs.append(tuple(list(c) for c in zip(*cur, strict=True)))
+                        runs.append(cur)
                     cur = []
                 if not runs:
                     continue
-            for ids, xs, ys in runs:
-                refs.extend(ids)
-                lon.extend(xs)
-                lat.extend(ys)
-                offsets.append(len(refs))
-            n_runs = len(runs)
+                for run in runs:
+                    for ref, x, y in run:
+                        refs.append(ref)
+                        lonlat.append(x)
+                        lonlat.append(y)
+                    offsets.append(len(refs))
+                n_runs = len(runs)
             hw = tags.get("highway")
             code = hw_index.get(hw)
             if code is None:
@@ -348,8 +362,8 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
         logger.info("%s: %d way nodes missing from the extract were skipped", p.name, n_missing)
     return WayArrays(
         refs=np.frombuffer(refs, dtype=np.int64),
-        lon=np.frombuffer(lon, dtype=np.float64),
-        lat=np.frombuffer(lat, dtype=np.float64),
+        lon=np.frombuffer(lonlat, dtype=np.float64)[0::2],
+        lat=np.frombuffer(lonlat, dtype=np.float64)[1::2],
         offsets=np.frombuffer(offsets, dtype=np.int64),
         highway=np.frombuffer(hw_codes, dtype=np.int32),
         maxspeed=np.frombuffer(ms_codes, dtype=np.int32),
@@ -388,7 +402,7 @@ class SegmentGraph:
     lat: np.ndarray
     u: np.ndarray
     v: np.ndarray
-    length: np.ndarray
+    length: np.ndarray | None
     time_s: np.ndarray
     attr: np.ndarray | None = None
 
@@ -415,8 +429,8 @@ def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
     way_of = np.repeat(np.arange(ways.n_ways), np.diff(ways.offsets))
     # A segment i joins refs i and i + 1 of the same way.
     seg = np.flatnonzero(way_of[:-1] == way_of[1:]) if n_refs > 1 else np.zeros(0, np.int64)
-    a = inverse[seg].astype(np.int64)
-    b = inverse[seg + 1].astype(np.int64)
+    a = inverse[seg].astype(np.int32)
+    b = inverse[seg + 1].astype(np.int32)
     keep = a != b
     seg, a, b = seg[keep], a[keep], b[keep]
     wid = way_of[seg]
@@ -439,6 +453,17 @@ def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
     )  # fmt: skip
 
 
+def _unique(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: faster than NumPy 2's hash path on int64 here)."""
+    x = np.sort(x)
+    if len(x) == 0:
+        return x
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 def endpoints(n: int, u: np.ndarray, v: np.ndarray, attr: np.ndarray | None = None) -> np.ndarray:
     """Return osmnx's simplification endpoints (``osmnx.simplification._is_endpoint``).
 
@@ -452,7 +477,7 @@ def endpoints(n: int, u: np.ndarray, v: np.ndarray, attr: np.ndarray | None = No
     deg = indeg + outdeg
     a = np.concatenate([u, v])
     b = np.concatenate([v, u])
-    pairs = np.unique(a * np.int64(n) + b)
+    pairs = _unique(a.astype(np.int64) * np.int64(n) + b)
     nbr = np.bincount(pairs // n, minlength=n)
     loop = np.zeros(n, dtype=bool)
     loop[u[u == v]] = True
@@ -460,13 +485,13 @@ def endpoints(n: int, u: np.ndarray, v: np.ndarray, attr: np.ndarray | None = No
     out = loop | (indeg == 0) | (outdeg == 0) | ~through
     if attr is not None and len(attr):
         span = np.int64(attr.max()) + 1
-        pairs = np.unique(a.astype(np.int64) * span + np.concatenate([attr, attr]))
+        pairs = _unique(a.astype(np.int64) * span + np.concatenate([attr, attr]))
         out |= np.bincount(pairs // span, minlength=n) > 1
     return out
 
 
 def simplify(g: SegmentGraph) -> SegmentGraph:
-    """Merge chains of non-endpoint nodes into single edges (lengths and times summed).
+    """Merge chains of non-endpoint nodes into single edges (travel times summed).
 
     Each directed edge points to the next edge of its chain (the out edge of its head that
     does not go back); pointer jumping then gives, for every edge leaving an endpoint, the
@@ -482,7 +507,7 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
     outdeg = np.diff(indptr)
-    nxt = np.full(m, -1, dtype=np.int64)
+    nxt = np.full(m, -1, dtype=np.int32 if m < 2**31 - 1 else np.int64)
     inner = ~end[v]
     e = np.flatnonzero(inner)
     h = v[e]
@@ -494,14 +519,12 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     # Pointer jumping: J -> end of chain, S -> sums.
     jump = nxt.copy()
     head = v.copy()
-    length = g.length.copy()
     tsum = g.time_s.copy()
     for _ in range(64):
         live = np.flatnonzero(jump >= 0)
         if len(live) == 0:
             break
         j = jump[live]
-        length[live] += length[j]
         tsum[live] += tsum[j]
         head[live] = head[j]
         jump[live] = jump[j]
@@ -511,7 +534,7 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     return SegmentGraph(
         node_ids=g.node_ids[keep_nodes], lon=g.lon[keep_nodes], lat=g.lat[keep_nodes],
         u=new_index[u[start]], v=new_index[head[start]],
-        length=length[start], time_s=tsum[start],
+        length=None, time_s=tsum[start],
     )  # fmt: skip
 
 
@@ -580,6 +603,8 @@ def read_pbf_roadgraph(
     raw = segments(ways, speed)
     n_raw_nodes = len(raw.node_ids)
     n_raw_edges = len(raw.u)
+    assert raw.length is not None
+    total_km = float(raw.length.sum() / 1000.0)  # every directed edge, as the osmnx path
     latest = ways.latest
     del ways
     simple = simplify(raw)
@@ -600,7 +625,7 @@ def read_pbf_roadgraph(
         n_edges_read=len(simple.u),
         n_raw_nodes=int(n_raw_nodes),
         n_raw_edges=int(n_raw_edges),
-        total_length_km=float(simple.length.sum() / 1000.0),
+        total_length_km=total_km,
     )
     g = RoadGraph.from_edges(
         simple.u, simple.v, simple.time_s, x, y, model="osm", label=label,
