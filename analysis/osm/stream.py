@@ -49,6 +49,7 @@ from .convert import (
     largest_strong_component,
     to_lambert93,
 )
+from .load import EXTRACT_HINT
 from .speeds import FALLBACK_SPEED_KMH, WALK_SPEED_KMH, edge_speeds_kmh
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class WayArrays:
     maxspeed_values: list[str] = field(default_factory=list)
     latest: float = 0.0
     n_ways_read: int = 0
+    n_ways_passing: int = 0
 
     @property
     def n_ways(self) -> int:
@@ -265,6 +267,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
     ms_index: dict[str, int] = {}
     latest = 0.0
     n_read = 0
+    n_pass = 0
     n_missing = 0
     bar = _ByteProgress(p, verbose)
     make_line = osmium.geom.WKBFactory().create_linestring
@@ -285,6 +288,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
             size = len(nodes)
             if size < 2:
                 continue
+            n_pass += 1
             # One C++ call gives the way's coordinates (WKB: 9 header bytes, then lon/lat
             # doubles); the node ids are read one by one (no bulk accessor).
             try:
@@ -372,6 +376,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
         maxspeed_values=list(ms_index),
         latest=latest,
         n_ways_read=n_read,
+        n_ways_passing=n_pass,
     )
 
 
@@ -590,10 +595,16 @@ def read_pbf_roadgraph(
     ways = read_ways(path, network=network, verbose=verbose)
     t_read = time.perf_counter() - t0
     what = "drivable" if network == "drive" else "walkable"
+    if ways.n_ways == 0 and ways.n_ways_passing:
+        raise ValidationError(
+            f"{ways.n_ways_passing:,} {what} way(s) read, but none of their nodes is in the "
+            "file: the extract is incomplete; download it again",
+            source=str(path),
+        )
     if ways.n_ways == 0:
         raise ValidationError(
             f"this OSM extract holds no {what} road ({ways.n_ways_read:,} highway way(s) "
-            "read, none of the network); give an extract of the region's roads",
+            f"read, none of the network); {EXTRACT_HINT}",
             source=str(path),
         )
     speed = way_speeds_kmh(
