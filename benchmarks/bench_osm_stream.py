@@ -8,8 +8,9 @@ share, motorway carriageways (one-way) every 40 rows, cul-de-sacs, footways and 
 driveways the drive filter must drop, and building outlines (closed ways with their own
 nodes) as bulk the reader must skip.
 
-Each build runs in its own child process (``python bench_osm_stream.py --child ...``),
-which reports its own peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), the time
+Each extract is written, and each build runs, in its own child process
+(``python bench_osm_stream.py --child ...``), which reports its own peak RSS (``VmHWM``
+of ``/proc/self/status``: ``ru_maxrss`` would include the parent's peak), the time
 of ``build_osm_graph(osm_file=..., reader=...)`` (read, simplify, speeds, CSR, largest
 SCC, extent, cache write) and the time of the cached reload (a second call). Both readers
 run in the same invocation on the same files, so the ratios compare like with like.
@@ -226,7 +227,7 @@ def _child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     cached, _ = build_osm_graph(osm_file=args.file, cache_dir=cache_dir, reader=args.reader)
     t_build = time.perf_counter() - t0
-    peak_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak_build = _peak_rss_bytes()
     g = cached.graph
     n, m = g.n_nodes, g.n_edges
     del cached, g
@@ -256,6 +257,38 @@ def _child(args: argparse.Namespace) -> None:
     )
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak RSS: ``VmHWM`` of ``/proc/self/status``.
+
+    Not ``ru_maxrss``: on Linux that survives ``execve`` and, with the ``vfork`` that
+    ``subprocess`` uses, starts at the parent's own peak (the parent that wrote a large
+    extract would be counted in every child).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _write_child(args: argparse.Namespace) -> None:
+    counts = write_extract(Path(args.file), args.size, seed=args.seed,
+                           extra_buildings=args.extra_buildings)  # fmt: skip
+    print("RESULT " + json.dumps(counts), flush=True)
+
+
+def _write(f: Path, size: float, seed: int, extra: int) -> dict:
+    """Write an extract in a child process (the parent stays small)."""
+    cmd = [sys.executable, str(HERE), "--write-child", "--file", str(f), "--size", str(size),
+           "--seed", str(seed), "--extra-buildings", str(extra)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line[len("RESULT ") :])
+
+
 def _available_gib() -> float:
     with open("/proc/meminfo", encoding="ascii") as f:
         for line in f:
@@ -280,10 +313,6 @@ def _run_child(file: Path, reader: str, cache_dir: Path, timeout: float) -> dict
         return None
     res = json.loads(lines[-1][len("RESULT ") :])
     res["child_wall_s"] = wall
-    # The child's own peak, cross-checked with the kernel's record of finished children.
-    res["rusage_children_maxrss_bytes"] = (
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    )
     return res
 
 
@@ -298,6 +327,9 @@ def _fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--write-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     ap.add_argument("--reader", help=argparse.SUPPRESS)
     ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -319,6 +351,9 @@ def main() -> None:
     if args.child:
         _child(args)
         return
+    if args.write_child:
+        _write_child(args)
+        return
     sizes = [float(s) for s in args.sizes.split(",")]
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench_osm_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -327,7 +362,7 @@ def main() -> None:
     for i, size in enumerate(sizes):
         f = work / f"synthetic_{int(size)}.osm.pbf"
         t0 = time.perf_counter()
-        counts = write_extract(f, size, seed=i + 1, extra_buildings=args.extra_buildings)
+        counts = _write(f, size, i + 1, args.extra_buildings)
         print(
             f"extract {f.name}: {counts['road_nodes']:,} raw road nodes, "
             f"{counts['drive_ways']:,} drivable ways, {counts['other_nodes']:,} other nodes, "
