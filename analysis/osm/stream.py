@@ -410,6 +410,7 @@ class SegmentGraph:
     length: np.ndarray | None
     time_s: np.ndarray
     attr: np.ndarray | None = None
+    total_length_m: float = 0.0
 
 
 def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
@@ -439,6 +440,7 @@ def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
     keep = a != b
     seg, a, b = seg[keep], a[keep], b[keep]
     wid = way_of[seg]
+    del way_of, inverse, first, keep
     length = great_circle_m(ways.lon[seg], ways.lat[seg], ways.lon[seg + 1], ways.lat[seg + 1])
     t = length / (speed_kmh[wid] / 3.6)
     d = ways.direction[wid]
@@ -451,10 +453,10 @@ def segments(ways: WayArrays, speed_kmh: np.ndarray) -> SegmentGraph:
         ways.maxspeed[wid].astype(np.int64) + 1
     )
     return SegmentGraph(
-        node_ids=node_ids, lon=lon, lat=lat, u=u, v=v,
-        length=np.concatenate([length[fwd], length[bwd]]),
+        node_ids=node_ids, lon=lon, lat=lat, u=u, v=v, length=None,
         time_s=np.concatenate([t[fwd], t[bwd]]),
         attr=np.concatenate([code[fwd], code[bwd]]),
+        total_length_m=float(length[fwd].sum() + length[bwd].sum()),
     )  # fmt: skip
 
 
@@ -480,18 +482,25 @@ def endpoints(n: int, u: np.ndarray, v: np.ndarray, attr: np.ndarray | None = No
     indeg = np.bincount(v, minlength=n)
     outdeg = np.bincount(u, minlength=n)
     deg = indeg + outdeg
-    a = np.concatenate([u, v])
-    b = np.concatenate([v, u])
-    pairs = _unique(a.astype(np.int64) * np.int64(n) + b)
-    nbr = np.bincount(pairs // n, minlength=n)
+    # Distinct neighbours: each unordered pair {x, y} (x != y) counts once for both.
+    lo = np.minimum(u, v).astype(np.int64)
+    hi = np.maximum(u, v).astype(np.int64)
+    proper = lo != hi
+    pairs = _unique(lo[proper] * np.int64(n) + hi[proper])
+    del lo, hi
+    nbr = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
+    del pairs
     loop = np.zeros(n, dtype=bool)
-    loop[u[u == v]] = True
+    loop[u[~proper]] = True
     through = (nbr == 2) & ((deg == 2) | (deg == 4))
     out = loop | (indeg == 0) | (outdeg == 0) | ~through
     if attr is not None and len(attr):
-        span = np.int64(attr.max()) + 1
-        pairs = _unique(a.astype(np.int64) * span + np.concatenate([attr, attr]))
-        out |= np.bincount(pairs // span, minlength=n) > 1
+        # A node whose incident edges do not all carry the code of one of them.
+        ref = np.zeros(n, dtype=attr.dtype)
+        ref[u] = attr
+        ref[v] = attr
+        out[u[attr != ref[u]]] = True
+        out[v[attr != ref[v]]] = True
     return out
 
 
@@ -614,8 +623,7 @@ def read_pbf_roadgraph(
     raw = segments(ways, speed)
     n_raw_nodes = len(raw.node_ids)
     n_raw_edges = len(raw.u)
-    assert raw.length is not None
-    total_km = float(raw.length.sum() / 1000.0)  # every directed edge, as the osmnx path
+    total_km = raw.total_length_m / 1000.0  # every directed edge, as the osmnx path
     latest = ways.latest
     del ways
     simple = simplify(raw)
