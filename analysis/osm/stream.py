@@ -64,25 +64,36 @@ STREAM_VERSION = 1
 _ONEWAY_VALUES = frozenset({"yes", "true", "1", "-1", "reverse", "T", "F"})
 _REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 
-#: Measured cost of the streaming reader on a 2-core machine (benchmarks/bench_osm_stream.py):
-#: seconds and bytes of peak memory per MB of PBF file (synthetic extracts of realistic
-#: shape, roads plus buildings/POI bulk). Used for the up-front estimate only.
-SECONDS_PER_MB = 1.2
-PEAK_BYTES_PER_MB = 9.0e6
-BASE_PEAK_BYTES = 0.35e9
+#: Up-front estimate of the streaming read (:func:`estimate_cost`). Measured on the shared
+#: 2-core machine by ``benchmarks/bench_osm_stream.py`` (2026-12-03): the road part costs
+#: :data:`SECONDS_PER_DRIVE_NODE` and :data:`BYTES_PER_DRIVE_NODE` per node of the drive
+#: graph (slopes over three synthetic extracts, 1 M to 8.4 M raw road nodes); the rest of
+#: the file (buildings, POI) costs :data:`SECONDS_PER_MB` per MB to decode (a pass with
+#: node locations over a building-heavy synthetic file) and its node-location index
+#: :data:`INDEX_BYTES_PER_MB` per MB (16 bytes per node in libosmium's sparse index, about
+#: 9 bytes of PBF per node, an assumption: the synthetic files have dense node ids).
+#: The file size does not tell the number of roads: :data:`DRIVE_NODES_PER_MB` is the
+#: density of the Geofabrik French extracts (issue 15: 1.5-2.5 M drive-graph nodes in
+#: 600-700 MB). The estimate is a rough figure, for the user to know before waiting.
+SECONDS_PER_DRIVE_NODE = 50.6e-6
+BYTES_PER_DRIVE_NODE = 1.28e03
+BASE_PEAK_BYTES = 1.8e08
+SECONDS_PER_MB = 0.15
+INDEX_BYTES_PER_MB = 16 * 1e6 / 9
+DRIVE_NODES_PER_MB = 3_000
 
 
 def estimate_cost(path: str | Path) -> tuple[float, float]:
     """Up-front estimate of the streaming read of an extract: (minutes, GiB of memory).
 
-    From the file size and the measured slope of the streaming reader
-    (:data:`SECONDS_PER_MB`, :data:`PEAK_BYTES_PER_MB`); a rough figure, for the user to
-    know before waiting.
+    From the file size only (see :data:`SECONDS_PER_DRIVE_NODE` and the constants next
+    to it): ``MB * DRIVE_NODES_PER_MB`` drive-graph nodes expected.
     """
     mb = Path(path).stat().st_size / 1e6
-    minutes = mb * SECONDS_PER_MB / 60.0
-    gib = (BASE_PEAK_BYTES + mb * PEAK_BYTES_PER_MB) / 2**30
-    return minutes, gib
+    drive_nodes = mb * DRIVE_NODES_PER_MB
+    seconds = mb * SECONDS_PER_MB + drive_nodes * SECONDS_PER_DRIVE_NODE
+    peak = BASE_PEAK_BYTES + mb * INDEX_BYTES_PER_MB + drive_nodes * BYTES_PER_DRIVE_NODE
+    return seconds / 60.0, peak / 2**30
 
 
 def describe_estimate(path: str | Path) -> str:
@@ -528,10 +539,10 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     o1 = order[indptr[h]]
     one = outdeg[h] == 1
     o2 = order[np.minimum(indptr[h] + 1, indptr[h + 1] - 1)]
-    pick = np.where(one | (v[o1] != u[e]), o1, o2)
-    nxt[e] = pick
+    nxt[e] = np.where(one | (v[o1] != u[e]), o1, o2)
+    del order, inner, e, h, o1, o2, one
     # Pointer jumping: J -> end of chain, S -> sums.
-    jump = nxt.copy()
+    jump = nxt
     head = v.copy()
     tsum = g.time_s.copy()
     for _ in range(64):
