@@ -2,7 +2,8 @@
 
 The osmnx/pyrosm path materialises a networkx ``MultiDiGraph`` (a dict and a geometry per
 edge) that is turned into CSR arrays at once; on a regional extract that graph is the
-memory peak of ``prepare`` (13 GiB for 8 M raw road nodes). This reader never builds it:
+memory peak of ``prepare`` (11.2 GiB for 8.4 M raw road nodes in
+``benchmarks/bench_osm_stream.py``). This reader never builds it:
 
 1. one pass over the file with :class:`osmium.FileProcessor`: node locations are kept by
    libosmium's own index (C++), only ways with a ``highway`` tag reach Python, and those
@@ -67,7 +68,9 @@ _REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 #: Up-front estimate of the streaming read (:func:`estimate_cost`). Measured on the shared
 #: 2-core machine by ``benchmarks/bench_osm_stream.py`` (2026-12-03): the road part costs
 #: :data:`SECONDS_PER_DRIVE_NODE` and :data:`BYTES_PER_DRIVE_NODE` per node of the drive
-#: graph (slopes over three synthetic extracts, 1 M to 8.4 M raw road nodes); the rest of
+#: graph (slopes over three synthetic extracts, 1 M to 8.4 M raw road nodes: 1.17 GiB per
+#: million nodes; 50.6 s per million under a load average of 5 from other work, 29.1 s on
+#: a quieter machine: the slower figure is kept); the rest of
 #: the file (buildings, POI) costs :data:`SECONDS_PER_MB` per MB to decode (a pass with
 #: node locations over a building-heavy synthetic file) and its node-location index
 #: :data:`INDEX_BYTES_PER_MB` per MB (16 bytes per node in libosmium's sparse index, about
@@ -76,8 +79,8 @@ _REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 #: density of the Geofabrik French extracts (issue 15: 1.5-2.5 M drive-graph nodes in
 #: 600-700 MB). The estimate is a rough figure, for the user to know before waiting.
 SECONDS_PER_DRIVE_NODE = 50.6e-6
-BYTES_PER_DRIVE_NODE = 1.28e03
-BASE_PEAK_BYTES = 1.8e08
+BYTES_PER_DRIVE_NODE = 1.26e03
+BASE_PEAK_BYTES = 2.1e08
 SECONDS_PER_MB = 0.15
 INDEX_BYTES_PER_MB = 16 * 1e6 / 9
 DRIVE_NODES_PER_MB = 3_000
