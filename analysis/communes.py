@@ -214,8 +214,8 @@ def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:
         rows = (np.flatnonzero((~deg3.isin(list(URBAN_CLASSES))).to_numpy()) + 1).tolist()
         raise ValidationError("deg3 must be 1, 2 or 3", source=src, rows=rows)
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
-        rows = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
-        raise ValidationError("communes without a polygon", source=src, rows=rows.tolist())
+        bad = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
+        raise ValidationError("communes without a polygon", source=src, rows=bad.tolist())
     if bundled and (len(gdf) != EXPECTED_COMMUNES or int(pop.sum()) != EXPECTED_POPULATION):
         raise ValidationError(
             f"expected {EXPECTED_COMMUNES:,} communes and {EXPECTED_POPULATION:,} inhabitants, "

@@ -518,7 +518,7 @@ class CommuneIndex:
         return bool(shapely.dwithin(self.region_l93, shapely.Point(x, y), 100.0))
 
     # ------------------------------------------------------------------ placing
-    def anchor(self, insee: str, arrondissement: str = "") -> tuple[float, float, object]:
+    def anchor(self, insee: str, arrondissement: str = "") -> tuple[float, float, shapely.Geometry]:
         """Origin point (x, y in Lambert-93) and polygon to place a commune-level site."""
         if arrondissement and arrondissement in self.arr:
             r = self.arr[arrondissement]
@@ -528,7 +528,7 @@ class CommuneIndex:
 
     @staticmethod
     def jitter(
-        x: float, y: float, polygon: object, k: int, *, step_m: float = 200.0
+        x: float, y: float, polygon: shapely.Geometry, k: int, *, step_m: float = 200.0
     ) -> tuple[float, float]:
         """Return the ``k``-th point of a golden-angle spiral around (x, y), inside ``polygon``.
 
