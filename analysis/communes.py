@@ -143,6 +143,27 @@ def load_communes(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFram
     return _cache[key].copy()
 
 
+#: The official classes of a commune the territory files do not list: "unknown".
+UNKNOWN_CLASSES: dict[str, object] = {
+    "density7": 0,
+    "density7_label": "unknown",
+    "frr": False,
+    "frr_code": 0,
+    "aav_category": 0,
+}
+
+
+def with_class_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` with the official-class columns, "unknown" where it lacks them.
+
+    :func:`load_communes` joins the real classes; a commune table built otherwise (a test
+    region, a caller's own table) gets :data:`UNKNOWN_CLASSES`, so every summary by
+    density level or FRR zone says "unknown" rather than failing.
+    """
+    missing = {c: v for c, v in UNKNOWN_CLASSES.items() if c not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
 def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Join INSEE's density level, the FRR zoning and the AAV category by commune code.
 
@@ -158,11 +179,7 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         classes = None
     codes = gdf["insee"].astype(str)
     if classes is None:
-        gdf["density7"] = 0
-        gdf["density7_label"] = "unknown"
-        gdf["frr"] = False
-        gdf["frr_code"] = 0
-        gdf["aav_category"] = 0
+        gdf = with_class_columns(gdf)
     else:
         c = classes.reindex(codes)
         gdf["density7"] = c["density7"].fillna(0).astype("int64").to_numpy()

@@ -29,6 +29,7 @@ from .access import (
 )
 from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
+from .communes import with_class_columns
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
 from .profiles import Profile
 from .stats import weighted_quantile
@@ -273,8 +274,7 @@ class CoverageResult:
 
 
 #: Commune columns the results carry (besides those every access pass reads).
-COMMUNE_COLUMNS = ("insee", "nom", "dep", "epci", "epci_nom", "urban_class", "pop_mun",
-                   "density7", "density7_label", "frr", "geometry")  # fmt: skip
+COMMUNE_COLUMNS = ("insee", "nom", "dep", "epci", "epci_nom", "urban_class", "pop_mun")
 
 
 def density_levels(communes: pd.DataFrame) -> np.ndarray:
@@ -365,8 +365,9 @@ def compute_coverage(
     if missing:
         raise ValidationError(
             f"the commune table lacks the column(s) {', '.join(missing)}; load it with "
-            "analysis.communes.load_communes (which joins the official classes)"
+            "analysis.communes.load_communes"
         )
+    communes = with_class_columns(communes)  # "unknown" classes for tables built otherwise
     base = baseline_pass(model, sites, communes, profile, threshold_min=threshold_min)
     mode = base.mode
     threshold_min = base.threshold_min
