@@ -33,6 +33,7 @@ import shapely
 from . import settings
 from .crs import to_l93
 from .errors import DataMissingError, ValidationError
+from .territory import load_commune_classes
 
 logger = logging.getLogger(__name__)
 
@@ -170,8 +171,6 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Communes the territory files do not list (or every commune, when the files are not in
     the mirror: logged) get density level 0, ``frr`` false and category 0 — "unknown".
     """
-    from .territory import load_commune_classes  # territory reads the mirror via manifest
-
     try:
         classes = load_commune_classes()
     except DataMissingError as exc:

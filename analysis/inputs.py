@@ -20,9 +20,11 @@ from typing import Any, cast
 import geopandas as gpd
 
 from .access import AccessModel
+from .communes import load_communes
 from .errors import UnknownNameError, ValidationError
 from .models import MODES, ROAD_CHOICES, access_model
 from .profiles import Profile, load_profiles
+from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +58,6 @@ def load_sites(
     -------
     geopandas.GeoDataFrame
     """
-    from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
-
     sites = load_bundled_directory()
     if sites_file is not None:
         user = load_user_directory(sites_file, layer=sites_layer)
@@ -232,8 +232,6 @@ def load_inputs(
     -------
     RunInputs
     """
-    from .communes import load_communes
-
     if modes:
         modes = check_choices(modes, road=road, transit_options=transit_options)
     profiles = load_profiles(profiles_file)

@@ -206,8 +206,6 @@ def make_candidate(
 
 def _err_args(exc: ValidationError) -> tuple[Any, ...]:
     """Return the constructor arguments to re-raise an error with a source and rows."""
-    from ..errors import UnknownNameError
-
     if isinstance(exc, UnknownNameError):
         return (exc.kind, exc.name, exc.valid)
     return (getattr(exc, "detail", str(exc)),)

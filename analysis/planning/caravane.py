@@ -35,8 +35,11 @@ from .. import access
 from ..crs import to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
-from ..present.outputs import OutputSet
+from ..present.documents import caravane_programme
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import caravane_map
 from ..road_model import RoadModel
+from ..schools import load_colleges
 from . import common
 from .siting import cost_matrix
 
@@ -212,8 +215,6 @@ class CaravaneResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write itinerary, communes, excluded stops (CSV + GeoPackage) and the map."""
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -249,14 +250,10 @@ class CaravaneResult:
 
     def programme_html(self) -> str:
         """Return the printable programme (one block per day, dated in a season)."""
-        from ..present.documents import caravane_programme
-
         return caravane_programme(self)
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the tours."""
-        from ..present.planner_maps import caravane_map
-
         return caravane_map(self, basemap=basemap)
 
 
@@ -969,8 +966,6 @@ def college_stops(colleges: pd.DataFrame | None = None) -> pd.DataFrame:
         ``stop_id`` (UAI), ``name``, ``insee``, ``x_l93``, ``y_l93``, ``audience``.
     """
     if colleges is None:
-        from ..schools import load_colleges
-
         colleges = load_colleges()
     c = colleges[colleges["has_position"].astype(bool)]
     return pd.DataFrame(

@@ -15,10 +15,14 @@ import pandas as pd
 
 from .. import settings
 from ..access import AccessModel, times_are_label
+from ..communes import insee_code
+from ..coverage import site_provenance_counts
 from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
-from ..profiles import Profile
+from ..profiles import Profile, load_profiles
 from ..road_model import RoadModel
+from ..sites.networks import SPRO_NETWORKS
+from ..sites.networks import canonical_network as _canon
 from ..sites.normalise import code_or_postcode
 
 logger = logging.getLogger(__name__)
@@ -98,8 +102,6 @@ def sites_line(sites: pd.DataFrame, *, extra: pd.DataFrame | None = None) -> str
     str
         E.g. ``"sites: 420 real (open data), 310 modelled; 3 candidate(s) entered by the user"``.
     """
-    from ..coverage import site_provenance_counts
-
     line = "sites: " + site_provenance_counts(sites)
     if extra is not None and len(extra):
         line += f"; {len(extra)} candidate(s) entered by the user"
@@ -116,8 +118,6 @@ def provenance(
 def profile_map(profiles: ProfilesArg) -> dict[str, Profile]:
     """Return ``{key: Profile}`` from a mapping, a sequence or ``None`` (the default file)."""
     if profiles is None:
-        from ..profiles import load_profiles
-
         profiles = load_profiles()
     if isinstance(profiles, Mapping):
         return dict(profiles)
@@ -162,15 +162,11 @@ def profile_for_network(network: str, profiles: Mapping[str, Profile]) -> Profil
 
 def canonical_network(name: str) -> str:
     """Canonical network name (through :func:`analysis.sites.networks.canonical_network`)."""
-    from ..sites.networks import canonical_network as _canon
-
     return _canon(str(name))
 
 
 def spro_networks() -> tuple[str, ...]:
     """Return the canonical names of the SPRO networks (France Services is not one)."""
-    from ..sites.networks import SPRO_NETWORKS
-
     return tuple(SPRO_NETWORKS)
 
 
@@ -215,8 +211,6 @@ def commune_position(
         If no commune (or several) matches, or a code/postcode is ambiguous; the message
         suggests close names or gives both readings.
     """
-    from ..communes import insee_code
-
     q = str(query).strip()
     explicit = q.lower().startswith(INSEE_PREFIX)
     if explicit:

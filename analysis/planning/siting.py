@@ -34,7 +34,10 @@ import scipy.sparse as sp
 from .. import access
 from ..crs import to_l93, to_lonlat
 from ..errors import DataMissingError, UnknownNameError, ValidationError
-from ..present.outputs import OutputSet
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import siting_map
+from ..schools import load_colleges
+from ..sites.directory import load_france_services
 from . import common
 from .paths import limited_times
 
@@ -543,8 +546,6 @@ def candidate_hosts(
     if "france_services" in hosts:
         fs = france_services
         if fs is None:
-            from ..sites.directory import load_france_services
-
             fs = load_france_services()
         parts.append(_host_table(fs, "France Services", "FS-"))
     if "spro_sites" in hosts:
@@ -553,8 +554,6 @@ def candidate_hosts(
     if "colleges" in hosts:
         col = colleges
         if col is None:
-            from ..schools import load_colleges
-
             col = load_colleges()
         if "has_position" in col.columns:
             col = col[col["has_position"].astype(bool)]
@@ -677,8 +676,6 @@ class SitingResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write picks, communes, candidates, summary (CSV + GeoPackage) and the map."""
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -717,8 +714,6 @@ class SitingResult:
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the picks and the communes they newly cover."""
-        from ..present.planner_maps import siting_map
-
         return siting_map(self, basemap=basemap)
 
 

@@ -33,10 +33,12 @@ import numpy as np
 import pandas as pd
 
 from .. import access
+from ..coach_hops import locate_points
 from ..crs import to_lonlat
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
-from ..present.outputs import OutputSet
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import whatif_map
 from ..road_model import SiteSnap
 from . import common
 from .cardstats import CardBase, card_figures
@@ -254,8 +256,6 @@ class WhatIfResult:
         -------
         dict of str to pathlib.Path
         """
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -285,8 +285,6 @@ class WhatIfResult:
         self, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
     ) -> Any:
         """Return a folium map of the candidates and the communes whose status changes."""
-        from ..present.planner_maps import whatif_map
-
         return whatif_map(self, profile=profile, mode=mode, basemap=basemap)
 
 
@@ -430,8 +428,6 @@ class WhatIf:
     # ------------------------------------------------------------------ one change
     def host_row(self, x: float, y: float) -> int:
         """Row of the commune containing the point (Lambert-93), ``-1`` if none or unknown."""
-        from ..coach_hops import locate_points
-
         if not isinstance(self.communes, gpd.GeoDataFrame):  # no polygons: host unknown
             return -1
         return int(locate_points(self.communes, np.array([x]), np.array([y]))[0])

@@ -28,6 +28,7 @@ from .. import settings
 from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
 from ..errors import DataMissingError, ValidationError
+from ..territory import load_code_passage
 
 logger = logging.getLogger(__name__)
 
@@ -330,8 +331,6 @@ def code_or_postcode(
 
 def _code_passage() -> dict[str, str]:
     """Old commune codes → COG 2026 (empty, logged, when the mirror lacks the table)."""
-    from ..territory import load_code_passage
-
     try:
         return load_code_passage()
     except DataMissingError as exc:
