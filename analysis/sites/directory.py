@@ -345,12 +345,8 @@ def _cached(kind: str, key: str, build: Callable[[], gpd.GeoDataFrame]) -> gpd.G
         what=kind.replace("_", " "),
         log=logger,
         unreadable=(Exception,),  # a corrupt parquet raises pyarrow's own errors
+        prune=f"{kind}_*.parquet",
     )
-    if path.exists():  # cached: drop the files of other keys
-        for old in path.parent.glob(f"{kind}_*.parquet"):
-            if old != path:
-                old.unlink(missing_ok=True)
-                old.with_name(old.name + ".sha256").unlink(missing_ok=True)
     return gdf
 
 
