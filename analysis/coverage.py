@@ -30,7 +30,7 @@ from .access import (
 from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
 from .errors import EmptyProfileError, UnknownNameError
-from .profiles import Profile
+from .profiles import Profile, profile_demand_status
 from .stats import weighted_quantile
 from .territory import is_rural
 
@@ -191,7 +191,7 @@ class CoverageResult:
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = self.times_are
-        out["demand_is"] = "estimated" if self.profile.estimated else "official"
+        out["demand_is"] = self.profile.demand_status  # official, estimated or mixed
         out["sites_modelled"] = self.modelled_sites
         return out
 
@@ -410,7 +410,7 @@ def compute_coverage(
     out["mode"] = mode
     out["threshold_min"] = threshold_min
     out["times_are"] = times_are
-    out["demand_is"] = "estimated" if profile.estimated else "official"
+    out["demand_is"] = profile_demand_status(profile, communes)  # the commune's own
     out["model"] = model.label
 
     has = base.site >= 0
