@@ -163,7 +163,9 @@ class CoverageResult:
         key = GROUPINGS[by]
         groups = [("Auvergne-Rhône-Alpes", df)] if key is None else df.groupby(key, sort=True)
         rows = []
+        statuses = []  # each group's demand: official, estimated, or mixed if both
         for name, g_all in groups:
+            statuses.append(_demand_status_of(g_all, self.profile))
             assessed = g_all["assessed"].to_numpy(bool)
             g = g_all[assessed]
             d = g["demand"].to_numpy(float)
@@ -191,7 +193,7 @@ class CoverageResult:
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = self.times_are
-        out["demand_is"] = self.profile.demand_status  # official, estimated or mixed
+        out["demand_is"] = statuses
         out["sites_modelled"] = self.modelled_sites
         return out
 
@@ -322,6 +324,14 @@ def _open_data_times(model: AccessModel, base: AccessPass) -> np.ndarray:
     except EmptyProfileError:  # no open-data site lies on the model's network
         return np.full(len(base.time_s), np.inf)
     return np.where(base.assessed, np.asarray(ans.time_s, dtype=float), np.inf)
+
+
+def _demand_status_of(group: pd.DataFrame, profile: Profile) -> str:
+    """``official``/``estimated`` if every commune of the group says so, else ``mixed``."""
+    if "demand_is" not in group.columns:
+        return profile.demand_status
+    seen = set(group["demand_is"].astype(str))
+    return seen.pop() if len(seen) == 1 else "mixed"
 
 
 def compute_coverage(

@@ -94,8 +94,22 @@ _PCH_GROUP_COLUMNS = {
 
 
 # --------------------------------------------------------------------------- files
-def _demand_file(name: str, shared_dir: Path | None) -> Path:
-    path = Path(shared_dir or settings.shared_data_dir) / DEMAND_SUBDIR / name
+def _root(shared_dir: str | Path | None) -> Path:
+    return Path(settings.shared_data_dir if shared_dir is None else shared_dir)
+
+
+def _stamp(root: Path, *names: str) -> tuple[tuple[str, int, int], ...]:
+    """Verify the files (on every call: a stat once digested) and key the caches on them."""
+    out = []
+    for name in names:
+        p = _demand_file(name, root)
+        st = p.stat()
+        out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _demand_file(name: str, shared_dir: Path) -> Path:
+    path = Path(shared_dir) / DEMAND_SUBDIR / name
     if not path.is_file():
         raise DataMissingError(
             f"the demand file {path} is missing; it is DARES/DREES open data (see "
@@ -136,7 +150,7 @@ def _counts(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _dares_cached(shared_dir: Path | None) -> pd.DataFrame:
+def _dares_cached(shared_dir: Path, _stamp: tuple) -> pd.DataFrame:
     path = _demand_file(DARES_FILE, shared_dir)
     df = _read(path, ["insee", "dep", "nombre_de_demandeurs_d_emploi"])
     codes = df["insee"].str.strip().str.zfill(5)
@@ -175,11 +189,12 @@ def load_dares_communes(*, shared_dir: str | Path | None = None) -> pd.DataFrame
         If its digest differs from the manifest's, a column is missing, a code is
         duplicated or a count is not a non-negative number.
     """
-    return _dares_cached(None if shared_dir is None else Path(shared_dir)).copy()
+    root = _root(shared_dir)
+    return _dares_cached(root, _stamp(root, DARES_FILE)).copy()
 
 
 @lru_cache(maxsize=4)
-def _totals_cached(shared_dir: Path | None) -> dict[str, float]:
+def _totals_cached(shared_dir: Path, _stamp: tuple) -> dict[str, float]:
     path = _demand_file(FACTS_FILE, shared_dir)
     df = _read(path, ["dep", "periode", "categorie", "nombre"])
     rows = df[(df["periode"] == JOB_SEEKER_PERIOD) & (df["categorie"] == JOB_SEEKER_CATEGORY)]
@@ -208,11 +223,12 @@ def load_job_seeker_totals(*, shared_dir: str | Path | None = None) -> dict[str,
         gives 01, 03, 07 and the region only; its 2019-12 rows (03, 15, 43, 63) are another
         period and are not returned.
     """
-    return dict(_totals_cached(None if shared_dir is None else Path(shared_dir)))
+    root = _root(shared_dir)
+    return dict(_totals_cached(root, _stamp(root, FACTS_FILE)))
 
 
 @lru_cache(maxsize=4)
-def _pch_cached(shared_dir: Path | None) -> pd.DataFrame:
+def _pch_cached(shared_dir: Path, _stamp: tuple) -> pd.DataFrame:
     path = _demand_file(PCH_FILE, shared_dir)
     cols = ["dep", "departement", "annee", "total_pch_actp", *_PCH_GROUP_COLUMNS.values()]
     df = _read(path, cols)
@@ -251,7 +267,8 @@ def load_pch_actp(*, shared_dir: str | Path | None = None) -> pd.DataFrame:
         ``under_20``, ``20_59``, ``60_plus`` (NaN where DREES gives none: Ain, and Ardèche
         under 60).
     """
-    return _pch_cached(None if shared_dir is None else Path(shared_dir)).copy()
+    root = _root(shared_dir)
+    return _pch_cached(root, _stamp(root, PCH_FILE)).copy()
 
 
 # --------------------------------------------------------------------------- rate model
@@ -406,7 +423,7 @@ def fit_job_seeker_model(train: pd.DataFrame, *, prior_pop: float | None = None)
 
 
 # --------------------------------------------------------------------------- the region
-def _region_table(shared_dir: Path | None) -> pd.DataFrame:
+def _region_table(shared_dir: Path) -> pd.DataFrame:
     """Every commune of the region: dep, pop, aav, density7, real count (NaN if none)."""
     from .communes import load_communes  # the bundled layer (4,025 communes, COG 2026)
     from .territory import load_commune_classes
@@ -483,7 +500,7 @@ class JobSeekerEstimate:
 
 
 @lru_cache(maxsize=4)
-def _estimate_cached(shared_dir: Path | None) -> JobSeekerEstimate:
+def _estimate_cached(shared_dir: Path, _stamp: tuple) -> JobSeekerEstimate:
     table = _region_table(shared_dir)
     official = table["job_seekers"].notna()
     train = table.loc[official]
@@ -540,7 +557,8 @@ def job_seeker_estimate(*, shared_dir: str | Path | None = None) -> JobSeekerEst
         Official DARES counts in Ain, Allier and Ardèche; elsewhere the rate model scaled
         so that the region totals 610,740 (DREETS, end of 2024).
     """
-    est = _estimate_cached(None if shared_dir is None else Path(shared_dir))
+    root = _root(shared_dir)
+    est = _estimate_cached(root, _stamp(root, DARES_FILE, FACTS_FILE))
     return JobSeekerEstimate(
         communes=est.communes.copy(),
         model=est.model,
@@ -600,7 +618,7 @@ def holdout_report(*, shared_dir: str | Path | None = None) -> dict[str, object]
         ``"pooled_lodo"``: per-commune errors pooled over the three held-out departments
         (model and scaled); ``"prior_pop"``: the pseudo-population of the final model.
     """
-    root = None if shared_dir is None else Path(shared_dir)
+    root = _root(shared_dir)
     table = _region_table(root)
     train_all = table.loc[table["job_seekers"].notna()]
     deps = sorted(set(train_all["dep"]))
@@ -647,18 +665,13 @@ def holdout_report(*, shared_dir: str | Path | None = None) -> dict[str, object]
 
 
 # --------------------------------------------------------------------------- disability
-def _age_group_population(shared_dir: Path | None) -> pd.DataFrame:
+def _age_group_population(shared_dir: Path) -> pd.DataFrame:
     """Return the population of each DREES age group per commune (shares × pop_mun)."""
     from .communes import load_communes
-    from .profiles import load_age_shares
+    from .profiles import AGE_SHARES_FILE, load_age_shares
 
     communes = load_communes()
-    path = (
-        None
-        if shared_dir is None
-        else shared_dir / "population_grid" / ("communes_84_age_shares_filosofi2021.csv")
-    )
-    shares = load_age_shares(path)
+    shares = load_age_shares(Path(shared_dir) / AGE_SHARES_FILE)
     codes = communes["insee"].astype(str).to_numpy()
     lacking = ~pd.Index(codes).isin(shares.index)
     if lacking.any():
@@ -710,7 +723,7 @@ def department_age_split(pch: pd.DataFrame) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def _disability_cached(shared_dir: Path | None) -> pd.DataFrame:
+def _disability_cached(shared_dir: Path, _stamp: tuple) -> pd.DataFrame:
     pch = load_pch_actp(shared_dir=shared_dir)
     split = department_age_split(pch)
     pops = _age_group_population(shared_dir)
@@ -740,7 +753,8 @@ def disability_estimate(*, shared_dir: str | Path | None = None) -> pd.DataFrame
         Index ``insee`` (every commune of the region); columns ``dep``, ``disabled`` and
         ``status`` (``estimated``). Each department sums to its DREES figure.
     """
-    return _disability_cached(None if shared_dir is None else Path(shared_dir)).copy()
+    root = _root(shared_dir)
+    return _disability_cached(root, _stamp(root, PCH_FILE)).copy()
 
 
 # --------------------------------------------------------------------------- profile hook

@@ -64,7 +64,11 @@ def test_exports_say_the_demand_is_estimated(tmp_path):
     assert set(communes["demand_is"]) == {"official", "estimated"}
     assert set(communes.loc[official, "insee"].str[:2]) == {"01", "03", "07"}
     assert official.sum() == 1043  # every commune of the three departments, none elsewhere
-    assert set(pd.read_csv(tmp_path / "summary.csv")["demand_is"]) == {"mixed"}
+    summary = pd.read_csv(tmp_path / "summary.csv", dtype={"group": str})
+    deps = summary[summary["grouping"] == "dep"].set_index("group")["demand_is"]
+    assert deps.to_dict() == {d: "official" if d in ("01", "03", "07") else "estimated"
+                              for d in deps.index}  # fmt: skip
+    assert summary.loc[summary["grouping"] == "region", "demand_is"].tolist() == ["mixed"]
     out = tmp_path / "disabled"
     assert main(["coverage", "--profile", "disabled", "--quiet", "--out", str(out)]) == 0
     meta = json.loads((out / "metadata.json").read_text())
