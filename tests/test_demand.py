@@ -339,3 +339,25 @@ def test_a_commune_outside_the_region_is_refused():
         profile_demand(get_profile("job_seekers"), df)
     out = profile_demand(get_profile("job_seekers"), df.iloc[:1])
     assert out.tolist() == [45.0]  # L'Abergement-Clémenciat: 45 in the DARES file
+
+
+def test_the_banner_says_the_job_seeker_demand_is_partly_official():
+    """The app's and the exports' provenance text (present.provenance_facts) reads right."""
+    from types import SimpleNamespace
+
+    from analysis.present import provenance_facts
+
+    sites = pd.DataFrame({"provenance": ["open-data:france_travail_2019.csv"],
+                          "network": ["France Travail"]})  # fmt: skip
+    small = pd.DataFrame({"pop_mun": [860.0]})
+    for key, says in (("job_seekers", "is partly official, partly estimated (Job seekers"),
+                      ("disabled", "is estimated (Recipients of the disability")):  # fmt: skip
+        result = SimpleNamespace(sites=sites, communes=small, times_are="modelled",
+                                 model_label="main roads", profile=get_profile(key),
+                                 estimated=True)  # fmt: skip
+        text = provenance_facts(result).estimated
+        assert f"The demand of this public per commune {says}" in text, text
+    everyone = SimpleNamespace(sites=sites, communes=small, times_are="modelled",
+                               model_label="main roads", profile=get_profile("everyone"),
+                               estimated=True)  # fmt: skip
+    assert "demand" not in provenance_facts(everyone).estimated
