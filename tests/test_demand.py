@@ -78,6 +78,24 @@ def test_totals_equal_the_real_totals_where_they_exist(communes):
     assert 0.95 < est.scale["rest of region"] < 1.05  # the model alone is close already
 
 
+def test_a_department_with_its_own_total_is_scaled_to_it(monkeypatch):
+    """Where an estimated department has a real total, it is met; the rest share the remainder.
+
+    The mirror has none (only 01, 03, 07 and the region): a hypothetical Cantal total of
+    7,237 (its 2019 figure carried forward by Allier's 2019 → 2024 change) exercises the rule.
+    """
+    real = demand.load_job_seeker_totals()
+    monkeypatch.setattr(demand, "load_job_seeker_totals", lambda **_: {**real, "15": 7_237.0})
+    est = demand._estimate_cached.__wrapped__(demand._root(None), ())
+    by_dep = est.communes.groupby("dep")["job_seekers"].sum()
+    assert by_dep["15"] == pytest.approx(7_237, abs=1e-6)
+    assert by_dep.sum() == pytest.approx(610_740, abs=1e-6)
+    assert est.controls == {"15": 7_237.0, "rest of region": 510_300.0 - 7_237.0}
+    cantal = est.communes["dep"] == "15"
+    np.testing.assert_allclose(est.communes.loc[cantal, "job_seekers"],
+                               est.communes.loc[cantal, "model"] * est.scale["15"])  # fmt: skip
+
+
 def test_rate_model_by_hand():
     # three communes, m = 100: overall 40/500 = 0.08; margins aav 11: (10+8)/200 = 0.09,
     # aav 20: (30+8)/500 = 0.076; density 1: (10+8)/300 = 0.06, density 6: (30+8)/400 = 0.095
