@@ -36,10 +36,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from . import settings
+from .communes import load_communes
 from .errors import DataMissingError, ValidationError
 from .manifest import verify_input
+from .profiles import AGE_SHARES_FILE, load_age_shares
+from .territory import load_commune_classes
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +303,7 @@ class RateModel:
     cells: dict[tuple[int, int], float] = field(default_factory=dict)
     prior_pop: float = 10_000.0
 
-    def rate(self, aav: np.ndarray, density7: np.ndarray) -> np.ndarray:
+    def rate(self, aav: ArrayLike, density7: ArrayLike) -> np.ndarray:
         """Rate per inhabitant of each commune of classes ``(aav, density7)``."""
         a = np.asarray(aav, dtype=int)
         d = np.asarray(density7, dtype=int)
@@ -313,7 +317,7 @@ class RateModel:
             out[i] = cell
         return out
 
-    def predict(self, pop: np.ndarray, aav: np.ndarray, density7: np.ndarray) -> np.ndarray:
+    def predict(self, pop: ArrayLike, aav: ArrayLike, density7: ArrayLike) -> np.ndarray:
         """Job seekers of each commune: ``rate × pop``."""
         return np.asarray(pop, dtype=float) * self.rate(aav, density7)
 
@@ -323,10 +327,10 @@ def _shrunk(counts: pd.Series, pops: pd.Series, prior: float | pd.Series, m: flo
 
 
 def fit_rate_model(
-    counts: np.ndarray,
-    pop: np.ndarray,
-    aav: np.ndarray,
-    density7: np.ndarray,
+    counts: ArrayLike,
+    pop: ArrayLike,
+    aav: ArrayLike,
+    density7: ArrayLike,
     *,
     prior_pop: float,
 ) -> RateModel:
@@ -368,9 +372,12 @@ def fit_rate_model(
     cells = _shrunk(by_ad["c"], by_ad["p"], pd.Series(prior, index=by_ad.index), m)
     return RateModel(
         overall=overall,
-        aav={int(k): float(v) for k, v in ra.items()},
-        density={int(k): float(v) for k, v in rd.items()},
-        cells={(int(a), int(d)): float(v) for (a, d), v in cells.items()},
+        aav=dict(zip(map(int, ra.index.tolist()), map(float, ra.tolist()), strict=True)),
+        density=dict(zip(map(int, rd.index.tolist()), map(float, rd.tolist()), strict=True)),
+        cells={
+            (int(a), int(d)): float(v)
+            for (a, d), v in zip(by_ad.index.tolist(), cells.tolist(), strict=True)
+        },
         prior_pop=m,
     )
 
@@ -425,9 +432,6 @@ def fit_job_seeker_model(train: pd.DataFrame, *, prior_pop: float | None = None)
 # --------------------------------------------------------------------------- the region
 def _region_table(shared_dir: Path) -> pd.DataFrame:
     """Every commune of the region: dep, pop, aav, density7, real count (NaN if none)."""
-    from .communes import load_communes  # the bundled layer (4,025 communes, COG 2026)
-    from .territory import load_commune_classes
-
     communes = load_communes()
     classes = load_commune_classes(shared_dir=shared_dir)
     codes = communes["insee"].astype(str).to_numpy()
@@ -667,9 +671,6 @@ def holdout_report(*, shared_dir: str | Path | None = None) -> dict[str, object]
 # --------------------------------------------------------------------------- disability
 def _age_group_population(shared_dir: Path) -> pd.DataFrame:
     """Return the population of each DREES age group per commune (shares × pop_mun)."""
-    from .communes import load_communes
-    from .profiles import AGE_SHARES_FILE, load_age_shares
-
     communes = load_communes()
     shares = load_age_shares(Path(shared_dir) / AGE_SHARES_FILE)
     codes = communes["insee"].astype(str).to_numpy()

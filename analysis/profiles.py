@@ -532,7 +532,7 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     elif base == "file":
         out = _file_demand(profile, communes)
     elif base in MIRROR_DEMAND_BASES:
-        from .demand import commune_demand  # reads the mirror's demand/ files
+        from .demand import commune_demand  # demand reads the age shares from here: a cycle
 
         out = commune_demand(base, communes["insee"])[0]
     else:
