@@ -274,9 +274,15 @@ def read_call_csv(path: Any, communes: pd.DataFrame) -> gpd.GeoDataFrame:
     ValidationError
         The first bad row's message (file, row, what to fix), with how many rows are bad.
     """
-    from .candidates import read_candidates_csv
+    from . import candidates as cand_mod
 
-    load = read_candidates_csv(path, communes)
+    log = logging.getLogger(cand_mod.__name__)
+    was = log.disabled
+    log.disabled = True  # its "n rows rejected" warning: the error below says it in one line
+    try:
+        load = cand_mod.read_candidates_csv(path, communes)
+    finally:
+        log.disabled = was
     if load.problems:
         first = load.problems[0]
         rows = [r for p in load.problems for r in p.rows]

@@ -50,13 +50,15 @@ COLOURS = {
 
 _CSS = """
 <style>
+@page { size: A4; margin: 10mm 11mm; }
 .report h2 { font-size: 11pt; margin: 8pt 0 3pt; }
 .report p { margin: 2pt 0; }
-.report table { font-size: 8.5pt; }
+.report table { font-size: 8pt; }
+.report table.figures td, .report table.figures th { padding: 1pt 3pt; }
 .report .facts td, .report .facts th { border: none; padding: 1pt 6pt 1pt 0; }
 .report .facts th { background: none; color: #555; font-weight: normal; white-space: nowrap; }
 .report .figure { margin: 4pt 0; }
-.report .figure svg { width: 100%; height: auto; max-height: 88mm; border: 1px solid #ddd; }
+.report .figure svg { width: 100%; height: auto; max-height: 66mm; border: 1px solid #ddd; }
 .report .legend span { display: inline-block; width: 9pt; height: 9pt; margin: 0 3pt 0 8pt;
   vertical-align: middle; border: 1px solid #999; }
 .report .small { font-size: 8pt; color: #555; }
@@ -216,8 +218,7 @@ def _path_d(geom: Any, tx: Any, ty: Any) -> str:
 def _labels(call: Any) -> list[str]:
     est = sorted(k for k, v in call.demand_estimated.items() if v)
     lines = [
-        f"Times: {'; '.join(f'{m}: {v}' for m, v in call.whatif.models.items())} — "
-        f"{call.times_are.upper()}.",
+        f"Times are {call.times_are.upper()} ({', '.join(call.whatif.models)}).",
         f"Run: {call.provenance}.",
     ]
     if est:
@@ -280,7 +281,7 @@ def report_body(call: Any, app: Any) -> str:
     parts.append(f"<p class='legend small'>{legend}</p>")
     if len(new):
         names = [f"{n} ({i})" for n, i in zip(new["nom"], new["insee"], strict=True)]
-        shown = ", ".join(names[:15]) + (f" and {len(names) - 15} more" if len(names) > 15 else "")
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         parts.append(f"<p class='small'>Newly covered: {_e(shown)}.</p>")
     else:
         parts.append("<p class='small'>No commune is newly covered.</p>")
@@ -315,9 +316,7 @@ def figures_table(call: Any, app: Any) -> str:
     rows = []
     for _, r in app.cards.iterrows():
         k = str(r["profile"])
-        label = call.profile_labels.get(k, k) + (
-            " (demand estimated)" if call.demand_estimated.get(k) else ""
-        )
+        label = call.profile_labels.get(k, k) + (" *" if call.demand_estimated.get(k) else "")
         two = int(r.get("modelled_sites_serving", 0) or 0) > 0 and call.open_data is not None
         newly = fmt_people(r["demand_newly_covered"])
         if two:
@@ -344,7 +343,14 @@ def figures_table(call: Any, app: Any) -> str:
             + _cell(fmt_share(r["overlap_share"]), "overlap_share")
             + "</tr>"
         )
-    return f"<table class='figures'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+    star = (
+        "<p class='small'>* demand estimated (age bands or regional rates).</p>"
+        if any(call.demand_estimated.get(str(k)) for k in app.cards["profile"])
+        else ""
+    )
+    return (
+        f"<table class='figures'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + star
+    )
 
 
 def app_label(r: Any) -> str:
@@ -369,6 +375,8 @@ def overlap_html(app: Any) -> str:
         )
     shares = []
     for _, r in app.cards.iterrows():
+        if pd.isna(r["overlap_share"]):
+            continue
         shares.append(
             f"{app_label(r)}: {fmt_share(r['overlap_share'])} of a catchment of "
             f"{fmt_people(r['catchment_demand'])}"
