@@ -195,6 +195,13 @@ def test_report_page_map_labels_and_escaping(region, call):
     assert drawn_new == new and new
     assert svg.count("<path class='commune") >= len(set(ch["nom"]))
     assert svg.count("class='candidate'") == 1
+    # the PDF's map: the same outlines, one path per colour
+    merged = reports.commune_map_svg(call, app, merged=True)
+    one = dict(re.findall(r"<path class='communes (\w+)' d='([^']*)'", merged))
+    per = re.findall(r"<path class='commune (\w+)' d='([^']*)'", svg)
+    for cls in ("new", "faster"):
+        assert one.get(cls, "") == "".join(d for k, d in per if k == cls)
+    assert "new" in one
     # labels: times, sites, demand
     assert "ESTIMATED" in text and "modelled" in text and "open-data sites only" in text
 
@@ -274,7 +281,7 @@ def test_pdf_is_one_page_and_fetches_nothing(region, call):
     app = call.applications[0]
     pdf = reports.report_pdf(call, app)
     assert pdf.startswith(b"%PDF")
-    doc = weasyprint.HTML(string=reports.report_page(call, app)).render()
+    doc = weasyprint.HTML(string=reports.report_page(call, app, for_pdf=True)).render()
     assert len(doc.pages) == 1
     # a page naming a remote image: the fetcher refuses it, a data: image is kept
     server = HTTPServer(("127.0.0.1", 0), _Counter)
