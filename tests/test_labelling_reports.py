@@ -432,3 +432,46 @@ def test_whatif_page_reports_for_a_call():
         assert built["ranking_csv"] == z.read("ranking.csv")
     finally:
         settings.use_network = old
+
+
+class TransitLike:
+    """A non-road access model (only ``.nearest``), answering like the road model."""
+
+    mode = "transit"
+    estimated = False
+    label = "test transit"
+
+    def __init__(self, road):
+        self.road = road
+
+    def nearest(self, x, y, host_ids=None):
+        return self.road.nearest(x, y, host_ids=host_ids)
+
+
+def test_two_modes_and_an_application_no_profile_serves(region):
+    """Road + a transit-like model: a row per mode; a network no profile serves: ranked last."""
+    c = region.communes
+    text = call_csv(region) + f"Cap Emploi Est,Cap Emploi,{c['insee'].iloc[50]}\n"
+    cands = read_call_csv(text.encode(), c)
+    models = {"road": region.model, "transit": TransitLike(region.model)}
+    call = evaluate_call(models, region.sites, c, cands, profiles=synthetic_profiles())
+    ref = what_if(models, region.sites, c, cands, profiles=synthetic_profiles(),
+                  incremental=False).cards  # fmt: skip
+    for app in call.applications[:-1]:
+        cells = card_cells(reports.report_page(call, app))
+        modes = {m for _, m in cells}
+        assert modes == {"road", "transit"}
+        for _, r in ref[ref["candidate_id"] == app.candidate["candidate_id"]].iterrows():
+            got = cells[(r["profile"], r["mode"])]
+            assert got["demand_newly_covered"] == fmt_people(r["demand_newly_covered"])
+        # the nearest site of its network answers per mode (the same times here)
+        assert list(app.nearest["mode"]) == ["road", "transit"]
+        assert app.nearest["time_min"].iloc[0] == pytest.approx(app.nearest["time_min"].iloc[1])
+    last = call.applications[-1]
+    assert last.candidate["name"] == "Cap Emploi Est" and last.rank == len(call.applications)
+    assert last.cards.empty and any("Cap Emploi Est" in n for n in call.notes)
+    page = reports.report_page(call, last)
+    assert "serves none of the profiles" in page and "no Cap Emploi site reachable" in page
+    assert call.ranking["rank"].tolist() == list(range(1, 7))
+    assert call.ranking["demand_newly_covered"].iloc[-1] == 0
+    assert "Times are ESTIMATED (road, transit)" in reports.index_page(call)
