@@ -430,6 +430,19 @@ def test_whatif_page_reports_for_a_call():
         zipped = pd.read_csv(io.BytesIO(z.read("ranking.csv")))
         assert zipped["candidate_id"].tolist() == ranking["candidate_id"].tolist()
         assert built["ranking_csv"] == z.read("ranking.csv")
+        assert not any(n.endswith(".pdf") for n in names)
+        # the candidates change: the reports say they are out of date
+        at.text_area(key="wi_csv_text").input("name,network,commune\nTrois,CIO,Le Puy-en-Velay\n")
+        at.button(key="wi_load_csv").click().run()
+        assert any("candidates changed" in w.value for w in at.warning)
+        if reports.pdf_unavailable() is None:  # with the PDFs
+            at.checkbox(key="wi_rep_pdf").check()
+            at.button(key="wi_rep_build").click().run()
+            assert not at.exception, [e.value for e in at.exception]
+            z = zipfile.ZipFile(io.BytesIO(at.session_state["wi_call"]["zip"]))
+            pdfs = [n for n in z.namelist() if n.endswith(".pdf")]
+            assert len(pdfs) == 3 and z.read(pdfs[0]).startswith(b"%PDF")
+            assert not any("candidates changed" in w.value for w in at.warning)
     finally:
         settings.use_network = old
 

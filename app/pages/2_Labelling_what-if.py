@@ -238,8 +238,18 @@ show_messages(st.session_state.get("wi_skipped", []), prefix="Skipped: ")
 # --------------------------------------------------------------------------- reports for a call
 #: Most applications one batch of reports takes here (the command line takes any number).
 MAX_CALL_REPORTS = 200
+
+
+@st.cache_resource(show_spinner="Computing today's times on the open-data sites…", max_entries=4)
+def open_session(modes: tuple[str, ...], road: str):
+    """The what-if session on the open-data sites only (the two-number rule), shared."""
+    from analysis.planning.labelling import load_open_session
+
+    return load_open_session(session(modes, road))
+
+
 with st.expander("Reports for a call", expanded=bool(st.session_state.get("wi_call"))):
-    from analysis.planning.labelling import evaluate_call, load_open_session
+    from analysis.planning.labelling import evaluate_call
     from analysis.present.reports import pdf_unavailable
 
     page.caption(
@@ -272,18 +282,24 @@ with st.expander("Reports for a call", expanded=bool(st.session_state.get("wi_ca
                     wi = session(tuple(modes), "auto")
                     call = evaluate_call(
                         wi.models, wi.sites, communes, call_load.candidates, session=wi,
-                        open_session=load_open_session(wi),
+                        open_session=open_session(tuple(modes), "auto"),
                     )  # fmt: skip
                     st.session_state["wi_call"] = {
                         "ranking": call.ranking,
                         "ranking_csv": present.table_csv_bytes(call.output_set(), "ranking"),
                         "zip": call.zip_bytes(pdf=want_pdf and not no_pdf),
                         "notes": call.notes,
+                        "records": [dict(r) for r in records],
                     }
             except SproError as exc:
                 page.error(str(exc))
     built = st.session_state.get("wi_call")
     if built:
+        if built["records"] != records:
+            page.warning(
+                "The candidates changed since these reports were built: press *Build the "
+                "reports* again."
+            )
         for note in built["notes"]:
             page.caption(note)
         st.dataframe(built["ranking"], hide_index=True, key="wi_rep_ranking")
