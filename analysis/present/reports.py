@@ -35,6 +35,9 @@ MAP_MAX_H = 620.0
 #: Smallest side of the map's area, metres (a candidate changing one commune still shows
 #: its neighbours).
 MAP_MIN_SIDE_M = 16_000.0
+#: Printed height of the map: at most MAP_MAX_MM, less MAP_MM_PER_ROW per row of the figures
+#: table beyond two, at least MAP_MIN_MM (one page per report).
+MAP_MAX_MM, MAP_MM_PER_ROW, MAP_MIN_MM = 66.0, 8.0, 34.0
 #: Outline simplification, in view-box units (the view box is :data:`MAP_W` wide).
 SIMPLIFY_PX = 1.5
 
@@ -60,7 +63,7 @@ _CSS = """
 .report .facts td, .report .facts th { border: none; padding: 1pt 6pt 1pt 0; }
 .report .facts th { background: none; color: #555; font-weight: normal; white-space: nowrap; }
 .report .figure { margin: 4pt 0; }
-.report .figure svg { width: 100%; height: auto; max-height: 66mm; border: 1px solid #ddd; }
+.report .figure svg { width: 100%; height: auto; border: 1px solid #ddd; }
 .report .legend span { display: inline-block; width: 9pt; height: 9pt; margin: 0 3pt 0 8pt;
   vertical-align: middle; border: 1px solid #999; }
 .report .small { font-size: 8pt; color: #555; }
@@ -292,7 +295,12 @@ def report_body(call: Any, app: Any, *, merged_map: bool = False) -> str:
         f"<h2>Communes newly covered ({_e(MODE_LABELS.get(call.primary_mode, call.primary_mode))})"
         "</h2>"
     )
-    parts.append(f"<div class='figure'>{commune_map_svg(call, app, merged=merged_map)}</div>")
+    # The map gives way to the table so that the report stays on one page.
+    max_h = max(MAP_MIN_MM, MAP_MAX_MM - MAP_MM_PER_ROW * max(0, len(app.cards) - 2))
+    svg = commune_map_svg(call, app, merged=merged_map).replace(
+        "<svg ", f"<svg style='max-height: {max_h:.0f}mm' ", 1
+    )
+    parts.append(f"<div class='figure'>{svg}</div>")
     legend = (
         f"<span style='background:{COLOURS['new']}'></span>newly covered "
         f"<span style='background:{COLOURS['faster']}'></span>faster, not newly covered "
