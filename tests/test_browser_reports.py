@@ -72,5 +72,5 @@ def test_report_page_renders_map_and_table_offline(tmp_path, chromium_path):
     assert fill == "rgb(27, 120, 55)"  # the newly covered colour
     assert candidate is not None and candidate["width"] > 5
     assert rows == len(app.cards) >= 2  # Mission Locale: young people and everyone
-    assert "open data only" in cells and "min" in cells
+    assert " · " in cells and "min" in cells  # two numbers: modelled sites serve the profile
     assert "<img src=x onerror=alert(1)>" in title  # the user's text, shown as text

@@ -37,7 +37,9 @@ MAP_MAX_H = 620.0
 MAP_MIN_SIDE_M = 16_000.0
 #: Printed height of the map: at most MAP_MAX_MM, less MAP_MM_PER_ROW per row of the figures
 #: table beyond two, at least MAP_MIN_MM (one page per report).
-MAP_MAX_MM, MAP_MM_PER_ROW, MAP_MIN_MM = 66.0, 8.0, 34.0
+MAP_MAX_MM, MAP_MM_PER_ROW, MAP_MIN_MM = 66.0, 9.0, 28.0
+#: Beyond this many rows in the figures table, the report is set in smaller type.
+DENSE_ROWS = 4
 #: Outline simplification, in view-box units (the view box is :data:`MAP_W` wide).
 SIMPLIFY_PX = 1.5
 
@@ -58,6 +60,7 @@ _CSS = """
 @page { size: A4; margin: 10mm 11mm; }
 .report h2 { font-size: 11pt; margin: 8pt 0 3pt; }
 .report p { margin: 2pt 0; }
+.report ul { margin: 2pt 0; padding-left: 14pt; }
 .report table { font-size: 8pt; }
 .report table.figures td, .report table.figures th { padding: 1pt 3pt; }
 .report .facts td, .report .facts th { border: none; padding: 1pt 6pt 1pt 0; }
@@ -67,6 +70,8 @@ _CSS = """
 .report .legend span { display: inline-block; width: 9pt; height: 9pt; margin: 0 3pt 0 8pt;
   vertical-align: middle; border: 1px solid #999; }
 .report .small { font-size: 8pt; color: #555; }
+.report.dense { font-size: 8.5pt; } .report.dense table { font-size: 7.5pt; }
+.report.dense .small { font-size: 7pt; } .report.dense h2 { margin: 5pt 0 2pt; }
 .report .two { white-space: nowrap; }
 </style>
 """
@@ -241,8 +246,9 @@ def _path_d(geom: Any, tx: Any, ty: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- the report
-def _labels(call: Any) -> list[str]:
-    est = sorted(k for k, v in call.demand_estimated.items() if v)
+def _labels(call: Any, app: Any = None) -> list[str]:
+    keys = call.demand_estimated if app is None else set(app.cards["profile"].astype(str))
+    est = sorted(k for k in keys if call.demand_estimated.get(k))
     lines = [
         f"Times are {call.times_are.upper()} ({', '.join(call.whatif.models)}).",
         f"Run: {call.provenance}.",
@@ -286,7 +292,8 @@ def report_body(call: Any, app: Any, *, merged_map: bool = False) -> str:
         + "</tr>"
         for i in range(half)
     )
-    parts = [_CSS, "<div class='report'>", f"<table class='facts'>{facts_html}</table>"]
+    dense = " dense" if len(app.cards) > DENSE_ROWS else ""  # many rows: smaller type
+    parts = [_CSS, f"<div class='report{dense}'>", f"<table class='facts'>{facts_html}</table>"]
 
     # The map.
     ch = app.changes[app.changes["mode"] == call.primary_mode]
@@ -325,10 +332,10 @@ def report_body(call: Any, app: Any, *, merged_map: bool = False) -> str:
     parts.append("<h2>Overlap with existing sites</h2>")
     parts.append(overlap_html(app))
     parts.append(
-        "<p class='small'>Newly covered: the demand of the communes within the profile's "
-        "threshold with the application and not today. Catchment: the communes for which "
-        "the application becomes the nearest eligible site within the threshold; already "
-        "covered: the share of its demand that today's sites cover. Each application is "
+        "<p class='small'>Newly covered: demand within the threshold with the application, "
+        "not today. Catchment: the communes for which it becomes the nearest eligible site "
+        "within the threshold; already covered: the share of that demand today's sites "
+        "cover (the share of its reach that overlaps existing sites). Each application is "
         "evaluated alone against today's sites.</p>"
     )
     parts.append("</div>")
@@ -337,10 +344,16 @@ def report_body(call: Any, app: Any, *, merged_map: bool = False) -> str:
 
 def figures_table(call: Any, app: Any) -> str:
     """Return the card figures of one application, one row per profile × mode."""
+    newly_head = (
+        "newly covered (people): with modelled sites · open data only"
+        if call.open_data is not None
+        else "newly covered (people)"
+    )
     head = (
-        "<tr><th>profile</th><th>mode</th><th>threshold</th><th>newly covered (people)</th>"
-        "<th>communes</th><th>time improves for</th><th>mean gain</th><th>P50 before → after"
-        "</th><th>P90 before → after</th><th>catchment</th><th>already covered</th></tr>"
+        f"<tr><th>profile</th><th>mode, threshold</th><th>{newly_head}</th>"
+        "<th>communes</th><th>time improves for</th><th>mean gain (min)</th><th>P50 (min) "
+        "before → after</th><th>P90 (min) before → after</th><th>catchment</th>"
+        "<th>already covered</th></tr>"
     )
     if app.cards.empty:
         return "<p>Its network serves none of the profiles evaluated: no figure.</p>"
@@ -354,22 +367,28 @@ def figures_table(call: Any, app: Any) -> str:
             newly_html = (
                 f"<span class='two'><span data-k='demand_newly_covered'>{newly}</span> · "
                 f"<span data-k='demand_newly_covered_open_data_only'>"
-                f"{fmt_people(r['demand_newly_covered_open_data_only'])}</span> open data only"
-                "</span>"
+                f"{fmt_people(r['demand_newly_covered_open_data_only'])}</span></span>"
             )
         else:
             newly_html = f"<span data-k='demand_newly_covered'>{newly}</span>"
         rk = f" data-profile='{_e(k)}' data-mode='{_e(r['mode'])}'"
         rows.append(
             f"<tr class='card'{rk}><td>{_e(label)}</td>"
-            f"<td>{_e(MODE_LABELS.get(str(r['mode']), r['mode']))}</td>"
-            f"<td class='num'>{float(r['threshold_min']):g} min</td>"
+            f"<td class='two'>{_e(r['mode'])}, {float(r['threshold_min']):g} min</td>"
             f"<td class='num'>{newly_html}</td>"
             + _cell(f"{int(r['communes_newly_covered'])}", "communes_newly_covered")
             + _cell(fmt_people(r["demand_time_improved"]), "demand_time_improved")
-            + _cell(f"{fmt_min(r['mean_gain_min'])} min", "mean_gain_min")
-            + _cell(f"{fmt_min(r['p50_before_min'])} → {fmt_min(r['p50_after_min'])}", "p50_min")
-            + _cell(f"{fmt_min(r['p90_before_min'])} → {fmt_min(r['p90_after_min'])}", "p90_min")
+            + _cell(fmt_min(r["mean_gain_min"]), "mean_gain_min")
+            + _cell(
+                f"{fmt_min(r['p50_before_min'])} → {fmt_min(r['p50_after_min'])}",
+                "p50_min",
+                cls="num two",
+            )
+            + _cell(
+                f"{fmt_min(r['p90_before_min'])} → {fmt_min(r['p90_after_min'])}",
+                "p90_min",
+                cls="num two",
+            )
             + _cell(fmt_people(r["catchment_demand"]), "catchment_demand")
             + _cell(fmt_share(r["overlap_share"]), "overlap_share")
             + "</tr>"
@@ -382,11 +401,6 @@ def figures_table(call: Any, app: Any) -> str:
     return (
         f"<table class='figures'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>" + star
     )
-
-
-def app_label(r: Any) -> str:
-    """``profile label (mode)`` of a card row."""
-    return f"{r.get('profile_label', r['profile'])} ({r['mode']})"
 
 
 def overlap_html(app: Any) -> str:
@@ -404,22 +418,9 @@ def overlap_html(app: Any) -> str:
             f"<span data-k='nearest_min'>{fmt_min(n['time_min'])}</span> min from "
             f"{_e(c.get('commune', ''))}</li>"
         )
-    shares = []
-    for _, r in app.cards.iterrows():
-        if pd.isna(r["overlap_share"]):
-            continue
-        shares.append(
-            f"{app_label(r)}: {fmt_share(r['overlap_share'])} of a catchment of "
-            f"{fmt_people(r['catchment_demand'])}"
-        )
-    share_html = (
-        f"<p>Share of its reach already covered today: {_e('; '.join(shares))}.</p>"
-        if shares
-        else ""
-    )
     return (
         f"<p>Nearest existing {_e(c['network'])} site from the application's commune:</p>"
-        f"<ul>{''.join(items)}</ul>{share_html}"
+        f"<ul>{''.join(items)}</ul>"
     )
 
 
@@ -429,7 +430,7 @@ def report_page(call: Any, app: Any, *, for_pdf: bool = False) -> str:
     ``for_pdf`` draws the map with one path per colour (see :func:`commune_map_svg`).
     """
     title = f"Labelling call — application #{app.rank}: {app.candidate['name']}"
-    return page(title, report_body(call, app, merged_map=for_pdf), labels=_labels(call))
+    return page(title, report_body(call, app, merged_map=for_pdf), labels=_labels(call, app))
 
 
 def index_page(call: Any, *, pdf: bool = False) -> str:
