@@ -489,3 +489,18 @@ def test_two_modes_and_an_application_no_profile_serves(region):
     assert call.ranking["rank"].tolist() == list(range(1, 7))
     assert call.ranking["demand_newly_covered"].iloc[-1] == 0
     assert "Times are ESTIMATED (road, transit)" in reports.index_page(call)
+
+
+@needs_pdf
+def test_two_mode_reports_stay_on_one_page(region):
+    import weasyprint
+
+    cands = read_call_csv(call_csv(region).encode(), region.communes)
+    models = {"road": region.model, "transit": TransitLike(region.model)}
+    call = evaluate_call(
+        models, region.sites, region.communes, cands, profiles=synthetic_profiles()
+    )
+    assert max(len(a.cards) for a in call.applications) == 4
+    for app in call.applications:
+        doc = weasyprint.HTML(string=reports.report_page(call, app, for_pdf=True)).render()
+        assert len(doc.pages) == 1, app.candidate["name"]
