@@ -504,3 +504,36 @@ def test_two_mode_reports_stay_on_one_page(region):
     for app in call.applications:
         doc = weasyprint.HTML(string=reports.report_page(call, app, for_pdf=True)).render()
         assert len(doc.pages) == 1, app.candidate["name"]
+
+
+def test_cli_on_the_bundled_data_real_only_and_a_profiles_file(tmp_path, capsys):
+    """label-reports end to end on the real inputs, with --real-only and --profiles-file."""
+    import shutil
+
+    from analysis import profiles as profiles_mod
+
+    mine = tmp_path / "mine.toml"
+    shutil.copy(Path(profiles_mod.__file__).with_name("profiles.toml"), mine)
+    text = mine.read_text(encoding="utf-8")
+    text = text.replace("[profiles.young_16_25]", "[profiles.jeunes]")
+    mine.write_text(text.replace("[profiles.young_16_25.", "[profiles.jeunes."), encoding="utf-8")
+    csv = tmp_path / "call.csv"
+    csv.write_text(
+        "name,network,commune\nPermanence,Mission Locale,Yssingeaux\nAntenne,CIO,Brioude\n",
+        encoding="utf-8",
+    )
+    out_dir = tmp_path / "o"
+    rc = main(["label-reports", "--candidates", str(csv), "--out", str(out_dir), "--real-only",
+               "--profiles-file", str(mine)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "MODELLED times" in out and "open-data sites only" not in out
+    assert "modelled" not in out.split("sites:")[1].splitlines()[0]  # no modelled site
+    cards = pd.read_csv(out_dir / "cards.csv")
+    assert "jeunes" in set(cards["profile"]) and "young_16_25" not in set(cards["profile"])
+    assert (cards["modelled_sites_serving"] == 0).all()
+    ranking = pd.read_csv(out_dir / "ranking.csv")
+    assert sorted(ranking["name"]) == ["Antenne", "Permanence"]
+    for name in ranking["report"]:
+        page = (out_dir / name).read_text(encoding="utf-8")
+        assert "<svg" in page and "no modelled site" in page and "MODELLED" in page
