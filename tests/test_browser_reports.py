@@ -11,7 +11,7 @@ import pytest
 from conftest import CHROMIUM_ARGS
 
 from analysis.planning.labelling import evaluate_call, read_call_csv
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
+from analysis.testing import synthetic_profiles, synthetic_region
 
 pytestmark = pytest.mark.browser
 

@@ -28,10 +28,10 @@ from analysis.planning.labelling import (
     read_call_csv,
     report_name,
 )
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
 from analysis.planning.whatif import what_if
 from analysis.present import reports
 from analysis.present.reports import fmt_people, fmt_share
+from analysis.testing import synthetic_profiles, synthetic_region
 
 ROOT = Path(__file__).resolve().parents[1]
 

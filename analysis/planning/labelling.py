@@ -385,7 +385,7 @@ def evaluate_call(
         near = _nearest_network_site(session, str(cand["network"]), host, nearest_cache)
         apps.append(
             Application(
-                candidate=cand,
+                candidate={str(k): v for k, v in cand.items()},
                 rank=rank,
                 cards=cards[cards["candidate_id"].astype(str) == cid].assign(rank=rank),
                 changes=changes_all[changes_all["candidate_id"].astype(str) == cid],
