@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .context import MapContext, add_context, default_context
 from .leaflet import BASEMAPS, esc
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,12 @@ _STATUS_COLOURS = {
 
 
 def base_map(
-    lon: np.ndarray, lat: np.ndarray, *, zoom: int = 8, basemap: str = "none"
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    zoom: int = 8,
+    basemap: str = "none",
+    context: MapContext | bool | None = True,
 ) -> folium.Map:
     """Return a map centred on the given points (the region if none).
 
@@ -54,6 +60,10 @@ def base_map(
         Initial zoom when there is a single point.
     basemap
         A key of :data:`analysis.mapping.BASEMAPS` (``"none"``: no tiles, works offline).
+    context
+        Context layers (:mod:`analysis.present.context`): ``True`` for those of the bundled
+        communes (cached), a :class:`MapContext`, or ``False``. With no base map they are
+        all drawn; with one, only the department borders, as a toggle left off.
 
     Returns
     -------
@@ -80,6 +90,16 @@ def base_map(
                 [float(lat[ok].max()), float(lon[ok].max())],
             ]
         )
+    if context is True:
+        context = default_context()
+    if context:
+        add_context(m, context, basemap=basemap)
+    return m
+
+
+def finish(m: folium.Map) -> folium.Map:
+    """Add the layer control (last, so that it lists every layer)."""
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m
 
 
@@ -259,7 +279,7 @@ def whatif_map(
     add_banner(
         m, f"What-if: {profile or ''} / {mode or ''}", result.provenance, estimated=result.estimated
     )
-    return m
+    return finish(m)
 
 
 def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
@@ -317,7 +337,7 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)
 
 
 def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
@@ -389,4 +409,4 @@ def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)
