@@ -84,6 +84,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
         road=args.road,
         sites_file=args.sites,
         sites_layer=args.layer,
+        sites_merge=sites_merge(args),
         include_modelled=not args.real_only,
         profiles_file=args.profiles_file,
         transit_options=options,
@@ -100,6 +101,7 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
                 include_modelled=not args.real_only,
                 sites_file=args.sites,
                 sites_layer=args.layer,
+                sites_merge=sites_merge(args),
                 out_dir=out,
                 overwrite=args.overwrite,
                 communes=communes,
@@ -191,6 +193,39 @@ def port_number(text: str) -> int:
     return value
 
 
+def add_merge_options(p: argparse.ArgumentParser) -> None:
+    """Add ``--replace`` / ``--add``: how a ``--sites`` file joins the bundled sites."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--replace",
+        action="store_true",
+        help="with --sites: your file replaces the bundled sites of its networks, even when "
+        "it has far fewer (by default more than half a network dropped is refused)",
+    )
+    g.add_argument(
+        "--add",
+        action="store_true",
+        help="with --sites: add your sites to the bundled ones instead of replacing them",
+    )
+
+
+def sites_merge(args: argparse.Namespace) -> str:
+    """Return the merge mode ``--replace`` / ``--add`` ask for (``auto`` otherwise).
+
+    Raises
+    ------
+    ValidationError
+        If ``--replace`` or ``--add`` is given without ``--sites``.
+    """
+    how = "replace" if getattr(args, "replace", False) else "auto"
+    how = "add" if getattr(args, "add", False) else how
+    if how != "auto" and getattr(args, "sites", None) is None:
+        raise ValidationError(
+            f"--{how} says how a --sites file joins the bundled sites: give --sites"
+        )
+    return how
+
+
 def output_folder(text: str) -> Path:
     """Parse an ``--out`` folder: a non-empty path (an ``argparse`` type)."""
     if not text.strip():
@@ -241,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
     p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
+    add_merge_options(p)
     p.add_argument(
         "--real-only", action="store_true", help="leave out the modelled sites (open data only)"
     )

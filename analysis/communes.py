@@ -56,8 +56,12 @@ URBAN_CLASSES: dict[int, str] = {1: "urban centre", 2: "intermediate", 3: "rural
 COLUMNS = [
     "insee", "nom", "dep", "epci", "epci_nom", "pop_mun", "surface_km2", "densite",
     "x_l93", "y_l93", "lon", "lat", "deg3", "urban_class", "postcodes", "former_codes",
-    "former_names", "geometry",
+    "former_names", "density7", "density7_label", "frr", "frr_code", "aav_category",
+    "geometry",
 ]  # fmt: skip
+
+#: Official classes joined from the mirror's ``territory/`` (:mod:`analysis.territory`).
+CLASS_COLUMNS = ("density7", "density7_label", "frr", "frr_code", "aav_category")
 
 _REQUIRED = ("insee", "nom", "dep", "epci", "epci_nom", "pop_mun", "surface_km2",
              "lon_pos", "lat_pos", "deg3")  # fmt: skip
@@ -135,8 +139,38 @@ def load_communes(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFram
     key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
     if key not in _cache:
         _cache.clear()
-        _cache[key] = _read_and_check(p, bundled=bundled)
+        _cache[key] = _with_official_classes(_read_and_check(p, bundled=bundled))
     return _cache[key].copy()
+
+
+def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Join INSEE's density level, the FRR zoning and the AAV category by commune code.
+
+    Communes the territory files do not list (or every commune, when the files are not in
+    the mirror: logged) get density level 0, ``frr`` false and category 0 — "unknown".
+    """
+    from .territory import load_commune_classes  # territory reads the mirror via manifest
+
+    try:
+        classes = load_commune_classes()
+    except DataMissingError as exc:
+        logger.warning("official commune classes unavailable (%s); density level unknown", exc)
+        classes = None
+    codes = gdf["insee"].astype(str)
+    if classes is None:
+        gdf["density7"] = 0
+        gdf["density7_label"] = "unknown"
+        gdf["frr"] = False
+        gdf["frr_code"] = 0
+        gdf["aav_category"] = 0
+    else:
+        c = classes.reindex(codes)
+        gdf["density7"] = c["density7"].fillna(0).astype("int64").to_numpy()
+        gdf["density7_label"] = c["density7_label"].fillna("unknown").to_numpy(object)
+        gdf["frr"] = c["frr"].fillna(False).astype(bool).to_numpy()
+        gdf["frr_code"] = c["frr_code"].fillna(0).astype("int64").to_numpy()
+        gdf["aav_category"] = c["aav_category"].fillna(0).astype("int64").to_numpy()
+    return gpd.GeoDataFrame(gdf[COLUMNS], geometry="geometry", crs=gdf.crs)
 
 
 def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:

@@ -32,13 +32,21 @@ from .adjacency import adjacency_matrix, commune_adjacency
 from .errors import EmptyProfileError, UnknownNameError
 from .profiles import Profile
 from .stats import weighted_quantile
+from .territory import is_rural
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["UNASSESSED", "AccessModel", "CoverageResult", "compute_coverage"]
 
 #: Groupings offered by :meth:`CoverageResult.summary`.
-GROUPINGS = {"region": None, "dep": "dep", "epci": "epci_nom", "urban_class": "urban_class"}
+GROUPINGS = {
+    "region": None,
+    "dep": "dep",
+    "epci": "epci_nom",
+    "urban_class": "urban_class",
+    "density": "density_level",
+    "frr": "frr_zone",
+}
 
 
 def data_status(model: AccessModel, sites: pd.DataFrame) -> str:
@@ -135,7 +143,9 @@ class CoverageResult:
         Parameters
         ----------
         by
-            One of ``region``, ``dep``, ``epci``, ``urban_class``.
+            One of ``region``, ``dep``, ``epci``, ``urban_class``, ``density`` (INSEE's 7
+            density levels, ``"5 bourgs ruraux"``…) and ``frr`` (France Ruralités
+            Revitalisation: ``FRR`` or ``outside FRR``).
 
         Returns
         -------
@@ -211,7 +221,8 @@ class CoverageResult:
         flagged = df[df["cluster_id"] >= 0]
         cols = [
             "cluster_id", "name", "communes", "insee_list", "deps", "population", "demand",
-            "rural_share", "max_time_min", "mean_time_min", "rural", "times_are",
+            "rural_share", "max_time_min", "mean_time_min", "rural", "rural_share_insee",
+            "rural_insee", "frr_share", "in_frr", "times_are",
         ]  # fmt: skip
         if flagged.empty:
             return gpd.GeoDataFrame(columns=[*cols, "geometry"], geometry="geometry", crs=df.crs)
@@ -220,6 +231,8 @@ class CoverageResult:
         for cid, g in flagged.groupby("cluster_id", sort=True):
             pop = g["pop_mun"].to_numpy(float)
             rural_pop = float(pop[g["urban_class"].to_numpy() == "rural"].sum())
+            insee_rural = float(pop[is_rural(g["density7"]).to_numpy(bool)].sum())
+            frr_pop = float(pop[g["frr_zone"].to_numpy() == "FRR"].sum())
             biggest = g.iloc[int(np.argmax(pop))]
             d = g["demand"].to_numpy(float)
             t = g["time_min"].to_numpy(float)
@@ -234,6 +247,8 @@ class CoverageResult:
                     "population": float(pop.sum()),
                     "demand": float(d.sum()),
                     "rural_share": rural_pop / float(pop.sum()) if pop.sum() > 0 else 0.0,
+                    "rural_share_insee": insee_rural / float(pop.sum()) if pop.sum() else 0.0,
+                    "frr_share": frr_pop / float(pop.sum()) if pop.sum() > 0 else 0.0,
                     "max_time_min": float(t.max()) if len(t) else np.nan,
                     "mean_time_min": float(
                         np.average(t[finite], weights=np.maximum(pop[finite], 1))
@@ -246,8 +261,30 @@ class CoverageResult:
             geoms.append(g.geometry.union_all())
         out = gpd.GeoDataFrame(rows, geometry=geoms, crs=df.crs)
         out["rural"] = out["rural_share"] >= 0.5
-        out = out.sort_values(["rural", "demand"], ascending=[False, False], kind="stable")
+        # Most rural first: INSEE density 5-7 for most people, then FRR, then demand beyond.
+        out["rural_insee"] = out["rural_share_insee"] >= 0.5
+        out["in_frr"] = out["frr_share"] >= 0.5
+        out = out.sort_values(
+            ["rural_insee", "in_frr", "rural", "demand"],
+            ascending=[False, False, False, False],
+            kind="stable",
+        )
         return out[[*cols, "geometry"]].reset_index(drop=True)
+
+
+def _column(communes: pd.DataFrame, name: str, default: object) -> np.ndarray:
+    """Return a commune column, or ``default`` everywhere for layers without it."""
+    if name in communes.columns:
+        return communes[name].to_numpy()
+    return np.full(len(communes), default, dtype=object if isinstance(default, str) else None)
+
+
+def density_levels(communes: pd.DataFrame) -> np.ndarray:
+    """Label each commune's INSEE density level, e.g. ``"5 bourgs ruraux"`` (sorts 1 → 7)."""
+    d7 = _column(communes, "density7", 0).astype(int)
+    labels = _column(communes, "density7_label", "unknown").astype(str)
+    return np.array([f"{d} {lab}" if d else "unknown" for d, lab in zip(d7, labels, strict=True)],
+                    dtype=object)  # fmt: skip
 
 
 def _cluster_ids(
@@ -346,6 +383,11 @@ def compute_coverage(
             "epci": communes["epci"].to_numpy(),
             "epci_nom": communes["epci_nom"].to_numpy(),
             "urban_class": communes["urban_class"].to_numpy(),
+            "density7": _column(communes, "density7", 0),
+            "density_level": density_levels(communes),
+            "frr_zone": np.where(
+                _column(communes, "frr", False).astype(bool), "FRR", "outside FRR"
+            ),
             "pop_mun": communes["pop_mun"].to_numpy(),
             "demand": demand,
             "time_min": time_min,

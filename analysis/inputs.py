@@ -34,6 +34,7 @@ def load_sites(
     *,
     include_modelled: bool = True,
     sites_layer: str | None = None,
+    sites_merge: str = "auto",
 ) -> gpd.GeoDataFrame:
     """Return the bundled site directory, with a user's export replacing its networks.
 
@@ -46,6 +47,9 @@ def load_sites(
         ``False`` gives what the open data (and the user's file) alone say.
     sites_layer
         The layer of a GeoPackage ``sites_file`` holding the sites (``--layer``).
+    sites_merge
+        How ``sites_file`` joins the bundled sites: ``auto``, ``replace`` or ``add``
+        (:func:`analysis.sites.merge.merge_user_directory`).
 
     Returns
     -------
@@ -56,7 +60,7 @@ def load_sites(
     sites = load_bundled_directory()
     if sites_file is not None:
         user = load_user_directory(sites_file, layer=sites_layer)
-        sites = merge_user_directory(sites, user)
+        sites = merge_user_directory(sites, user, how=sites_merge)
     if not include_modelled:
         sites = sites[sites["provenance"] != "modelled"].reset_index(drop=True)
     return sites
@@ -198,6 +202,7 @@ def load_inputs(
     profiles_file: str | Path | None = None,
     transit_options: dict[str, Any] | None = None,
     sites_layer: str | None = None,
+    sites_merge: str = "auto",
 ) -> RunInputs:
     """Load a run's inputs, checking the cheap choices first.
 
@@ -218,6 +223,8 @@ def load_inputs(
         Timetable options (``date``, ``gtfs_paths``...).
     sites_layer
         The layer of a GeoPackage ``sites_file`` holding the sites.
+    sites_merge
+        ``auto``, ``replace`` or ``add`` (see :func:`load_sites`).
 
     Returns
     -------
@@ -229,7 +236,10 @@ def load_inputs(
         modes = check_choices(modes, road=road, transit_options=transit_options)
     profiles = load_profiles(profiles_file)
     communes = load_communes()
-    sites = load_sites(sites_file, include_modelled=include_modelled, sites_layer=sites_layer)
+    sites = load_sites(
+        sites_file, include_modelled=include_modelled, sites_layer=sites_layer,
+        sites_merge=sites_merge,
+    )  # fmt: skip
     models = (
         load_models(modes, communes, road=road, transit_options=transit_options) if modes else {}
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import OverwriteRefusedError
+from .errors import OverwriteRefusedError, ValidationError
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -277,3 +277,37 @@ def stale_temp_files(folder: str | os.PathLike[str], *, older_than_s: float = 36
         except OSError:
             continue
     return sorted(out)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+@contextlib.contextmanager
+def unchanged_while_read(path: str | os.PathLike[str], *, what: str = "file") -> Iterator[None]:
+    """Refuse a file that is rewritten while it is read (size or modification time moved).
+
+    Parameters
+    ----------
+    path
+        The file the block reads.
+    what
+        What the file is, for the message (e.g. ``"directory file"``).
+
+    Raises
+    ------
+    ValidationError
+        If the file's size or modification time differs after the block: a half-written
+        file would load as a shorter, wrong table.
+    """
+    p = Path(path)
+    before = _stamp(p)
+    yield
+    after = _stamp(p) if p.exists() else (-1, -1)
+    if after != before:
+        raise ValidationError(
+            f"the {what} changed while it was read (size {before[0]:,} → {after[0]:,} bytes): "
+            "another program is writing it; wait until it is saved, then run again",
+            source=str(p),
+        )

@@ -29,6 +29,7 @@ def default_out_dir(
     include_modelled: bool = True,
     sites_file: str | Path | None = None,
     sites_layer: str | None = None,
+    sites_merge: str = "auto",
 ) -> Path:
     """Return the default output folder of a coverage run.
 
@@ -45,11 +46,13 @@ def default_out_dir(
         The user's directory file, if any.
     sites_layer
         The layer of that file read (GeoPackage), if one was named.
+    sites_merge
+        How that file joined the bundled sites (``add`` gets its own folder).
 
     Returns
     -------
     pathlib.Path
-        ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites-<stem>[-<layer>]]``.
+        ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites[-add]-<stem>[-<layer>]]``.
     """
     if not profile_key or not all(ch.isalnum() or ch in "-_" for ch in profile_key):
         raise ValidationError(
@@ -64,7 +67,7 @@ def default_out_dir(
         if sites_layer is not None:  # two layers of one file never share a folder
             stem += f"-{sites_layer}"
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
-        name += f"_sites-{safe}"
+        name += f"_sites-add-{safe}" if sites_merge == "add" else f"_sites-{safe}"
     return Path(settings.output_dir) / name
 
 
@@ -76,6 +79,7 @@ def run_coverage(
     road: str = "auto",
     sites_file: str | Path | None = None,
     sites_layer: str | None = None,
+    sites_merge: str = "auto",
     include_modelled: bool = True,
     out_dir: str | Path | None = None,
     overwrite: bool = False,
@@ -101,6 +105,8 @@ def run_coverage(
         A user's directory export replacing the bundled sites of the networks it covers.
     sites_layer
         The GeoPackage layer of ``sites_file`` holding the sites (``--layer``).
+    sites_merge
+        How ``sites_file`` joins the bundled sites: ``auto``, ``replace`` or ``add``.
     include_modelled
         Keep the ``modelled`` sites (default); ``False`` for real sites only.
     out_dir
@@ -140,12 +146,16 @@ def run_coverage(
             include_modelled=include_modelled,
             sites_file=sites_file,
             sites_layer=sites_layer,
+            sites_merge=sites_merge,
         )
     if out_dir is not None:  # refuse to overwrite before the work, not after it
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
     if sites is None:
-        sites = load_sites(sites_file, include_modelled=include_modelled, sites_layer=sites_layer)
+        sites = load_sites(
+            sites_file, include_modelled=include_modelled, sites_layer=sites_layer,
+            sites_merge=sites_merge,
+        )  # fmt: skip
     if model is None:
         transit_options: dict[str, Any] = {"verbose": verbose}
         if transit_date is not None:
@@ -160,6 +170,7 @@ def run_coverage(
             include_modelled=include_modelled,
             sites_file=sites_file,
             sites_layer=sites_layer,
+            sites_merge=sites_merge,
         )
     files = write_output_set(out_dir, coverage_output_set(result), overwrite=overwrite)
     return result, files

@@ -36,6 +36,10 @@ travelmapping_source: Path | None = (
 #: Where the command line writes exports unless told otherwise.
 output_dir: Path = Path(os.environ.get("SPRO_OUTPUT_DIR", project_dir / "outputs")).resolve()
 
+#: A user's directory may replace at most this share of a network's bundled sites unless
+#: told to (``--replace``; see :mod:`analysis.sites.merge`).
+replace_max_drop_share: float = 0.5
+
 #: Projected CRS for distances and snapping (Lambert-93).
 projected_crs: str = "EPSG:2154"
 

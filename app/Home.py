@@ -43,6 +43,8 @@ MODE_LABELS = {
 GROUPINGS = {
     "dep": "Department",
     "urban_class": "Urban / rural class",
+    "density": "INSEE density level (7)",
+    "frr": "France Ruralités Revitalisation",
     "epci": "EPCI (intercommunality)",
     "region": "Whole region",
 }

@@ -61,6 +61,14 @@ def load_france_services():
     return _directory.load_france_services()
 
 
+@st.cache_resource(show_spinner="Loading the collèges…")
+def load_college_stops():
+    """The region's collèges as caravane stops (:func:`analysis.planning.season`)."""
+    from analysis.planning.season import college_stop_points
+
+    return college_stop_points()
+
+
 @st.cache_data
 def load_profiles():
     """Profiles from the default profiles file (key → Profile)."""

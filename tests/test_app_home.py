@@ -268,3 +268,15 @@ def test_headline_resting_on_modelled_sites_shows_the_open_data_figure(warm):
     assert not at.exception
     single = metric(at, "Share beyond 20 min")
     assert "·" not in single and float(single.split()[0]) == open_only
+
+
+def test_summary_by_density_level_and_frr(warm):
+    """Issue 12: the official classes are a summary choice (INSEE 7 levels, FRR)."""
+    at = fresh(warm)
+    at.radio(key="summary_by").set_value("density").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(df.value for df in at.dataframe if "share_beyond_pct" in df.value.columns)
+    assert table["group"].iloc[0] == "1 grands centres urbains" and len(table) == 7
+    at.radio(key="summary_by").set_value("frr").run()
+    table = next(df.value for df in at.dataframe if "share_beyond_pct" in df.value.columns)
+    assert set(table["group"]) == {"FRR", "outside FRR"}

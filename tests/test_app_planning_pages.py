@@ -95,3 +95,35 @@ def test_caravane_page_plan_and_errors():
     at.number_input(key="ca_lon").set_value(2.35)
     at.number_input(key="ca_lat").set_value(48.85).run()
     assert any("outside Auvergne-Rhône-Alpes" in e.value for e in at.error)
+
+
+def test_caravane_page_season_at_colleges():
+    """Collèges on school days (issue 13): a dated itinerary, pupils met, errors in words."""
+    import datetime as dt
+
+    at = page("4_Caravane_tours.py")
+    assert at.radio(key="ca_at").value == "Collèges"
+    at.date_input(key="ca_season").set_value((dt.date(2027, 2, 1), dt.date(2027, 3, 12)))
+    at.number_input(key="ca_days_season").set_value(4).run()
+    assert not at.exception, [e.value for e in at.exception]
+    itinerary = next(df.value for df in at.dataframe if "arrive" in df.value.columns)
+    assert sorted(set(itinerary["date"])) == [
+        "2027-02-01",
+        "2027-02-02",
+        "2027-02-04",
+        "2027-02-05",
+    ]
+    assert (itinerary.loc[itinerary["kind"] == "stop", "audience"] > 0).all()
+    # the zone A winter holidays alone: no school day, said in words
+    at.date_input(key="ca_season").set_value((dt.date(2027, 2, 15), dt.date(2027, 2, 26))).run()
+    assert any("no school day" in e.value for e in at.error)
+    # Wednesdays count when asked: the same window has more days
+    at.date_input(key="ca_season").set_value((dt.date(2027, 2, 1), dt.date(2027, 2, 5)))
+    at.number_input(key="ca_days_season").set_value(0)
+    at.checkbox(key="ca_wed").check().run()
+    stops = next(m for m in at.metric if m.label == "Stops")
+    assert "of 5 day(s)" in stops.help  # Monday to Friday, Wednesday included
+    # town halls as before
+    at.radio(key="ca_at").set_value("Town halls").run()
+    itinerary = next(df.value for df in at.dataframe if "arrive" in df.value.columns)
+    assert (itinerary["date"] == "").all()

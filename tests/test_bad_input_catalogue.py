@@ -302,7 +302,7 @@ def test_dir_27_two_columns_with_the_same_name(tmp_path, index):
 @needs_mirror
 def test_dir_28_dropped_row_reported_on_the_command_line(tmp_path, capsys):
     p = write(tmp_path / "a.csv", HEAD + GOOD + "ML Paris,Mission Locale,,2.35,48.85\n")
-    rc, out, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", p,
+    rc, out, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", p, "--add",
                        "--out", tmp_path / "out", "--quiet")  # fmt: skip
     assert rc == 0, err
     assert "row 2 (ML Paris) left out: coordinates outside" in err
@@ -315,7 +315,7 @@ def test_dir_29_formula_in_a_name_is_neutralised_in_exports(tmp_path, capsys):
     p = write(tmp_path / "a.csv", HEAD + f'"{name.replace(chr(34), chr(34) * 2)}",'
               "Mission Locale,43268,4.1236,45.1427\n")  # fmt: skip
     before = sha256_file(p)
-    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", p,
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", p, "--add",
                      "--out", tmp_path / "out", "--quiet")  # fmt: skip
     assert rc == 0, err
     sites = pd.read_csv(tmp_path / "out" / "sites.csv", dtype=str, keep_default_na=False)

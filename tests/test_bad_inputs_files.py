@@ -323,8 +323,8 @@ def test_dir_31_geopackage_with_one_point_layer_among_others(tmp_path, capsys):
     note = [m for m in ud.messages if "layer" in m]
     assert note and "read layer 'sites', the only point layer" in note[0]
     assert "'zones' (Polygon)" in note[0] and "'meta' (no geometry)" in note[0]
-    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--quiet",
-                     "--out", tmp_path / "out")  # fmt: skip
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--add",
+                     "--quiet", "--out", tmp_path / "out")  # fmt: skip
     assert rc == 0, err
     assert any("warning:" in line and "not read: 'zones'" in line for line in err.splitlines())
 
@@ -353,8 +353,8 @@ def test_dir_32_geopackage_with_several_point_layers(tmp_path, capsys):
     rc, _, err = cli(capsys, "whatif", "--sites", f, "--layer", "nope", "--commune", "43268",
                      "--network", "Mission Locale", "--out", out)  # fmt: skip
     user_error(rc, err, "no layer 'nope'")
-    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--layer",
-                     "agences", "--quiet", "--out", out)  # fmt: skip
+    rc, _, err = cli(capsys, "coverage", "--profile", "young_16_25", "--sites", f, "--add",
+                     "--layer", "agences", "--quiet", "--out", out)  # fmt: skip
     assert rc == 0, err
     from analysis.runs import default_out_dir
 
@@ -365,6 +365,65 @@ def test_dir_32_geopackage_with_several_point_layers(tmp_path, capsys):
     csv.write_text("name,network,commune\nML Yssingeaux,Mission Locale,43268\n", "utf-8")
     with pytest.raises(ValidationError, match="a CSV file has no layers"):
         read_user_directory(csv, layer="agences")
+
+
+@needs_mirror
+def test_dir_34_a_small_directory_does_not_silently_replace_a_whole_network(tmp_path, caplog):
+    """Issue 14 item 4: refused unless --replace; --add keeps the bundled sites; said every run."""
+    import logging
+
+    from analysis.errors import UnknownNameError
+    from analysis.sites.directory import load_bundled_directory
+    from analysis.sites.merge import merge_user_directory
+    from analysis.sites.user_import import load_user_directory
+
+    bundled = load_bundled_directory()
+    src = tmp_path / "mine.csv"
+    src.write_text(
+        "name,network,commune,lon,lat\n"
+        "ML Yssingeaux,Mission Locale,43268,4.1236,45.1427\n"
+        "ML Tence,Mission Locale,43244,4.2906,45.1147\n"
+        "ML Monistrol,Mission Locale,43137,4.1722,45.2928\n",
+        encoding="utf-8",
+    )
+    user = load_user_directory(src)
+    n_ml = int((bundled["network"] == "Mission Locale").sum())
+    with pytest.raises(
+        ValidationError, match=r"Mission Locale: your file has 3 site\(s\).*--replace.*--add"
+    ):
+        merge_user_directory(bundled, user)
+    with caplog.at_level(logging.WARNING, logger="analysis.sites.merge"):
+        added = merge_user_directory(bundled, user, how="add")
+    assert (added["network"] == "Mission Locale").sum() >= n_ml  # kept, plus the new ones
+    assert len(added) <= len(bundled) + len(user)
+    assert any("added to the" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="analysis.sites.merge"):
+        merge_user_directory(bundled, user, how="replace")
+    assert any(f"{n_ml} bundled site(s) replaced by 3" in r.getMessage() for r in caplog.records)
+    with pytest.raises(UnknownNameError, match="replace"):
+        merge_user_directory(bundled, user, how="swap")
+
+
+def test_dir_35_a_directory_rewritten_while_it_is_read(tmp_path, monkeypatch):
+    """A half-written file would load as a shorter table: the size/mtime change is refused."""
+    from analysis.sites import user_import
+
+    src = tmp_path / "annuaire.csv"
+    src.write_text("name,network,commune\nML Yssingeaux,Mission Locale,43268\n", "utf-8")
+    real = user_import._read_csv
+
+    def racing(path):
+        df = real(path)  # the reader got the first half...
+        with open(path, "a", encoding="utf-8") as f:  # ...while the export goes on
+            f.write("ML Tence,Mission Locale,43244\n")
+        return df
+
+    monkeypatch.setattr(user_import, "_read_csv", racing)
+    with pytest.raises(ValidationError, match=r"annuaire.csv.*changed while it was read"):
+        user_import.read_user_directory(src)
+    monkeypatch.setattr(user_import, "_read_csv", real)
+    assert len(user_import.read_user_directory(src).sites) == 2  # once saved, it loads
 
 
 # =========================================================================== GTFS

@@ -74,12 +74,19 @@ def test_real_only_and_user_sites_runs_get_their_own_default_folder(tmp_path, mo
         "name,network,commune,lat,lon\nML test,Mission Locale,Lyon 3e Arrondissement,45.76,4.85\n",
         encoding="utf-8",
     )
-    assert main([*args, "--sites", str(user)]) == 0
-    capsys.readouterr()
+    # one site cannot silently stand for 600 (issue 14): refused, then each intent asked for
+    assert main([*args, "--sites", str(user)]) == 2
+    assert "--replace" in capsys.readouterr().err
+    assert main([*args, "--sites", str(user), "--replace"]) == 0
+    assert main([*args, "--sites", str(user), "--add"]) == 0
+    err = capsys.readouterr().err
+    assert "600 bundled site(s) replaced by 1" in err  # said on every run, not only with -v
+    assert "1 site(s) from your file added to the 600 bundled" in err
     folders = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
     assert folders == [
         "young_16_25_road_20min",
         "young_16_25_road_20min_real-only",
+        "young_16_25_road_20min_sites-add-my-sites",
         "young_16_25_road_20min_sites-my-sites",
     ]
     plain = pd.read_csv(tmp_path / folders[0] / "summary.csv")

@@ -165,7 +165,7 @@ def test_errors_are_clear():
         )
     with pytest.raises(ValidationError, match="other communes"):
         compute_coverage(model, sites_at([800_000], ["Mission Locale"]), communes.iloc[:3], PROFILE)
-    with pytest.raises(UnknownNameError, match="dep, epci, region, urban_class"):
+    with pytest.raises(UnknownNameError, match="density, dep, epci, frr, region, urban_class"):
         compute_coverage(model, sites_at([800_000], ["Mission Locale"]), communes, PROFILE).summary(
             "canton"
         )

@@ -14,12 +14,9 @@ from analysis import settings
 from analysis.communes import load_communes
 from analysis.errors import DataMissingError, UnknownNameError, ValidationError
 from analysis.sites.directory import load_bundled_directory
+from analysis.sites.merge import merge_user_directory
 from analysis.sites.normalise import CommuneIndex
-from analysis.sites.user_import import (
-    load_user_directory,
-    merge_user_directory,
-    read_user_directory,
-)
+from analysis.sites.user_import import load_user_directory, read_user_directory
 
 HEADER = "id,name,network,commune,address,lon,lat\n"
 GOOD = [
@@ -203,7 +200,7 @@ def test_geojson_and_geopackage(tmp_path, index):
 def test_merge_replaces_covered_networks(tmp_path):
     bundled = load_bundled_directory()
     user = load_user_directory(write(tmp_path, HEADER + "\n".join(GOOD) + "\n"))
-    merged = merge_user_directory(bundled, user)
+    merged = merge_user_directory(bundled, user, how="replace")
     ml = merged[merged["network"] == "Mission Locale"]
     assert set(ml["provenance"]) == {"user"} and len(ml) == 3
     assert (merged["network"] == "Info Jeunes").sum() == 1

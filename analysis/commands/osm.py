@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ..cli import output_folder
+from ..cli import add_merge_options, output_folder, sites_merge
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def run_compare_models(
     profile: str | None = None,
     sites_file: str | Path | None = None,
     sites_layer: str | None = None,
+    sites_merge: str = "auto",
     out_dir: str | Path | None = None,
     overwrite: bool = False,
     verbose: bool = False,
@@ -82,6 +83,8 @@ def run_compare_models(
         A user's directory export replacing the bundled sites of its networks.
     sites_layer
         The GeoPackage layer of ``sites_file`` holding the sites.
+    sites_merge
+        How ``sites_file`` joins the bundled sites: ``auto``, ``replace`` or ``add``.
     out_dir
         Output folder (default ``outputs/compare_models``).
     overwrite
@@ -134,7 +137,7 @@ def run_compare_models(
     if sites is None:
         from ..runs import load_sites
 
-        sites = load_sites(sites_file, sites_layer=sites_layer)
+        sites = load_sites(sites_file, sites_layer=sites_layer, sites_merge=sites_merge)
     if profile is not None:
         from ..profiles import eligible_sites, get_profile
 
@@ -153,6 +156,7 @@ def _cmd_compare_models(args: argparse.Namespace) -> int:
         profile=args.profile,
         sites_file=args.sites,
         sites_layer=args.layer,
+        sites_merge=sites_merge(args),
         out_dir=args.out,
         overwrite=args.overwrite,
         verbose=not args.quiet,
@@ -188,6 +192,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", help="only the sites eligible for this profile (default: all)")
     p.add_argument("--sites", type=Path, help="your own directory export (CSV/GeoJSON/GPKG)")
     p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
+    add_merge_options(p)
     p.add_argument(
         "--out", type=output_folder, help="output folder (default outputs/compare_models)"
     )

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import settings
-from ..cli import output_folder, positive_minutes
+from ..cli import add_merge_options, output_folder, positive_minutes, sites_merge
 from ..errors import ValidationError
 from ..models import ROAD_CHOICES
 
@@ -35,7 +35,10 @@ def _load_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from ..profiles import load_profiles
 
     profiles = load_profiles(args.profiles_file)  # a bad file fails before the heavy loads
-    sites = load_sites(args.sites, include_modelled=not args.real_only, sites_layer=args.layer)
+    sites = load_sites(
+        args.sites, include_modelled=not args.real_only, sites_layer=args.layer,
+        sites_merge=sites_merge(args),
+    )  # fmt: skip
     return load_communes(), sites, profiles
 
 
@@ -63,6 +66,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--profiles-file", type=Path, help="a profiles TOML file of your own")
     p.add_argument("--layer", help="with --sites: the GeoPackage layer holding the sites")
+    add_merge_options(p)
     p.add_argument("--out", type=output_folder, help="output folder (default outputs/<command>)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -202,9 +206,44 @@ def _parse_base(text: str) -> Any:
     return text
 
 
+def _caravane_calendar(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Stop points (collèges or town halls) and dated days of a caravane run.
+
+    ``--at colleges`` takes the region's collèges (or those of ``--colleges FILE``) on the
+    school days of ``--season`` (default January-March); ``--season`` alone dates a
+    town-hall tour; ``--days N`` without a season gives N undated days.
+    """
+    from ..planning.season import (
+        college_stop_points,
+        parse_season,
+        read_college_list,
+        season_dates,
+    )
+
+    colleges = args.at == "colleges"
+    if args.colleges is not None and not colleges:
+        raise ValidationError("--colleges is a list of collèges: use it with --at colleges")
+    if args.wednesdays and args.season is None and not colleges:
+        raise ValidationError("--wednesdays counts school days: give --season or --at colleges")
+    dates = None
+    if args.season is not None or colleges:
+        start, end = parse_season(args.season)
+        dates = [d.isoformat() for d in season_dates(
+            start, end, wednesdays=args.wednesdays, days=args.days
+        )]  # fmt: skip
+    elif args.days is None:
+        raise ValidationError("give the number of days (--days N) or a season (--season A:B)")
+    stop_points = None
+    if colleges:
+        uai = read_college_list(args.colleges) if args.colleges is not None else None
+        stop_points = college_stop_points(uai, source=args.colleges)
+    return stop_points, dates
+
+
 def _cmd_caravane(args: argparse.Namespace) -> int:
     from ..planning.caravane import plan_caravane
 
+    stop_points, dates = _caravane_calendar(args)
     communes, sites, profiles = _load_inputs(args)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
     res = plan_caravane(
@@ -212,7 +251,9 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
         sites,
         communes,
         base=_parse_base(args.base),
-        days=args.days,
+        days=len(dates) if dates is not None else args.days,
+        stop_points=stop_points,
+        dates=dates,
         stop_min=args.stop_min,
         max_drive_min=args.max_drive_min,
         profile=args.profile,
@@ -229,15 +270,18 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
     print(f"Caravane from {res.base['name']}{label}: {res.provenance}")
     for _, r in res.itinerary.iterrows():
         if r["kind"] == "stop":
+            when = f"{r['date']} (day {r['day']})" if r.get("date") else f"day {r['day']}"
             print(
-                f"  day {r['day']} stop {r['seq']}: {r['name']} ({r['insee']}) "
+                f"  {when} stop {r['seq']}: {r['name']} ({r['insee']}) "
                 f"{r['arrive']}–{r['depart']}, {r['target_reached']:,.0f} people reached"
+                + (f" + {r['audience']:,.0f} pupils met" if r["audience"] else "")
             )
         elif r["kind"] == "return":
             print(f"  day {r['day']}: back at {r['arrive']}, {r['day_drive_min']:.0f} min driving")
     print(
         f"  {s['target_reached']:,.0f} of {s['target_total']:,.0f} under-served target people "
         f"reached ({100 * (s['share_reached'] or 0):.0f}%)"
+        + (f"; {s['audience_met']:,.0f} pupils met at the stops" if s["audience_met"] else "")
     )
     for note in res.notes:
         print(f"  note: {note}")
@@ -316,8 +360,29 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "caravane", help="caravane / orientation bus: stops, days and order from a base"
     )
-    p.add_argument("--base", required=True, help="base commune (INSEE code or name) or 'lon,lat'")
-    p.add_argument("--days", type=int, required=True)
+    p.add_argument("--base", required=True, help="base commune (name, or insee:CODE) or 'lon,lat'")
+    p.add_argument(
+        "--days",
+        type=int,
+        help="number of days (with --season: the first N school days of it)",
+    )
+    p.add_argument(
+        "--at",
+        choices=("town-halls", "colleges"),
+        default="town-halls",
+        help="candidate stops: the town halls or the region's collèges (default town-halls)",
+    )
+    p.add_argument(
+        "--season",
+        help="season window START:END (ISO dates; school days only, zone A; default with "
+        "--at colleges: January-March)",
+    )
+    p.add_argument(
+        "--wednesdays", action="store_true", help="count Wednesdays as school days (half days)"
+    )
+    p.add_argument(
+        "--colleges", type=Path, help="with --at colleges: only these collèges (CSV with 'uai')"
+    )
     p.add_argument("--stop-min", type=float, default=90.0, help="stop duration (default 90)")
     p.add_argument(
         "--max-drive-min", type=float, default=240.0, help="maximum driving per day (default 240)"
@@ -342,6 +407,10 @@ def register(subparsers: Any) -> None:
         help="maximum day length, driving + stops (default 480; 0 for no limit)",
     )
     p.add_argument("--max-stops-per-day", type=int)
-    p.add_argument("--stops", nargs="+", help="impose these stops (communes) instead of choosing")
+    p.add_argument(
+        "--stops",
+        nargs="+",
+        help="impose these stops (communes; with --at colleges, UAI codes) instead of choosing",
+    )
     _common_options(p)
     p.set_defaults(func=_cmd_caravane)

@@ -13,7 +13,7 @@ from .. import settings
 from .outputs import OutputSet, check_output_set
 
 #: Groupings of the coverage summary table, in its order.
-SUMMARY_GROUPINGS = ("region", "dep", "urban_class", "epci")
+SUMMARY_GROUPINGS = ("region", "dep", "urban_class", "density", "frr", "epci")
 
 
 def coverage_output_set(result: Any) -> OutputSet:

@@ -215,6 +215,8 @@ def commune_card(result: Any, insee: str) -> dict[str, str]:
         "Department": str(r["dep"]),
         "EPCI": str(r["epci_nom"]),
         "Urban/rural class": str(r["urban_class"]),
+        "Density level (INSEE 2025)": str(r.get("density_level", "unknown")),
+        "France Ruralités Revitalisation": str(r.get("frr_zone", "unknown")),
         "Population": f"{float(r['pop_mun']):,.0f}",
         f"Demand ({result.profile.key})": f"{float(r['demand']):,.0f}",
         "Time to nearest site": time_text(t) + est,
@@ -241,7 +243,7 @@ def summary_table(result: Any, by: str) -> pd.DataFrame:
     result
         A :class:`~analysis.coverage.CoverageResult`.
     by
-        ``region``, ``dep``, ``epci`` or ``urban_class``.
+        ``region``, ``dep``, ``epci``, ``urban_class``, ``density`` or ``frr``.
 
     Returns
     -------

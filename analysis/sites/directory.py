@@ -16,7 +16,7 @@ The result is cached in ``data/processed`` (atomic write + checksum) under a has
 input files and of this package's code. :func:`load_france_services` gives the France
 Services sites (not SPRO: candidate hosts). A user's own export is read by
 :func:`~.user_import.load_user_directory` and replaces the bundled sites of its networks
-through :func:`~.user_import.merge_user_directory` (both re-exported here).
+through :func:`~.merge.merge_user_directory` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ..errors import DataMissingError
 from ..io import verify_checksum, write_with_checksum
 from ..manifest import file_digest, verify_input
 from .dedupe import merge_duplicates
+from .merge import merge_user_directory
 from .modelled import complete_modelled
 from .normalise import CommuneIndex
 from .quality import join_flags
@@ -49,7 +50,7 @@ from .records import (
     region_postcode_pairs,
     resolve_records,
 )
-from .user_import import load_user_directory, merge_user_directory, read_user_directory
+from .user_import import load_user_directory, read_user_directory
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from scipy.spatial import cKDTree
 from .. import settings
 from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
-from ..errors import ValidationError
+from ..errors import DataMissingError, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -328,6 +328,17 @@ def code_or_postcode(
     )
 
 
+def _code_passage() -> dict[str, str]:
+    """Old commune codes → COG 2026 (empty, logged, when the mirror lacks the table)."""
+    from ..territory import load_code_passage
+
+    try:
+        return load_code_passage()
+    except DataMissingError as exc:
+        logger.info("no commune code passage table: %s", exc)
+        return {}
+
+
 class CommuneIndex:
     """Look-ups on the commune layer used to place and check sites.
 
@@ -375,6 +386,10 @@ class CommuneIndex:
             self.postcodes.append(pcs)
             for pc in pcs:
                 self.by_postcode.setdefault(pc, set()).add(i)
+        # INSEE's passage table (2003-2025 codes → COG 2026) completes the former codes
+        self.former_code.update(
+            {o: n for o, n in _code_passage().items() if o not in self.former_code}
+        )
         # postcodes unknown to the commune layer (CEDEX, PO boxes) seen with a code elsewhere
         self.extra_by_postcode: dict[str, set[int]] = {}
         for pc, codes in (extra_postcodes or {}).items():
@@ -400,6 +415,25 @@ class CommuneIndex:
         self.bbox = (minx, miny, maxx, maxy)
         self.region_l93 = shapely.union_all(self.geoms_l93)
         shapely.prepare(self.region_l93)
+
+    # ------------------------------------------------------------------ checks
+    def postcode_flag(self, i: int, insee: str, postcode: str, *, from_postcode: bool) -> str:
+        """Return the data-quality flag of a postcode that disagrees with commune ``i``.
+
+        ``"postcode_other_dep"`` when it belongs to another department, else
+        ``"postcode_not_commune"`` when it is not one of the commune's postcodes (not raised
+        when the commune was itself read from that postcode); ``""`` when they agree (Lyon's
+        arrondissement postcodes count as Lyon's). The one rule for bundled and user files.
+        """
+        if (
+            not postcode
+            or postcode in self.postcodes[i]
+            or (insee == LYON and postcode in self.arr_by_postcode)
+        ):
+            return ""
+        if postcode[:2] != str(self.deps[i]):
+            return "postcode_other_dep"
+        return "" if from_postcode else "postcode_not_commune"
 
     # ------------------------------------------------------------------ codes
     def from_code(self, code: object) -> Resolved | None:

@@ -274,15 +274,11 @@ def resolve_records(
             continue
         i = index.by_code[res.insee]
         dep = str(index.deps[i])
-        if (
-            postcode
-            and postcode not in index.postcodes[i]
-            and not (res.insee == LYON and postcode in index.arr_by_postcode)
-        ):
-            if postcode[:2] != dep:
-                flags.append("postcode_other_dep")
-            elif "commune_from_postcode" not in flags:
-                flags.append("postcode_not_commune")
+        flag = index.postcode_flag(
+            i, res.insee, postcode, from_postcode="commune_from_postcode" in flags
+        )
+        if flag:
+            flags.append(flag)
         year = vintage_year(row.vintage)
         if year is not None and year < STALE_BEFORE_YEAR:
             flags.append("stale_vintage")

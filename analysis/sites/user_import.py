@@ -46,6 +46,7 @@ import pandas as pd
 from .. import settings
 from ..communes import insee_code, load_communes
 from ..errors import DataMissingError, UnknownNameError, ValidationError
+from ..io import unchanged_while_read
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
 from .normalise import (
     CommuneIndex,
@@ -262,6 +263,11 @@ def _read_any(path: Path, layer: str | None = None) -> pd.DataFrame:
         raise DataMissingError(f"directory file not found: {path}")
     if path.is_dir():
         raise ValidationError("this is a folder, not a file", source=str(path))
+    with unchanged_while_read(path, what="directory file"):
+        return _read_by_type(path, layer)
+
+
+def _read_by_type(path: Path, layer: str | None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
         if layer is not None:
@@ -590,6 +596,11 @@ def read_user_directory(
             drop(k, "no place")
             continue
         i = index.by_code[res.insee]
+        flag = index.postcode_flag(
+            i, res.insee, postcodes[k], from_postcode="commune_from_postcode" in flags
+        )
+        if flag:  # a postcode that disagrees with the declared commune, as in bundled files
+            flags.append(flag)
         kind_text = text_key(kinds[k])
         kind = _KINDS.get(kind_text.split()[0], "") if kind_text else ""
         kind = kind or infer_kind(kinds[k], names[k])
@@ -671,55 +682,3 @@ def load_user_directory(
     sites = ud.sites
     sites.attrs["load_report"] = list(ud.messages)
     return sites
-
-
-def merge_user_directory(bundled: gpd.GeoDataFrame, user: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Replace the bundled sites of the networks a user's export covers.
-
-    Every bundled site (real or modelled) of a network present in ``user`` is removed and
-    the user's sites are added; the other networks keep their bundled sites.
-
-    Parameters
-    ----------
-    bundled
-        The bundled directory (:func:`~analysis.sites.directory.load_bundled_directory`).
-    user
-        A user's directory (:func:`load_user_directory`).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        The merged directory (RangeIndex); ``.attrs["merge_report"]`` says what was
-        replaced.
-
-    Raises
-    ------
-    ValidationError
-        If ``user`` is empty or lacks the directory columns, or site ids collide.
-    """
-    for name, table in (("bundled", bundled), ("user", user)):
-        missing = [c for c in ("site_id", "network", "x_l93", "y_l93") if c not in table]
-        if missing:
-            raise ValidationError(f"the {name} directory lacks column(s) {', '.join(missing)}")
-    if len(user) == 0:
-        raise ValidationError("the user directory has no site; nothing to merge")
-    nets = sorted(set(user["network"]))
-    drop = bundled["network"].isin(nets).to_numpy()
-    kept = bundled.loc[~drop]
-    n_mod = int((bundled.loc[drop, "provenance"] == "modelled").sum())
-    both = pd.concat([kept, user], ignore_index=True)
-    dup = both["site_id"].duplicated(keep=False)
-    if dup.any():
-        ids = sorted(set(both.loc[dup, "site_id"]))[:5]
-        raise ValidationError(f"site ids used twice after merging: {', '.join(ids)}")
-    out = gpd.GeoDataFrame(both, geometry="geometry", crs=bundled.crs or user.crs)
-    report = [
-        f"{net}: {int((bundled['network'] == net).sum())} bundled site(s) replaced by "
-        f"{int((user['network'] == net).sum())} from the user file"
-        for net in nets
-    ]
-    if n_mod:
-        report.append(f"{n_mod} modelled site(s) among the replaced ones")
-    out.attrs = {"merge_report": report}
-    logger.info("merged user directory: %s", "; ".join(report))
-    return out

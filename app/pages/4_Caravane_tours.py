@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis.errors import SproError
+from analysis.errors import SproError, ValidationError
 from analysis.planning import common
 from analysis.planning.caravane import plan_caravane
+from analysis.planning.school_days import default_season
+from analysis.planning.season import season_dates
+from analysis.present.documents import caravane_programme
 from app import components, loaders, page, widgets
 
 page.setup("caravane tours")
 
+#: Itinerary columns shown on the page (the CSV has them all).
+ITINERARY_COLUMNS = ["date", "day", "seq", "kind", "name", "arrive", "depart", "drive_min",
+                     "target_reached", "audience"]  # fmt: skip
+
 
 @st.cache_resource(show_spinner="Planning the tours…", max_entries=16)
-def run(base, profile: str, options: tuple[tuple[str, object], ...]):
-    """One caravane plan (cached per choice)."""
+def run(base, profile: str, colleges: bool, options: tuple[tuple[str, object], ...]):
+    """One caravane plan (cached per choice); ``colleges``: stop at the collèges."""
     return plan_caravane(
         loaders.load_road_model(),
         loaders.load_sites(),
@@ -25,6 +32,7 @@ def run(base, profile: str, options: tuple[tuple[str, object], ...]):
         base=base,
         profile=profile,
         profiles=loaders.load_profiles(),
+        stop_points=loaders.load_college_stops() if colleges else None,
         **dict(options),
     )
 
@@ -57,7 +65,26 @@ with st.sidebar:
         format_func=lambda k: profiles[k].label,
         key="ca_profile",
     )
-    days = st.number_input("Days", min_value=1, max_value=30, value=3, key="ca_days")
+    at_colleges = (
+        st.radio("Stops at", ["Collèges", "Town halls"], horizontal=True, key="ca_at") == "Collèges"
+    )
+    if at_colleges:
+        season_start, season_end = default_season()
+        season = st.date_input(
+            "Season (school days only, zone A)",
+            value=(season_start, season_end),
+            key="ca_season",
+        )
+        wednesdays = st.checkbox("Count Wednesdays (half days)", value=False, key="ca_wed")
+        days = st.number_input(
+            "Days (the first N school days; 0 = the whole season)",
+            min_value=0,
+            max_value=120,
+            value=10,
+            key="ca_days_season",
+        )
+    else:
+        days = st.number_input("Days", min_value=1, max_value=30, value=3, key="ca_days")
     stop_min = st.number_input(
         "Stop duration (min)", min_value=10, max_value=600, value=90, step=10, key="ca_stop"
     )
@@ -95,8 +122,23 @@ st.title("Caravane and orientation bus — stops, days, order")
     f"Driving times: {road_model.label} ({road_model.times_are.upper()})."
     f" Who is under-served is judged against today's {common.sites_line(sites)}."
 )
+try:
+    dates: tuple[str, ...] | None = None
+    if at_colleges:
+        if not isinstance(season, tuple | list) or len(season) != 2:
+            raise ValidationError("choose the first and the last day of the season")
+        dates = tuple(
+            d.isoformat()
+            for d in season_dates(
+                season[0], season[1], wednesdays=wednesdays, days=int(days) or None
+            )
+        )
+except SproError as exc:
+    page.error(str(exc))
+    st.stop()
 opts = (
-    ("days", int(days)),
+    ("days", len(dates) if dates else int(days)),
+    ("dates", dates),
     ("stop_min", float(stop_min)),
     ("max_drive_min", float(drive)),
     ("reach_min", float(reach)),
@@ -105,7 +147,7 @@ opts = (
     ("max_day_min", float(max_day) if max_day else None),
 )
 try:
-    res = run(base, profile, opts)
+    res = run(base, profile, at_colleges, opts)
 except SproError as exc:
     page.error(str(exc))
     st.stop()
@@ -120,7 +162,12 @@ c[1].metric(
     help=f"{s['target_total']:,.0f} {profiles[profile].label.lower()} live beyond "
     f"{s['underserved_threshold_min']:g} min of an eligible site",
 )
-c[2].metric("Stops", f"{s['stops']}", help=f"over {s['days_used']} of {s['days']} day(s)")
+c[2].metric(
+    "Stops",
+    f"{s['stops']}",
+    help=f"over {s['days_used']} of {s['days']} day(s)"
+    + (f"; {s['audience_met']:,.0f} pupils met at the collèges" if s["audience_met"] else ""),
+)
 c[3].metric(f"Driving per day (min){est}", s["drive_min_per_day"] or "—")
 for note in res.notes:
     page.caption(note)
@@ -135,9 +182,7 @@ with left:
 with right:
     st.subheader("Itinerary")
     st.dataframe(
-        res.itinerary[
-            ["day", "seq", "kind", "name", "arrive", "depart", "drive_min", "target_reached"]
-        ],
+        res.itinerary[ITINERARY_COLUMNS],
         hide_index=True,
         key="ca_itinerary",
     )
@@ -145,7 +190,7 @@ with right:
         with st.expander(f"Stops left out ({len(res.excluded)})"):
             st.dataframe(res.excluded, hide_index=True, key="ca_excluded")
 
-d = st.columns(3)
+d = st.columns(4)
 widgets.table_download(
     d[0], "Itinerary (CSV)", res.output_set(), "itinerary", file_name="itinerary.csv",
     key="ca_dl_csv",
@@ -153,5 +198,12 @@ widgets.table_download(
 widgets.gpkg_download(d[1], res.output_set, file_name="caravane.gpkg", key="ca_dl_gpkg")
 widgets.map_download(
     d[2], lambda: res.map(basemap=basemap), file_name="caravane_map.html", key="ca_dl_html"
+)
+d[3].download_button(
+    "Printable programme (HTML)",
+    data=caravane_programme(res).encode("utf-8"),
+    file_name="programme.html",
+    mime="text/html",
+    key="ca_dl_programme",
 )
 page.caption(f"Provenance: {res.provenance}.")
