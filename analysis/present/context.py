@@ -197,23 +197,49 @@ def _json(obj: Any) -> str:
 
 
 def main_towns(communes: gpd.GeoDataFrame, *, min_pop: int = TOWN_MIN_POP) -> tuple[Town, ...]:
-    """Prefectures and communes of at least ``min_pop`` inhabitants, most populous first."""
+    """Prefectures and communes of at least ``min_pop`` inhabitants, most populous first.
+
+    Parameters
+    ----------
+    communes
+        Commune table with ``insee``, ``nom``, ``pop_mun`` and the town-hall point ``lon``,
+        ``lat`` (without them, a point inside the polygon, in EPSG:4326).
+    min_pop
+        Population from which a commune is labelled.
+
+    Returns
+    -------
+    tuple of Town
+        Names HTML-escaped.
+    """
     from ..sites.modelled import PREFECTURES
 
     pref = set(PREFECTURES.values())
     insee = communes["insee"].astype(str)
     keep = (communes["pop_mun"].to_numpy(float) >= min_pop) | insee.isin(pref).to_numpy()
     sub = communes[keep].sort_values("pop_mun", ascending=False)
+    if {"lon", "lat"} <= set(sub.columns):
+        lon, lat = sub["lon"].to_numpy(float), sub["lat"].to_numpy(float)
+    else:
+        pts = gpd.GeoSeries(sub.geometry, crs=getattr(sub, "crs", None))
+        if pts.crs is not None:
+            pts = pts.to_crs(settings.geographic_crs)
+        pts = pts.representative_point()
+        lon, lat = pts.x.to_numpy(float), pts.y.to_numpy(float)
     return tuple(
         Town(
-            insee=str(r.insee),
-            name=esc(r.nom),
-            lon=round(float(r.lon), 4),
-            lat=round(float(r.lat), 4),
-            pop=int(r.pop_mun),
-            prefecture=str(r.insee) in pref,
+            insee=str(code),
+            # escaped: shown as text; braces as entities (folium runs scripts through Jinja)
+            name=esc(name).replace("{", "&#123;").replace("}", "&#125;"),
+            lon=round(float(x), 4),
+            lat=round(float(y), 4),
+            pop=int(pop),
+            prefecture=str(code) in pref,
         )
-        for r in sub.itertuples(index=False)
+        for code, name, pop, x, y in zip(
+            sub["insee"], sub["nom"], sub["pop_mun"], lon, lat, strict=True
+        )
+        if np.isfinite(x) and np.isfinite(y)
     )
 
 
@@ -353,6 +379,16 @@ class TownLabels(MacroElement):
     The names are HTML-escaped in Python (:func:`main_towns`) and written as JSON strings:
     a name is shown as text, never run as markup. Minor towns show from
     :data:`MINOR_TOWN_ZOOM` on.
+
+    Parameters
+    ----------
+    towns
+        From :func:`main_towns`.
+    map_name
+        The map's JavaScript name.
+    z_index
+        Of the labels' pane: 350 draws them under the map's own layers (overlay pane
+        400), 450 over them (a filled choropleth would hide them otherwise).
     """
 
     _template = Template(
@@ -373,10 +409,10 @@ class TownLabels(MacroElement):
         (function () {
             var group = {{ this._parent.get_name() }};
             var map = {{ this.map_name }};
-            // below the map's own layers (overlay pane: 400), so a site marker or a
-            // commune drawn on a town stays on top; the labels never take a click
+            // a pane of their own: under the map's markers (overlay pane: 400) or over a
+            // filled choropleth; the labels never take a click
             var pane = map.getPane("sproTowns") || map.createPane("sproTowns");
-            pane.style.zIndex = 350;
+            pane.style.zIndex = {{ this.z_index }};
             pane.style.pointerEvents = "none";
             {{ this.rows_json }}.forEach(function (t) {
                 var cls = "spro-town" + (t[4] ? " pref" : "") + (t[3] ? "" : " minor");
@@ -401,9 +437,10 @@ class TownLabels(MacroElement):
         """
     )
 
-    def __init__(self, towns: tuple[Town, ...], *, map_name: str) -> None:
+    def __init__(self, towns: tuple[Town, ...], *, map_name: str, z_index: int = 350) -> None:
         super().__init__()
         self._name = "TownLabels"
+        self.z_index = int(z_index)
         self.rows_json = _json(_town_rows(towns))
         self.map_name = map_name
         self.minor_zoom = MINOR_TOWN_ZOOM
@@ -467,13 +504,37 @@ def add_context(
             style = dict(DEPARTMENT_STYLE, className=f"spro-dep spro-dep-{esc(dep)}")
             group.add_child(EncodedLines(lines, style=style, precision=context.precision))
         added.append(group)
-    if towns:
-        group = folium.FeatureGroup(name=TOWNS_LAYER, show=show)
-        group.add_child(TownLabels(context.towns, map_name=m.get_name()))
-        added.append(group)
     for group in added:
         group.add_to(m)
+    if towns:
+        added.append(add_towns(m, context.towns, show=show))
     return added
+
+
+def add_towns(
+    m: folium.Map, towns: tuple[Town, ...], *, show: bool = True, over: bool = False
+) -> folium.FeatureGroup:
+    """Add the town labels to a map, as the layer :data:`TOWNS_LAYER`.
+
+    Parameters
+    ----------
+    m
+        The map.
+    towns
+        From :func:`main_towns`.
+    show
+        Whether the layer starts shown (else it is in the layer control, off).
+    over
+        Draw the labels over the map's own layers (a filled choropleth), not under them.
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    group = folium.FeatureGroup(name=TOWNS_LAYER, show=show)
+    group.add_child(TownLabels(towns, map_name=m.get_name(), z_index=450 if over else 350))
+    group.add_to(m)
+    return group
 
 
 # ----------------------------------------------------------------------------- map clicks
@@ -545,6 +606,7 @@ __all__ = [
     "Town",
     "TownLabels",
     "add_context",
+    "add_towns",
     "commune_at_click",
     "decode_lines",
     "default_context",

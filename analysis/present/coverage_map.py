@@ -14,6 +14,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from .context import add_towns, main_towns
 from .leaflet import BASEMAPS, StyledGeoJson, esc
 from .styles import (
     BEYOND_OUTLINE,
@@ -282,8 +283,9 @@ def coverage_map(
     -------
     folium.Map
         Layers: travel time (choropleth, beyond-threshold communes outlined), under-served
-        clusters, one layer per network of sites, department borders; a legend and a
-        layer control. The map's GeoJSON layers are named so they can be found in the
+        clusters, one layer per network of sites, department borders, the names of the
+        main towns (``Towns``: shown with no base map, off in the layer control with one);
+        a legend and a layer control. The map's GeoJSON layers are named so they can be found in the
         rendered page: ``Travel time``, ``Under-served clusters``, ``Sites — <network>``.
     """
     if basemap not in BASEMAPS:
@@ -382,6 +384,10 @@ def coverage_map(
             },
             interactive=False,
         ).add_to(m)
+
+    # names of the main towns: shown with no base map (the tiles carry them otherwise)
+    if {"insee", "nom", "pop_mun"} <= set(result.communes.columns):
+        add_towns(m, main_towns(result.communes), show=basemap == "none", over=True)
 
     # sites: one layer per network; modelled ones hollow and dashed
     sites = result.sites
