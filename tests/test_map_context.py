@@ -320,3 +320,50 @@ def test_whatif_click_outside_the_region_says_so(monkeypatch):
     at = _whatif_with_click(monkeypatch, 6.1432, 46.2044)
     assert any("outside the region" in w.value for w in at.warning)
     assert not [b for b in at.button if b.key == "wi_add_click"]
+
+
+# ------------------------------------------- home map: colour and filter by official classes
+def test_home_map_colours_and_filters_by_density_and_frr(monkeypatch):
+    """Issue 12 item 3: the app colours and filters the map by INSEE density level and FRR."""
+    from streamlit.testing.v1 import AppTest
+
+    from analysis import settings
+    from analysis.communes import load_communes
+    from analysis.present.coverage_map import DENSITY_COLOURS, FILTERED_OUT_COLOUR
+    from app import components
+
+    monkeypatch.setattr(settings, "use_network", False)
+    sent: list[dict] = []
+    monkeypatch.setattr(components, "show_map", lambda payload: sent.append(payload) or {})
+    raw = load_communes()
+    n_frr = int(raw["frr"].astype(bool).sum())  # from the FRR file, not the coverage
+    n_rural = int(raw["density7"].isin([5, 6, 7]).sum())
+
+    at = AppTest.from_file(str(ROOT / "app" / "Home.py"), default_timeout=240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert '"k":0' not in sent[-1]["script"]  # no filter: every commune kept
+    assert "Time to the nearest site, min" in sent[-1]["script"]
+
+    at.selectbox(key="colour_by").set_value("density").run()
+    assert not at.exception, [e.value for e in at.exception]
+    script = sent[-1]["script"]
+    assert json.dumps(list(DENSITY_COLOURS)) in script
+    assert "INSEE density level (7)" in script and "1 grands centres urbains" in script
+    assert any("Colour: INSEE density level" in c.value for c in at.caption)
+
+    at.toggle(key="filter_frr").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    script = sent[-1]["script"]
+    assert script.count('"k":0') == len(raw) - n_frr
+    assert FILTERED_OUT_COLOUR in script and "FRR only" in script
+    assert any(f"Filter: {n_frr:,} of {len(raw):,} communes shown" in c.value for c in at.caption)
+
+    at.toggle(key="filter_frr").set_value(False)
+    at.multiselect(key="filter_density").set_value([5, 6, 7])
+    at.selectbox(key="colour_by").set_value("frr").run()
+    assert not at.exception, [e.value for e in at.exception]
+    script = sent[-1]["script"]
+    assert script.count('"k":1') == n_rural
+    assert "France Ruralit" in script and "outside FRR" in script
+    assert any(f"Filter: {n_rural:,} of {len(raw):,}" in c.value for c in at.caption)
