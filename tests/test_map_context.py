@@ -367,3 +367,40 @@ def test_home_map_colours_and_filters_by_density_and_frr(monkeypatch):
     assert script.count('"k":1') == n_rural
     assert "France Ruralit" in script and "outside FRR" in script
     assert any(f"Filter: {n_rural:,} of {len(raw):,}" in c.value for c in at.caption)
+
+
+def test_site_dots_are_one_light_escaped_layer():
+    import pandas as pd
+
+    from analysis.present.leaflet import StyledGeoJson
+    from analysis.present.planner_maps import add_point, add_site_dots
+
+    n = 300
+    rng = np.random.default_rng(3)
+    sites = pd.DataFrame(
+        {
+            "lon": rng.uniform(3.0, 7.0, n),
+            "lat": rng.uniform(44.5, 46.5, n),
+            "name": ["<b>Site</b> {{ 6*7 }}"] + [f"Site {i}" for i in range(1, n)],
+            "network": "Mission Locale",
+            "provenance": "real",
+        }
+    )
+    sites.loc[5, "lon"] = np.nan  # no position: left out
+    m = base_map([4.8], [45.7], basemap="none", context=False)
+    add_site_dots(m, sites, name="Today's sites")
+    (layer,) = [c for c in m._children.values() if isinstance(c, StyledGeoJson)]
+    assert len(layer.data["features"]) == n - 1
+    html = present.map_html(m)
+    assert "<b>Site</b>" not in html and "{{ 6*7 }}" not in html
+    assert layer.data["features"][0]["properties"]["label"] == (
+        "&lt;b&gt;Site&lt;/b&gt; &#123;&#123; 6*7 &#125;&#125; (Mission Locale, real)"
+    )
+    # against one folium CircleMarker a site: several times lighter
+    empty = len(present.map_html(base_map([4.8], [45.7], basemap="none", context=False)))
+    m2 = base_map([4.8], [45.7], basemap="none", context=False)
+    for row in sites.dropna().itertuples():
+        add_point(m2, row.lon, row.lat, colour="#555555", radius=4, popup_lines=[row.name])
+    heavy = len(present.map_html(m2)) - empty
+    light = len(html) - empty
+    assert light * 3 < heavy

@@ -215,7 +215,11 @@ def commune_filter(
 
 
 def _commune_features(
-    result: Any, base: WebBase, bands: TimeBands, keep: np.ndarray | None = None
+    result: Any,
+    base: WebBase,
+    bands: TimeBands,
+    keep: np.ndarray | None = None,
+    colour_by: str = "time",
 ) -> dict[str, Any]:
     df = result.communes
     if not np.array_equal(df["insee"].astype(str).to_numpy(), base.insee):
@@ -246,9 +250,6 @@ def _commune_features(
                     "insee": str(insee[i]),
                     "b": int(band[i]),
                     "x": 0 if covered[i] else 1,
-                    "d": int(d7[i]) if 0 <= d7[i] <= 7 else 0,
-                    "r": 1 if frr[i] else 0,
-                    "k": 1 if keep[i] else 0,
                     "name": f"{esc(names[i])} ({esc(deps[i])})",
                     "time": time_text(t[i]),
                     "site": esc(sites[i]) or "none",
@@ -260,6 +261,16 @@ def _commune_features(
                 "geometry": base.geometries[i],
             }
         )
+    # the class and filter properties only when used (4,025 communes: ~25 kB each)
+    if colour_by == "density":
+        for f, d in zip(feats, d7.tolist(), strict=True):
+            f["properties"]["d"] = d if 0 <= d <= 7 else 0
+    elif colour_by == "frr":
+        for f, r in zip(feats, frr.tolist(), strict=True):
+            f["properties"]["r"] = 1 if r else 0
+    if not keep.all():
+        for f, k in zip(feats, keep.tolist(), strict=True):
+            f["properties"]["k"] = 1 if k else 0
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -426,7 +437,7 @@ def coverage_map(
 
     # travel-time choropleth: a small JS styler reads the band index of each feature
     keep = commune_filter(result.communes, density=density, frr_only=frr_only)
-    communes = _commune_features(result, base, bands, keep)
+    communes = _commune_features(result, base, bands, keep, colour_by)
     if colour_by == "time":
         fill = f'(p.b >= 0 ? {palette}[p.b] : "{NO_TIME_COLOUR}")'
     elif colour_by == "density":
@@ -436,7 +447,7 @@ def coverage_map(
     js_style = f"""function(feature) {{
         var p = feature.properties;
         var beyond = p.x === 1;
-        var kept = p.k === 1;
+        var kept = p.k !== 0;
         return {{fillColor: kept ? {fill} : "{FILTERED_OUT_COLOUR}",
                  fillOpacity: kept ? 0.8 : 0.45,
                  color: beyond && kept ? "{BEYOND_OUTLINE}" : "#ffffff",

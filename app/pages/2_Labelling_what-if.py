@@ -19,7 +19,7 @@ from analysis.planning.candidates import (
 )
 from analysis.planning.whatif import WhatIf
 from analysis.present.context import commune_at_click
-from analysis.present.planner_maps import base_map, finish
+from analysis.present.planner_maps import add_site_dots, base_map, finish
 from app import components, loaders, page, widgets
 
 page.setup("labelling what-if")
@@ -92,17 +92,7 @@ with tab_map:
     with c1:
         shown = sites[sites["network"] == net_click]
         fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
-        from analysis.present.planner_maps import add_point
-
-        for _, s in shown.iterrows():
-            add_point(
-                fmap,
-                s["lon"],
-                s["lat"],
-                colour="#555555",
-                radius=4,
-                popup_lines=[f"{s['name']} ({s['network']}, {s['provenance']})"],
-            )
+        add_site_dots(fmap, shown, name=f"Today's {net_click} sites ({len(shown)})", radius=4)
         clicked = components.show_map(
             components.map_payload(
                 present.inline_leaflet(finish(fmap)), height=420, returned=("last_clicked",)
