@@ -271,7 +271,7 @@ def map_context(
     bad = shapely.is_empty(simple) | (shapely.area(simple) <= 0)
     simple = np.where(bad, l93, simple)
 
-    def to_wgs(geoms: list[Any]) -> np.ndarray:
+    def to_wgs(geoms: list[Any]) -> gpd.GeoSeries:
         return gpd.GeoSeries(geoms, crs=settings.projected_crs).to_crs(settings.geographic_crs)
 
     # every shared edge once: the union of the boundaries, merged into long lines

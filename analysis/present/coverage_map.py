@@ -241,7 +241,7 @@ def _commune_features(
     pops = df["pop_mun"].to_numpy(float)
     dem = df["demand"].to_numpy(float)
     insee = base.insee
-    feats = []
+    feats: list[dict[str, Any]] = []
     for i in range(len(df)):
         feats.append(
             {
@@ -305,11 +305,15 @@ def _site_features(sites: pd.DataFrame) -> dict[str, Any]:
                 },
                 "geometry": {
                     "type": "Point",
-                    "coordinates": [round(float(row.lon), 5), round(float(row.lat), 5)],
+                    "coordinates": [round(_num(row.lon), 5), round(_num(row.lat), 5)],
                 },
             }
         )
     return {"type": "FeatureCollection", "features": feats}
+
+
+def _num(v: Any) -> float:
+    return float(v)
 
 
 def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:

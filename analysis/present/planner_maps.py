@@ -115,7 +115,8 @@ def add_banner(m: folium.Map, title: str, provenance: str, *, estimated: bool) -
         'padding:6px 10px;border:1px solid #888;font:12px sans-serif;max-width:60%">'
         f"<b>{esc(title)}</b><br>{tag}{esc(provenance)}</div>"
     )
-    m.get_root().html.add_child(folium.Element(box))
+    root: Any = m.get_root()  # a folium Figure (typed as a plain Element)
+    root.html.add_child(folium.Element(box))
 
 
 def add_polygons(
@@ -199,18 +200,28 @@ def add_site_dots(
     from .leaflet import StyledGeoJson
 
     feats = []
-    for row in sites.itertuples(index=False):
-        lon, lat = float(row.lon), float(row.lat)
+    lons = sites["lon"].to_numpy(float)
+    lats = sites["lat"].to_numpy(float)
+    names = sites["name"].astype(str).to_numpy()
+    nets = sites["network"].astype(str).to_numpy()
+    provs = (
+        sites["provenance"].fillna("").astype(str).to_numpy()
+        if "provenance" in sites
+        else np.full(len(sites), "", object)
+    )
+    for lon, lat, name_, net, prov in zip(lons, lats, names, nets, provs, strict=True):
         if not (np.isfinite(lon) and np.isfinite(lat)):
             continue
-        prov = getattr(row, "provenance", "")
-        label = esc(f"{row.name} ({row.network}{', ' + str(prov) if prov else ''})")
+        label = esc(f"{name_} ({net}{', ' + str(prov) if prov else ''})")
         feats.append(
             {
                 "type": "Feature",
                 # escaped; braces as entities (folium runs scripts through Jinja again)
                 "properties": {"label": label.replace("{", "&#123;").replace("}", "&#125;")},
-                "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(lon), 5), round(float(lat), 5)],
+                },
             }
         )
     if not feats:
