@@ -83,13 +83,19 @@ def test_planner_map_shows_department_borders_outlines_and_towns(tmp_path, chrom
     add_point(m, 4.85, 45.75, colour="#1f77b4", popup_lines=["A site"])
 
     def script(tab):
-        tab.evaluate(f"{_FIND_MAP}.setView([45.9, 4.6], 8)")
-        tab.wait_for_timeout(300)
+        tab.evaluate(f"{_FIND_MAP}.setView([45.9, 4.6], 8, {{animate: false}})")
+        tab.wait_for_function(
+            f"{_FIND_MAP}.getZoom() === 8 && "
+            "!document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
+        )
         at8 = tab.locator(".spro-town span").evaluate_all(
             "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
         )
-        tab.evaluate(f"{_FIND_MAP}.setView([45.75, 4.85], 10)")
-        tab.wait_for_timeout(300)
+        tab.evaluate(f"{_FIND_MAP}.setView([45.75, 4.85], 10, {{animate: false}})")
+        tab.wait_for_function(
+            f"{_FIND_MAP}.getZoom() === 10 && "
+            "document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
+        )
         at10 = tab.locator(".spro-town span").evaluate_all(
             "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
         )
