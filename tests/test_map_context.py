@@ -135,6 +135,25 @@ def test_context_is_built_once_per_process(context):
     assert time.perf_counter() - t0 < 0.01
 
 
+def test_disk_cache_reads_back_the_same_context_and_rebuilds_a_damaged_file(tmp_path):
+    communes = _tiny_communes("Town")
+    built = ctx.cached_map_context(communes, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("map_context_*.json")
+    again = ctx.cached_map_context(communes, cache_dir=tmp_path)
+    assert again.outline_lines == built.outline_lines == ctx.map_context(communes).outline_lines
+    assert again.department_lines == built.department_lines
+    assert again.towns == built.towns
+    for dep, border in built.departments.items():
+        assert shapely.equals_exact(again.departments[dep], border, tolerance=0)
+    # another commune table (a name changed) is another file, never the stale one
+    renamed = communes.assign(nom=["Other town", "Small", "Other", "Tiny"])
+    assert ctx.cached_map_context(renamed, cache_dir=tmp_path).towns[0].name == "Other town"
+    assert len(list(tmp_path.glob("map_context_*.json"))) == 2
+    # a damaged file fails its checksum: rebuilt, same answer
+    path.write_text('{"departments": 1}', encoding="utf-8")
+    assert ctx.cached_map_context(communes, cache_dir=tmp_path).towns == built.towns
+
+
 def test_main_towns_are_the_prefectures_and_towns_over_20000(context, communes):
     towns = {t.insee: t for t in context.towns}
     prefectures = {"01053", "03190", "07186", "15014", "26362", "38185", "42218", "43157",

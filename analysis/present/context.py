@@ -14,9 +14,12 @@ lines of JavaScript in the page.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import folium
@@ -28,6 +31,7 @@ from folium.template import Template
 from jinja2.utils import htmlsafe_json_dumps
 
 from .. import settings
+from ..cache import UNREADABLE, cache_key, load_or_build
 from ..crs import polygons_l93
 from .leaflet import esc
 
@@ -300,14 +304,93 @@ def map_context(
     )
 
 
+def _context_key(communes: gpd.GeoDataFrame, tolerance_m: float, precision: int) -> str:
+    return cache_key(
+        f"map-context-v1|{float(tolerance_m)}|{int(precision)}|{TOWN_MIN_POP}",
+        "|".join(communes["insee"].astype(str)),
+        "|".join(communes["nom"].astype(str)),
+        "|".join(communes["dep"].astype(str)),
+        np.asarray(communes["pop_mun"], float).tobytes(),
+        np.asarray(communes[["lon", "lat"]], float).tobytes(),
+        *communes.geometry.to_wkb(),
+    )
+
+
+def _write_context(tmp: Path, c: MapContext) -> None:
+    payload = {
+        "departments": {
+            k: shapely.to_wkt(g, rounding_precision=-1) for k, g in c.departments.items()
+        },
+        "department_lines": c.department_lines,
+        "outline_lines": c.outline_lines,
+        "towns": [dataclasses.asdict(t) for t in c.towns],
+        "tolerance_m": c.tolerance_m,
+        "precision": c.precision,
+    }
+    tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
+
+
+def _read_context(path: Path) -> MapContext:
+    d = json.loads(path.read_text(encoding="utf-8"))
+    return MapContext(
+        departments={k: shapely.from_wkt(w) for k, w in d["departments"].items()},
+        department_lines={str(k): str(v) for k, v in d["department_lines"].items()},
+        outline_lines=str(d["outline_lines"]),
+        towns=tuple(Town(**t) for t in d["towns"]),
+        tolerance_m=float(d["tolerance_m"]),
+        precision=int(d["precision"]),
+    )
+
+
+def cached_map_context(
+    communes: gpd.GeoDataFrame,
+    *,
+    cache_dir: str | Path | None = None,
+    tolerance_m: float = 300.0,
+    precision: int = PRECISION,
+) -> MapContext:
+    """:func:`map_context`, cached on disk under a hash of the communes (checksummed).
+
+    Parameters
+    ----------
+    communes
+        As for :func:`map_context`.
+    cache_dir
+        Folder of the cache file (default :data:`analysis.settings.processed_data_dir`).
+    tolerance_m, precision
+        As for :func:`map_context`.
+
+    Returns
+    -------
+    MapContext
+    """
+    key = _context_key(communes, tolerance_m, precision)
+    folder = Path(cache_dir) if cache_dir is not None else settings.processed_data_dir
+    return load_or_build(
+        folder / f"map_context_{key}.json",
+        build=lambda: map_context(communes, tolerance_m=tolerance_m, precision=precision),
+        read=_read_context,
+        write=_write_context,
+        what="map context",
+        log=logger,
+        unreadable=(*UNREADABLE, TypeError, shapely.errors.GEOSException),
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def default_context() -> MapContext | None:
-    """Return the context of the bundled communes (built once per process; None without them)."""
+    """Return the context of the bundled communes (built once, cached on disk and per process).
+
+    Returns
+    -------
+    MapContext or None
+        ``None`` (with a warning) when the commune layer cannot be read.
+    """
     from ..communes import load_communes
     from ..errors import SproError
 
     try:
-        return map_context(load_communes())
+        return cached_map_context(load_communes())
     except (SproError, OSError) as exc:
         logger.warning("no map context (communes not available: %s)", exc)
         return None
@@ -607,6 +690,7 @@ __all__ = [
     "TownLabels",
     "add_context",
     "add_towns",
+    "cached_map_context",
     "commune_at_click",
     "decode_lines",
     "default_context",

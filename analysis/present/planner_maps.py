@@ -62,8 +62,9 @@ def base_map(
         A key of :data:`analysis.mapping.BASEMAPS` (``"none"``: no tiles, works offline).
     context
         Context layers (:mod:`analysis.present.context`): ``True`` for those of the bundled
-        communes (cached), a :class:`MapContext`, or ``False``. With no base map they are
-        all drawn; with one, only the department borders, as a toggle left off.
+        communes (cached), a :class:`MapContext`, or ``False``. With no base map the
+        department borders, commune outlines and town names are drawn; with one, the
+        borders and the towns are toggles left off and the outlines are left out.
 
     Returns
     -------
