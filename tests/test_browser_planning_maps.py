@@ -40,3 +40,133 @@ def test_planner_map_with_popups_runs_offline(tmp_path, chromium_path):
     assert errors == []
     assert n_markers == 2
     assert "<b>Site</b> & co" in popup  # escaped: shown as text, not markup
+
+
+def _open(tmp_path, chromium_path, html: str, script, *, wait: str = "path.spro-dep"):
+    """Open a page offline; run ``script(tab)``; return its result, errors, outside requests."""
+    from playwright.sync_api import sync_playwright
+
+    page = tmp_path / "map.html"
+    page.write_text(html, encoding="utf-8")
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 800})
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.on(
+                "request",
+                lambda req: (
+                    None
+                    if req.url.startswith(("file:", "data:", "about:"))
+                    else outside.append(req.url)
+                ),
+            )
+            tab.goto(page.as_uri())
+            tab.wait_for_selector(wait, state="attached", timeout=20_000)
+            out = script(tab)
+        finally:
+            browser.close()
+    return out, errors, outside
+
+
+_FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"
+
+
+def test_planner_map_shows_department_borders_outlines_and_towns(tmp_path, chromium_path):
+    from analysis.present.context import default_context
+    from analysis.present.planner_maps import finish
+
+    ctx = default_context()
+    m = base_map([4.80, 5.00], [45.70, 45.90], basemap="none")
+    add_point(m, 4.85, 45.75, colour="#1f77b4", popup_lines=["A site"])
+
+    def script(tab):
+        tab.evaluate(f"{_FIND_MAP}.setView([45.9, 4.6], 8, {{animate: false}})")
+        tab.wait_for_function(
+            f"{_FIND_MAP}.getZoom() === 8 && "
+            "!document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
+        )
+        at8 = tab.locator(".spro-town span").evaluate_all(
+            "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
+        )
+        tab.evaluate(f"{_FIND_MAP}.setView([45.75, 4.85], 10, {{animate: false}})")
+        tab.wait_for_function(
+            f"{_FIND_MAP}.getZoom() === 10 && "
+            "document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
+        )
+        at10 = tab.locator(".spro-town span").evaluate_all(
+            "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
+        )
+        # a click through a town label and the outlines still reaches the map
+        tab.evaluate(f"window.__clicks = 0; {_FIND_MAP}.on('click', () => window.__clicks++)")
+        lyon = tab.locator(".spro-town span", has_text="Lyon").first
+        box = lyon.bounding_box()
+        tab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        return {
+            "deps": tab.locator("path.spro-dep").count(),
+            "dep_classes": tab.locator("path.spro-dep").evaluate_all(
+                "els => els.map(e => e.getAttribute('class'))"
+            ),
+            "outlines": tab.locator("path.spro-outline").count(),
+            "outline_len": tab.locator("path.spro-outline").first.evaluate(
+                "e => e.getAttribute('d').length"
+            ),
+            "interactive": tab.locator("path.leaflet-interactive").count(),
+            "labels": tab.locator(".spro-town").count(),
+            "at8": at8,
+            "at10": at10,
+            "clicks": tab.evaluate("window.__clicks"),
+        }
+
+    got, errors, outside = _open(tmp_path, chromium_path, present.map_html(finish(m)), script)
+    assert errors == [] and outside == []
+    assert got["deps"] == 12
+    assert sorted(c.split("spro-dep-")[1].split()[0] for c in got["dep_classes"]) == sorted(
+        ctx.departments
+    )
+    assert got["outlines"] == 1 and got["outline_len"] > 10_000
+    assert got["interactive"] == 1  # only the site: the context takes no mouse event
+    assert got["labels"] == len(ctx.towns) == 43
+    prefectures = {t.name for t in ctx.towns if t.prefecture}
+    assert set(got["at8"]) == prefectures  # region view: prefectures only
+    assert {"Lyon", "Villeurbanne", "Vénissieux"} <= set(got["at10"])  # zoomed in: all
+    assert got["clicks"] == 1
+
+
+def test_home_map_town_labels_over_the_choropleth_offline(tmp_path, chromium_path):
+    from analysis.communes import load_communes
+    from analysis.coverage import compute_coverage
+    from analysis.inputs import load_sites
+    from analysis.models import active_road_model
+    from analysis.profiles import load_profiles
+
+    communes = load_communes()
+    sites = load_sites()
+    result = compute_coverage(
+        active_road_model(communes), sites, communes, load_profiles()["job_seekers"],
+        threshold_min=30.0,
+    )  # fmt: skip
+    # a town name that is HTML: shown as text
+    result.communes.loc[result.communes["insee"] == "15014", "nom"] = "<b>Aurillac</b>"
+    m = present.coverage_map(result, present.web_base(communes), basemap="none")
+
+    def script(tab):
+        return {
+            "deps": tab.locator('path[stroke="#37474f"]').count(),
+            "labels": tab.locator(".spro-town span").all_text_contents(),
+            "bold": tab.locator(".spro-town b").count(),
+            "pane_z": tab.evaluate(
+                "getComputedStyle(document.querySelector('.leaflet-sproTowns-pane')).zIndex"
+            ),
+        }
+
+    got, errors, outside = _open(
+        tmp_path, chromium_path, present.map_html(m), script, wait=".spro-town span"
+    )
+    assert errors == [] and outside == []
+    assert got["deps"] == 12  # the home map's own department borders
+    assert "Clermont-Ferrand" in got["labels"] and "Lyon" in got["labels"]
+    assert "<b>Aurillac</b>" in got["labels"] and got["bold"] == 0
+    assert int(got["pane_z"]) > 400  # over the choropleth

@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .context import MapContext, add_context, default_context
 from .leaflet import BASEMAPS, esc
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,12 @@ _STATUS_COLOURS = {
 
 
 def base_map(
-    lon: np.ndarray, lat: np.ndarray, *, zoom: int = 8, basemap: str = "none"
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    zoom: int = 8,
+    basemap: str = "none",
+    context: MapContext | bool | None = True,
 ) -> folium.Map:
     """Return a map centred on the given points (the region if none).
 
@@ -54,6 +60,11 @@ def base_map(
         Initial zoom when there is a single point.
     basemap
         A key of :data:`analysis.mapping.BASEMAPS` (``"none"``: no tiles, works offline).
+    context
+        Context layers (:mod:`analysis.present.context`): ``True`` for those of the bundled
+        communes (cached), a :class:`MapContext`, or ``False``. With no base map the
+        department borders, commune outlines and town names are drawn; with one, the
+        borders and the towns are toggles left off and the outlines are left out.
 
     Returns
     -------
@@ -80,6 +91,16 @@ def base_map(
                 [float(lat[ok].max()), float(lon[ok].max())],
             ]
         )
+    if context is True:
+        context = default_context()
+    if context:
+        add_context(m, context, basemap=basemap)
+    return m
+
+
+def finish(m: folium.Map) -> folium.Map:
+    """Add the layer control (last, so that it lists every layer)."""
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m
 
 
@@ -95,7 +116,8 @@ def add_banner(m: folium.Map, title: str, provenance: str, *, estimated: bool) -
         'padding:6px 10px;border:1px solid #888;font:12px sans-serif;max-width:60%">'
         f"<b>{esc(title)}</b><br>{tag}{esc(provenance)}</div>"
     )
-    m.get_root().html.add_child(folium.Element(box))
+    root: Any = m.get_root()  # a folium Figure (typed as a plain Element)
+    root.html.add_child(folium.Element(box))
 
 
 def add_polygons(
@@ -147,6 +169,73 @@ def add_polygons(
             "fillOpacity": opacity,
         },
         tooltip=folium.GeoJsonTooltip(fields=shown, aliases=[fields[k] for k in shown]),
+    ).add_to(m)
+
+
+def add_site_dots(
+    m: folium.Map,
+    sites: pd.DataFrame,
+    *,
+    name: str,
+    colour: str = "#555555",
+    radius: float = 3.5,
+) -> None:
+    """Add sites as small dots, one light layer (the name, network, provenance in a tooltip).
+
+    One GeoJSON layer styled by a JavaScript function: about 150 bytes a site, where a
+    folium ``CircleMarker`` each with its tooltip takes about 800 (hundreds of sites).
+
+    Parameters
+    ----------
+    m
+        The map.
+    sites
+        Rows with ``lon``, ``lat``, ``name``, ``network`` (``provenance`` optional).
+    name
+        Layer name.
+    colour
+        Fill colour.
+    radius
+        Dot radius, pixels.
+    """
+    from .leaflet import StyledGeoJson
+
+    feats = []
+    lons = sites["lon"].to_numpy(float)
+    lats = sites["lat"].to_numpy(float)
+    names = sites["name"].astype(str).to_numpy()
+    nets = sites["network"].astype(str).to_numpy()
+    provs = (
+        sites["provenance"].fillna("").astype(str).to_numpy()
+        if "provenance" in sites
+        else np.full(len(sites), "", object)
+    )
+    for lon, lat, name_, net, prov in zip(lons, lats, names, nets, provs, strict=True):
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        label = esc(f"{name_} ({net}{', ' + str(prov) if prov else ''})")
+        feats.append(
+            {
+                "type": "Feature",
+                # escaped; braces as entities (folium runs scripts through Jinja again)
+                "properties": {"label": label.replace("{", "&#123;").replace("}", "&#125;")},
+                "geometry": {
+                    "type": "Point",
+                    "coordinates": [round(float(lon), 5), round(float(lat), 5)],
+                },
+            }
+        )
+    if not feats:
+        return
+    StyledGeoJson(
+        {"type": "FeatureCollection", "features": feats},
+        js_style=(
+            f'function(f) {{ return {{radius: {float(radius)}, color: "#222222", weight: 0.6, '
+            f'fill: true, fillColor: "{colour}", fillOpacity: 0.7}}; }}'
+        ),
+        marker=folium.CircleMarker(radius=radius),
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+        name=esc(name),
     ).add_to(m)
 
 
@@ -259,7 +348,7 @@ def whatif_map(
     add_banner(
         m, f"What-if: {profile or ''} / {mode or ''}", result.provenance, estimated=result.estimated
     )
-    return m
+    return finish(m)
 
 
 def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
@@ -286,15 +375,7 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
             },
             name="newly covered communes",
         )
-    for _, s in result.existing.iterrows():
-        folium.CircleMarker(
-            location=(float(s["lat"]), float(s["lon"])),
-            radius=3,
-            color="#555555",
-            fill=True,
-            fill_opacity=0.6,
-            tooltip=esc(f"{s['name']} ({s['network']}, {s.get('provenance', '')})"),
-        ).add_to(m)
+    add_site_dots(m, result.existing, name=f"Existing sites ({len(result.existing)})", radius=3)
     for i, (_, p) in enumerate(picks.iterrows()):
         add_point(
             m,
@@ -317,7 +398,7 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)
 
 
 def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
@@ -389,4 +470,4 @@ def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)

@@ -18,7 +18,8 @@ from analysis.planning.candidates import (
     read_candidates_csv,
 )
 from analysis.planning.whatif import WhatIf
-from analysis.present.planner_maps import base_map
+from analysis.present.context import commune_at_click
+from analysis.present.planner_maps import add_site_dots, base_map, finish
 from app import components, loaders, page, widgets
 
 page.setup("labelling what-if")
@@ -91,29 +92,30 @@ with tab_map:
     with c1:
         shown = sites[sites["network"] == net_click]
         fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
-        from analysis.present.planner_maps import add_point
-
-        for _, s in shown.iterrows():
-            add_point(
-                fmap,
-                s["lon"],
-                s["lat"],
-                colour="#555555",
-                radius=4,
-                popup_lines=[f"{s['name']} ({s['network']}, {s['provenance']})"],
-            )
+        add_site_dots(fmap, shown, name=f"Today's {net_click} sites ({len(shown)})", radius=4)
         clicked = components.show_map(
             components.map_payload(
-                present.inline_leaflet(fmap), height=420, returned=("last_clicked",)
+                present.inline_leaflet(finish(fmap)), height=420, returned=("last_clicked",)
             )
         )
         page.caption(
-            f"Grey dots: today's {net_click} sites. Click where the candidate would stand."
+            f"Grey dots: today's {net_click} sites. Click where the candidate would stand: "
+            "the commune under the click fills the commune form."
         )
     last = (clicked or {}).get("last_clicked")
     if last:
-        st.write(f"Clicked: {last['lng']:.5f}, {last['lat']:.5f}")
-        if st.button("Add this point as a candidate", key="wi_add_click"):
+        hit = commune_at_click(communes, last.get("lng"), last.get("lat"))
+        if hit.found:
+            page.info(f"{hit.message} Clicked at {hit.lon:.5f}, {hit.lat:.5f}.")
+            # a new click fills the commune form (later changes in the form are kept)
+            if st.session_state.get("wi_last_click") != (hit.lon, hit.lat):
+                st.session_state["wi_last_click"] = (hit.lon, hit.lat)
+                st.session_state["wi_form_commune"] = f"{hit.name} — {hit.insee}"
+                st.session_state["wi_form_net"] = net_click
+                page.caption("The commune form (next tab) now holds this commune.")
+        else:
+            page.warning(hit.message)
+        if hit.found and st.button("Add this point as a candidate", key="wi_add_click"):
             add_record(
                 {
                     "name": name_click,
