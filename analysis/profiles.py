@@ -18,6 +18,7 @@ Demand per commune (:func:`profile_demand`) is ``share × base`` where ``base`` 
 from __future__ import annotations
 
 import difflib
+import io
 import logging
 import math
 import os
@@ -33,6 +34,7 @@ import pandas as pd
 from . import settings
 from .communes import insee_code
 from .errors import DataMissingError, EmptyProfileError, UnknownNameError, ValidationError
+from .io import decode_text
 from .manifest import verify_input
 from .sites.networks import NETWORKS, SPRO_NETWORKS, canonical_network
 
@@ -329,8 +331,12 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, Profi
             "file laid out like analysis/profiles.toml"
         )
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = decode_text(p.read_bytes(), source=src, legacy=False)
+    except ValidationError as exc:
+        raise ValidationError(f"not a valid TOML file: {exc.detail}", source=src) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"not a valid TOML file ({exc})", source=src) from exc
     table = data.get("profiles")
     if not isinstance(table, Mapping) or not table:
@@ -431,13 +437,26 @@ def _band_factor(bands: Mapping[str, float], communes: pd.DataFrame) -> np.ndarr
     return factor
 
 
+def _read_demand_csv(p: Path) -> pd.DataFrame:
+    """Read a demand CSV, decoded by the one rule of user text files (`decode_text`)."""
+    text = decode_text(p.read_bytes(), source=str(p))
+    try:
+        return pd.read_csv(io.StringIO(text), dtype={"insee": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise ValidationError(
+            f"cannot read the demand file as CSV ({exc}); save it as CSV (UTF-8) with an "
+            "`insee` column",
+            source=str(p),
+        ) from exc
+
+
 def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     """Commune counts from the profile's own CSV."""
     p = Path(str(profile.demand_file))
     if not p.exists():
         raise DataMissingError(f"demand file of profile {profile.key!r} not found: {p}")
     verify_input(p)
-    df = pd.read_csv(p, dtype={"insee": str})
+    df = _read_demand_csv(p)
     col = str(profile.demand_column)
     for needed in ("insee", col):
         if needed not in df.columns:

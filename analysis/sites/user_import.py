@@ -46,7 +46,7 @@ import pandas as pd
 from .. import settings
 from ..communes import insee_code, load_communes
 from ..errors import DataMissingError, UnknownNameError, ValidationError
-from ..io import unchanged_while_read
+from ..io import decode_text, unchanged_while_read
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
 from .normalise import (
     CommuneIndex,
@@ -146,18 +146,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             "commune or address, lon, lat)",
             source=str(path),
         )
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(
-            "cannot read the file as text (neither UTF-8 nor Windows-1252): is it really a "
-            "CSV file? Save it as CSV (UTF-8)",
-            source=str(path),
-        )
+    text = decode_text(data, source=str(path))
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
