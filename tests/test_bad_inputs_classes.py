@@ -198,3 +198,229 @@ def test_enc_08_college_list_in_utf16(tmp_path):
     p = write(tmp_path / "d.csv", text.encode("utf-16-le"))
     with pytest.raises(ValidationError, match=r"UTF-8 text expected.*byte-order mark"):
         read_college_list(p)
+
+
+# =========================================================================== CRS
+# Coordinates in projections other than WGS84 and Lambert-93 (analysis.crs.likely_crs).
+#: Lyon Part-Dieu and Le Puy-en-Velay in degrees (the reference positions).
+LONLAT = [(4.8590, 45.7605), (3.8855, 45.0434)]
+OTHER = {
+    27572: "Lambert II étendu (EPSG:27572)",
+    32631: "UTM zone 31N (EPSG:32631)",
+    3857: "Web Mercator (EPSG:3857)",
+    3946: "Lambert conique conforme CC46 (EPSG:3946)",
+}
+
+
+def projected(epsg: int) -> list[tuple[float, float]]:
+    from pyproj import Transformer
+
+    tr = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    return [tr.transform(lon, lat) for lon, lat in LONLAT]
+
+
+def xy_csv(path: Path, columns: tuple[str, str], points) -> Path:
+    body = "".join(f"Site {k},CIO,{x!r},{y!r}\n" for k, (x, y) in enumerate(points))
+    return write(path, f"name,network,{columns[0]},{columns[1]}\n{body}")
+
+
+def reference_l93(index, tmp_path) -> np.ndarray:
+    p = xy_csv(tmp_path / "ref.csv", ("lon", "lat"), LONLAT)
+    return read_dir(p, index).sites[["x_l93", "y_l93"]].to_numpy(float)
+
+
+def test_crs_01_region_boxes_in_each_projection():
+    """The boxes the guesses rest on, against the region's corners projected by pyproj."""
+    from pyproj import Transformer
+
+    from analysis.crs import KNOWN_CRS, likely_crs, region_box
+
+    codes = [c for c, _ in KNOWN_CRS]
+    assert {"EPSG:2154", "EPSG:27572", "EPSG:32631", "EPSG:3857", "EPSG:3946"} <= set(codes)
+    for code in codes:
+        x0, y0, x1, y1 = region_box(code)
+        tr = Transformer.from_crs("EPSG:4326", code, always_xy=True)
+        for lon, lat in ((2.0, 44.0), (7.3, 46.9), (2.0, 46.9), (7.3, 44.0), *LONLAT):
+            x, y = (lon, lat) if code == "EPSG:4326" else tr.transform(lon, lat)
+            assert x0 <= x <= x1 and y0 <= y <= y1, (code, lon, lat)
+        paris = (2.35, 48.86) if code == "EPSG:4326" else tr.transform(2.35, 48.86)
+        assert not (x0 <= paris[0] <= x1 and y0 <= paris[1] <= y1), code  # a box, not France
+    for epsg, name in OTHER.items():
+        xy = np.array(projected(epsg))
+        found = likely_crs(xy[:, 0], xy[:, 1])
+        assert (f"EPSG:{epsg}", name, False) in found
+        assert "EPSG:2154" not in [c for c, _, _ in found] and "EPSG:4326" not in [
+            c for c, _, _ in found
+        ]
+        assert (f"EPSG:{epsg}", name, True) in likely_crs(xy[:, 1], xy[:, 0])  # swapped
+
+
+@pytest.mark.parametrize("epsg", sorted(OTHER))
+def test_crs_02_other_projection_in_lon_lat_columns(tmp_path, index, epsg):
+    """Were "coordinates are not numbers" for every row (then "no usable row")."""
+    p = xy_csv(tmp_path / "a.csv", ("lon", "lat"), projected(epsg))
+    with pytest.raises(ValidationError) as exc:
+        read_dir(p, index)
+    msg = str(exc.value)
+    assert "hold metres, not degrees" in msg and OTHER[epsg] in msg
+    assert "convert them to longitude/latitude in degrees (WGS84, EPSG:4326)" in msg
+    assert exc.value.rows == [1, 2]
+
+
+@pytest.mark.parametrize("epsg", sorted(OTHER))
+def test_crs_03_other_projection_in_lambert93_columns(tmp_path, index, epsg):
+    """Were "coordinates outside Auvergne-Rhône-Alpes" for every row."""
+    p = xy_csv(tmp_path / "a.csv", ("x_l93", "y_l93"), projected(epsg))
+    with pytest.raises(ValidationError, match=r"columns 'x_l93'/'y_l93' fit") as exc:
+        read_dir(p, index)
+    assert OTHER[epsg] in str(exc.value) and exc.value.rows == [1, 2]
+    # degrees in the Lambert-93 columns: the rename is said
+    p = xy_csv(tmp_path / "b.csv", ("x_l93", "y_l93"), LONLAT)
+    with pytest.raises(ValidationError, match="rename them 'lon' and 'lat'"):
+        read_dir(p, index)
+
+
+@pytest.mark.parametrize("epsg", [2154, 27572])
+def test_crs_04_unnamed_x_y_columns(tmp_path, index, epsg):
+    """Columns x/y: the missing-place message says what they fit (was silent about them)."""
+    p = xy_csv(tmp_path / "a.csv", ("x", "y"), projected(epsg))
+    with pytest.raises(ValidationError, match="missing column") as exc:
+        read_dir(p, index)
+    want = "name them 'x_l93' and 'y_l93'" if epsg == 2154 else OTHER[epsg]
+    assert "columns 'x'/'y' hold coordinates that fit" in str(exc.value) and want in str(exc.value)
+
+
+def test_crs_05_declared_projection_is_converted(tmp_path, index):
+    """A GeoPackage in CC46 and a GeoJSON declaring Lambert II étendu load at the right place."""
+    import geopandas as gpd
+    import shapely
+
+    want = reference_l93(index, tmp_path)
+    for epsg, name in ((3946, "cc46.gpkg"), (32631, "utm.gpkg"), (27572, "l2e.geojson")):
+        pts = [shapely.Point(x, y) for x, y in projected(epsg)]
+        gdf = gpd.GeoDataFrame({"name": ["Site 0", "Site 1"], "network": ["CIO", "CIO"]},
+                               geometry=pts, crs=f"EPSG:{epsg}")  # fmt: skip
+        gdf.to_file(tmp_path / name)
+        got = read_dir(tmp_path / name, index).sites[["x_l93", "y_l93"]].to_numpy(float)
+        np.testing.assert_allclose(got, want, atol=0.5)  # metres
+
+
+def geojson(geoms: list[str], crs: str = "") -> str:
+    feats = ",".join(
+        f'{{"type":"Feature","properties":{{"name":"Site {k}","network":"CIO","commune":'
+        f'"{c}"}},"geometry":{g}}}'
+        for k, (g, c) in enumerate(geoms)
+    )
+    return f'{{"type":"FeatureCollection",{crs}"features":[{feats}]}}'
+
+
+def point(x: float, y: float, *more: float) -> str:
+    coords = ",".join(repr(v) for v in (x, y, *more))
+    return f'{{"type":"Point","coordinates":[{coords}]}}'
+
+
+def test_crs_06_geojson_in_metres_without_a_crs(tmp_path, index):
+    """Was "columns 'lon'/'lat' hold Lambert-93 metres; rename them" (a GeoJSON has none)."""
+    pts = projected(2154)
+    p = write(tmp_path / "a.geojson", geojson([(point(*xy), "") for xy in pts]))
+    with pytest.raises(ValidationError) as exc:
+        read_dir(p, index)
+    msg = str(exc.value)
+    assert "declares no CRS" in msg and "RFC 7946" in msg
+    assert (
+        "these look like Lambert-93 (EPSG:2154) metres; add a crs member or convert to WGS84" in msg
+    )
+    assert "rename" not in msg and exc.value.rows == [1, 2]
+    # the same file with its crs member loads at the reference place
+    crs = '"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::2154"}},'
+    p = write(tmp_path / "b.geojson", geojson([(point(*xy), "") for xy in pts], crs))
+    got = read_dir(p, index).sites[["x_l93", "y_l93"]].to_numpy(float)
+    np.testing.assert_allclose(got, reference_l93(index, tmp_path), atol=0.5)
+
+
+def test_crs_07_geopackage_without_a_crs_in_metres(tmp_path, index):
+    import geopandas as gpd
+    import shapely
+
+    pts = [shapely.Point(x, y) for x, y in projected(27572)]
+    gdf = gpd.GeoDataFrame({"name": ["Site 0", "Site 1"], "network": ["CIO", "CIO"]},
+                           geometry=pts, crs=None)  # fmt: skip
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gdf.to_file(tmp_path / "a.gpkg")
+    want = r"declares no CRS but its coordinates are not degrees: these look like Lambert II"
+    with pytest.raises(ValidationError, match=want) as exc:
+        read_dir(tmp_path / "a.gpkg", index)
+    assert "étendu (EPSG:27572) metres; set the layer's real CRS" in str(exc.value)
+
+
+# =========================================================================== GEOM
+# Geometry types close to points (one rule: analysis.sites.user_import._as_points).
+LYON, PUY = LONLAT
+
+
+def test_geom_01_multipoint_of_one_point_is_that_point(tmp_path, index):
+    """Was "the geometries must be points (found MultiPoint)"."""
+    mp = '{"type":"MultiPoint","coordinates":[[%r,%r]]}'
+    same = '{"type":"MultiPoint","coordinates":[[%r,%r],[%r,%r]]}'
+    p = write(tmp_path / "a.geojson",
+              geojson([(mp % LYON, ""), (same % (*PUY, *PUY), "")]))  # fmt: skip
+    got = read_dir(p, index).sites[["x_l93", "y_l93"]].to_numpy(float)
+    np.testing.assert_allclose(got, reference_l93(index, tmp_path), atol=0.01)
+
+
+def test_geom_02_multipoint_of_several_points_is_refused_with_its_row(tmp_path, index):
+    two = (
+        f'{{"type":"MultiPoint","coordinates":[[{LYON[0]!r},{LYON[1]!r}],[{PUY[0]!r},{PUY[1]!r}]]}}'
+    )
+    p = write(tmp_path / "a.geojson", geojson([(point(*LYON), ""), (two, "")]))
+    with pytest.raises(ValidationError, match=r"found MultiPoint of 2 points.*split it") as exc:
+        read_dir(p, index)
+    assert exc.value.rows == [2]
+
+
+@pytest.mark.parametrize(
+    "geom",
+    [
+        '{"type":"LineString","coordinates":[[4.85,45.76],[4.86,45.77]]}',
+        '{"type":"Polygon","coordinates":[[[4.85,45.76],[4.86,45.76],[4.86,45.77],[4.85,45.76]]]}',
+        '{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[4.85,45.76]}]}',
+    ],
+)
+def test_geom_03_lines_zones_collections_refused_with_their_rows(tmp_path, index, geom):
+    """Refused, never reduced to a representative point; the rows are named (they were not)."""
+    p = write(tmp_path / "a.geojson", geojson([(point(*LYON), ""), (geom, "")]))
+    kind = geom.split('"')[3]
+    with pytest.raises(ValidationError, match=f"must be points \\(found {kind}\\)") as exc:
+        read_dir(p, index)
+    assert exc.value.rows == [2]
+
+
+def test_geom_04_empty_geometries(tmp_path, index):
+    """No position: placed by the commune when given, else left out saying why."""
+    empty = '{"type":"MultiPoint","coordinates":[]}'
+    feats = [(point(*LYON), ""), (empty, "43157"), ("null", ""), (empty, "")]
+    p = write(tmp_path / "a.geojson", geojson(feats))
+    ud = read_dir(p, index)
+    assert ud.sites["name"].tolist() == ["Site 0", "Site 1"]
+    assert ud.sites["insee"].tolist()[1] == "43157"
+    assert ud.sites["position"].tolist() == ["exact", "commune"]
+    assert ud.dropped["row"].tolist() == [3, 4]
+    assert all("its geometry is empty" in r for r in ud.dropped["reason"])
+
+
+def test_geom_05_z_coordinates_are_dropped(tmp_path, index):
+    import geopandas as gpd
+    import shapely
+
+    want = reference_l93(index, tmp_path)
+    p = write(
+        tmp_path / "a.geojson", geojson([(point(*LYON, 170.0), ""), (point(*PUY, 630.0), "")])
+    )
+    np.testing.assert_allclose(read_dir(p, index).sites[["x_l93", "y_l93"]].to_numpy(float), want)
+    gdf = gpd.GeoDataFrame({"name": ["Site 0", "Site 1"], "network": ["CIO", "CIO"]},
+                           geometry=[shapely.Point(*LYON, 170.0), shapely.Point(*PUY, 630.0)],
+                           crs="EPSG:4326")  # fmt: skip
+    gdf.to_file(tmp_path / "z.gpkg")
+    got = read_dir(tmp_path / "z.gpkg", index).sites
+    np.testing.assert_allclose(got[["x_l93", "y_l93"]].to_numpy(float), want)
+    assert not got.geometry.has_z.any()
