@@ -424,3 +424,90 @@ def test_geom_05_z_coordinates_are_dropped(tmp_path, index):
     got = read_dir(tmp_path / "z.gpkg", index).sites
     np.testing.assert_allclose(got[["x_l93", "y_l93"]].to_numpy(float), want)
     assert not got.geometry.has_z.any()
+
+
+# =========================================================================== PVAL
+# Degenerate profile values and profile keys that are not safe folder names.
+def profile_text(key="pupils", demand="", thresholds="{ road = 30, transit = 45, walk = 20 }",
+                 networks='["CIO"]'):  # fmt: skip
+    return (
+        f'[profiles.{key}]\nlabel = "Pupils"\nnetworks = {networks}\n'
+        f"thresholds_min = {thresholds}\n"
+        + (f"[profiles.{key}.demand]\n{demand}" if demand else "")
+    )
+
+
+def profiles_error(tmp_path, capsys, text: str, *needles: str) -> str:
+    p = write(tmp_path / "mine.toml", text)
+    rc, _, err = cli(capsys, "profiles", "--profiles-file", p)
+    return user_error(rc, err, str(p), *needles)
+
+
+@pytest.mark.parametrize("share", ["0", "0.0", "1.5", "-0.2", "nan", "inf", '"10%"'])
+def test_pval_01_degenerate_demand_share(tmp_path, capsys, share):
+    """A share of 0 (and above 1) was accepted: every share of the results was 0/0 = NaN."""
+    profiles_error(tmp_path, capsys, profile_text(demand=f"share = {share}\n"),
+                   "profile 'pupils'", "demand `share`", "above 0 and at most 1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kw", "needles"),
+    [
+        ({"thresholds": "{ road = 0, transit = 45, walk = 20 }"},
+         ("`thresholds_min.road`", "not 0")),
+        ({"thresholds": "{ road = 30, transit = nan, walk = 20 }"}, ("`thresholds_min.transit`",)),
+        ({"networks": "[]"}, ("`networks` must be a non-empty list",)),
+        ({"demand": 'base = "age_bands"\nbands = { share_18_24_shrunk = 0, share_25_39 = 0 }\n'},
+         ("every coefficient of `demand.bands` is 0",)),
+        ({"demand": 'base = "age_bands"\nbands = { share_18_24_shrunk = 2.5 }\n'},
+         ("`demand.bands.share_18_24_shrunk`", "from 0 to 1")),
+    ],
+)  # fmt: skip
+def test_pval_02_degenerate_thresholds_networks_bands(tmp_path, capsys, kw, needles):
+    """One line naming the file, the profile and the field (a 0 threshold lacked the field;
+    all-zero bands were accepted; a coefficient of 2.5 counted 250 % of the band)."""
+    profiles_error(tmp_path, capsys, profile_text(**kw), "profile 'pupils'", *needles)
+
+
+def test_pval_03_demand_file_of_zeros(tmp_path, communes):
+    """Every figure 0: was accepted, and every share of the results was NaN."""
+    from analysis.profiles import Profile, profile_demand
+
+    p = tmp_path / "zeros.csv"
+    pd.DataFrame({"insee": communes["insee"], "jeunes": 0}).to_csv(p, index=False)
+    prof = Profile(key="own", label="Own", networks=("CIO",), thresholds_min={"road": 30.0},
+                   base="file", demand_file=str(p), demand_column="jeunes")  # fmt: skip
+    with pytest.raises(ValidationError, match=r"every figure of column 'jeunes' is 0: profile "
+                       r"'own' would count nobody") as exc:  # fmt: skip
+        profile_demand(prof, communes)
+    assert str(p) in str(exc.value)
+    # one commune with somebody is a valid (if small) demand
+    pd.DataFrame({"insee": communes["insee"], "jeunes": [5] + [0] * (len(communes) - 1)}).to_csv(
+        p, index=False
+    )
+    assert profile_demand(prof, communes).sum() == 5
+
+
+UNSAFE_KEYS = ['"../x"', '"a/b"', '"a\\\\b"', "CON", "lpt1", '"a b"', '"élèves"', "x" * 65,
+               '""', "all", "_x"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
+def test_pval_04_profile_key_that_is_no_safe_folder_name(tmp_path, capsys, key):
+    """Were accepted; `--out X --profile a b` writes into X/<key>, and the default folder
+    starts with the key (RUN-12 refused only path characters, and only there)."""
+    line = profiles_error(tmp_path, capsys, profile_text(key=key),
+                          "profile key", "a profile key names output folders")  # fmt: skip
+    assert "ASCII letters, digits, '-' and '_'" in line
+
+
+@pytest.mark.parametrize("key", ["CON", "élèves", "x" * 65, "a b"])
+def test_pval_05_library_profile_key_and_the_default_folder(tmp_path, monkeypatch, key):
+    """A Profile built in code never reaches load_profiles: the default folder applies the rule."""
+    from analysis import settings
+    from analysis.runs import default_out_dir
+
+    monkeypatch.setattr(settings, "output_dir", tmp_path / "outputs")
+    with pytest.raises(ValidationError, match="cannot name an output folder"):
+        default_out_dir(key, "road", 30)
+    assert default_out_dir("young_16-25", "road", 30) == tmp_path / "outputs/young_16-25_road_30min"
