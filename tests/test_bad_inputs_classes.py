@@ -8,6 +8,7 @@ output folder) of docs/bad_inputs.md. Every file is written in ``tmp_path``.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -511,3 +512,76 @@ def test_pval_05_library_profile_key_and_the_default_folder(tmp_path, monkeypatc
     with pytest.raises(ValidationError, match="cannot name an output folder"):
         default_out_dir(key, "road", 30)
     assert default_out_dir("young_16-25", "road", 30) == tmp_path / "outputs/young_16-25_road_30min"
+
+
+# =========================================================================== OUT
+# Output folders (`--out`, analysis.cli.out_folder_problem): refused before anything is loaded.
+COMMANDS = [
+    ("coverage", "--profile", "job_seekers"),
+    ("site-permanences", "--network", "CIO", "--k", "1"),
+    ("whatif", "--remove", "x"),
+]
+
+
+def refused(capsys, command, out, *needles):
+    rc, _, err = cli(capsys, *command, "--out", out)
+    return user_error(rc, err, "argument --out", *needles)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_out_01_root_of_the_file_system(capsys, command):
+    """As root (this container) a coverage run wrote communes.csv & co. into /."""
+    before = sorted(p.name for p in Path("/").iterdir())
+    refused(capsys, command, "/", "'/' is the root of the file system", "outputs/my_run")
+    refused(capsys, command, "/tmp/..", "is the root of the file system")
+    assert sorted(p.name for p in Path("/").iterdir()) == before
+
+
+def test_out_02_project_folder_its_source_and_the_data_folders(tmp_path, capsys, monkeypatch):
+    from analysis import settings
+
+    project = Path(settings.project_dir).resolve()
+    command = COMMANDS[0]
+    refused(capsys, command, project, "is the project's own folder", "would mix")
+    monkeypatch.chdir(project)
+    refused(capsys, command, ".", "'.' is the project's own folder")
+    refused(capsys, command, "analysis/out", "lies in the tool's source")
+    refused(capsys, command, project / "data" / "raw" / "x", "lies in the raw data folder")
+    assert not (project / "analysis" / "out").exists()
+    assert not (project / "data" / "raw" / "x").exists()
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    monkeypatch.setattr(settings, "shared_data_dir", mirror)
+    refused(capsys, command, mirror / "results", "lies in the shared data mirror", "never writes")
+    assert list(mirror.iterdir()) == []
+    assert out_ok(tmp_path / "results") and out_ok(project / "outputs" / "x")
+
+
+def out_ok(path) -> bool:
+    from analysis.cli import out_folder_problem
+
+    return out_folder_problem(str(path)) is None
+
+
+def test_out_03_home_folder(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    refused(capsys, COMMANDS[0], home, "is your home folder")
+    refused(capsys, COMMANDS[0], "~", "is your home folder")
+    assert out_ok(home / "spro")
+
+
+@pytest.mark.parametrize("name", ["a\tb", "runs\nold", "x\x01"])
+def test_out_04_control_characters(tmp_path, capsys, name):
+    """GDAL drops tabs and line breaks from paths: the run went to its end, then the
+    GeoPackage write failed with a DataSourceError traceback."""
+    refused(capsys, COMMANDS[0], tmp_path / name, "holds a control character")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write everywhere")
+def test_out_05_folder_that_cannot_be_written(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    refused(capsys, COMMANDS[0], locked / "out", "cannot be written in (permission denied)")
