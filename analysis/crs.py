@@ -184,3 +184,22 @@ def describe_crs(found: list[tuple[str, str, bool]]) -> str:
     return " or ".join(
         f"{name}{' with the two columns swapped' if sw else ''}" for _, name, sw in found
     )
+
+
+def position_hint(lon: float, lat: float) -> str:
+    """Say what a lon/lat position outside the region probably is, in parentheses, or "".
+
+    Degrees swapped ("(lon/lat swapped?)"), metres of a known projection (named, see
+    :func:`likely_crs`), or values that are no degrees at all.
+    """
+    found = likely_crs(np.array([lon]), np.array([lat]), share=1.0)
+    if any(code == "EPSG:4326" and swapped for code, _, swapped in found):
+        return "(lon/lat swapped?)"
+    if found and found[0][0] != "EPSG:4326":
+        return (
+            f"(these are metres of {describe_crs(found)}, not degrees: give lon and lat in "
+            "degrees, WGS84 EPSG:4326)"
+        )
+    if abs(lon) > 180 or abs(lat) > 90:
+        return "(lon and lat must be degrees, WGS84 EPSG:4326)"
+    return "(lon/lat swapped?)" if abs(lon) > abs(lat) else ""  # France: lat > lon

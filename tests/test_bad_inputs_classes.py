@@ -354,6 +354,30 @@ def test_crs_07_geopackage_without_a_crs_in_metres(tmp_path, index):
     assert "étendu (EPSG:27572) metres; set the layer's real CRS" in str(exc.value)
 
 
+def test_crs_08_candidate_point_or_base_in_metres(communes):
+    """A candidate, a `whatif --point` or a caravane base in metres: was "lies outside the
+    region (lon/lat swapped?)", which sent the user to swap two numbers of metres."""
+    from analysis.planning.candidates import make_candidate
+    from analysis.planning.caravane import resolve_base
+
+    for epsg in (2154, *sorted(OTHER)):
+        x, y = projected(epsg)[0]
+        name = "Lambert-93 (EPSG:2154)" if epsg == 2154 else OTHER[epsg]
+        rec = {"name": "Forum", "network": "Mission Locale", "lon": x, "lat": y}
+        with pytest.raises(ValidationError, match="lies outside the region") as exc:
+            make_candidate(rec, communes)
+        assert f"these are metres of {name}, not degrees" in str(exc.value)
+        assert "swapped" not in str(exc.value)
+        with pytest.raises(ValidationError, match="lies outside Auvergne-Rhône-Alpes") as exc:
+            resolve_base((x, y), communes)
+        assert f"these are metres of {name}" in str(exc.value)
+    lon, lat = LONLAT[0]
+    with pytest.raises(ValidationError, match=r"lies outside the region \(lon/lat swapped\?\)"):
+        make_candidate({"name": "F", "network": "CIO", "lon": lat, "lat": lon}, communes)
+    with pytest.raises(ValidationError, match=r"outside the region$"):  # Paris: no guess
+        make_candidate({"name": "F", "network": "CIO", "lon": 2.35, "lat": 48.86}, communes)
+
+
 # =========================================================================== GEOM
 # Geometry types close to points (one rule: analysis.sites.user_import._as_points).
 LYON, PUY = LONLAT

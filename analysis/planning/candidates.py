@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..crs import to_l93, to_lonlat
+from ..crs import position_hint, to_l93, to_lonlat
 from ..errors import SproError, UnknownNameError, ValidationError
 from ..io import decode_text
 from . import common
@@ -155,7 +155,7 @@ def make_candidate(
         if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
             raise ValidationError(
                 f"candidate {name!r} at ({lon:.5f}, {lat:.5f}) lies outside the region "
-                "(lon/lat swapped?)",
+                f"{position_hint(lon, lat)}".rstrip(),
                 source=source,
                 rows=rows,
             )
