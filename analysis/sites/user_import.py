@@ -1,9 +1,12 @@
 """A user's own directory export: reading, validation, and merging into the bundled one.
 
-Accepted files: CSV (UTF-8 or Windows-1252, separated by ``,`` ``;`` or tab), GeoJSON and
-GeoPackage (point geometries). A GeoPackage with several layers is read from its only point
-layer (the others are named in the messages) or from the layer asked for (``layer=``,
-``--layer``); several point layers and no choice are refused with the list of layers.
+Accepted files: CSV (UTF-8, UTF-16 or UTF-32 with a byte-order mark, or Windows-1252,
+separated by ``,`` ``;`` or tab: :func:`analysis.io.decode_text`), GeoJSON and GeoPackage
+(points; a MultiPoint of one point is that point; Z is dropped; in a declared CRS, converted;
+metres without a CRS are refused with the likely projection, :func:`analysis.crs.likely_crs`).
+A GeoPackage with several layers is read from its only point layer (the others are named in
+the messages) or from the layer asked for (``layer=``, ``--layer``); several point layers
+and no choice are refused with the list of layers.
 Columns (case and accents do not matter):
 
 - ``name`` and ``network`` (required; network names or aliases of
@@ -18,7 +21,8 @@ Problems that concern the whole file stop the import with a
 file, a file that is not text, missing or misnamed columns (with the likely rename), two
 columns with the same name, unknown network names
 (:class:`~analysis.errors.UnknownNameError` listing the known ones), a non-SPRO network,
-duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees. Problems of
+duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees, coordinates
+of another projection (named), geometries that are not points (rows named). Problems of
 single rows leave the row out and are reported (good rows still load): no name,
 coordinates outside the region or not numbers, unknown or ambiguous commune, no place at
 all. The user's file is only ever read.
@@ -235,10 +239,10 @@ def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
     if geom is not None and len(geom):
         geom, empty = _as_points(geom, path)
     if geom is not None and len(geom) and geom.notna().any():
+        if geom.crs is None or geom.crs.is_geographic:  # read as degrees: are they?
+            _check_degrees(geom, path, declared=geom.crs is not None)
         if geom.crs is not None and geom.crs.to_epsg() != 4326:
             geom = geom.to_crs(settings.geographic_crs)
-        else:
-            _check_degrees(geom, path, declared=geom.crs is not None)
         xs = [f"{p.x!r}" if p is not None and not p.is_empty else "" for p in geom]
         ys = [f"{p.y!r}" if p is not None and not p.is_empty else "" for p in geom]
         keys = {_col_key(c) for c in df.columns}
@@ -300,7 +304,11 @@ def _check_degrees(geom: gpd.GeoSeries, path: Path, *, declared: bool) -> None:
     xs = np.array([geom.iat[k].x for k in off])
     ys = np.array([geom.iat[k].y for k in off])
     found = likely_crs(xs, ys)
-    looks = f"these look like {describe_crs(found)} metres" if found else "no projection known"
+    looks = (
+        f"these look like {describe_crs(found)} metres"
+        if found
+        else "they fit none of the projections tried (Lambert-93, Lambert II, UTM, CC zones…)"
+    )
     if path.suffix.lower() in (".geojson", ".json"):
         why = (
             "the coordinates are not degrees, but the file declares no CRS (GeoJSON "
@@ -308,7 +316,7 @@ def _check_degrees(geom: gpd.GeoSeries, path: Path, *, declared: bool) -> None:
             f"RFC 7946): {looks}; add a crs member or convert to WGS84"
         )
     else:
-        said = "declares WGS84 (EPSG:4326)" if declared else "declares no CRS"
+        said = "declares geographic coordinates" if declared else "declares no CRS"
         why = (
             f"the layer {said} but its coordinates are not degrees: {looks}; set the layer's "
             "real CRS (QGIS: Layer > Set CRS of Layer) or convert it to WGS84"
