@@ -201,6 +201,33 @@ def test_enc_08_college_list_in_utf16(tmp_path):
         read_college_list(p)
 
 
+def test_enc_09_gtfs_member_in_utf16(tmp_path):
+    """A stops.txt saved as "Unicode text" was "not a readable CSV file: 'utf-8' codec …"."""
+    import shutil
+
+    from analysis.transit.gtfs import read_gtfs
+
+    tiny = Path(__file__).parent / "data" / "gtfs_tiny"
+    text = (tiny / "stops.txt").read_text(encoding="utf-8").replace("Alpha", "Élan")
+
+    def feed(name: str, data: bytes) -> Path:
+        out = tmp_path / name
+        shutil.copytree(tiny, out)
+        (out / "stops.txt").write_bytes(data)
+        return out
+
+    want = read_gtfs(feed("utf8", text.encode())).stops
+    got = read_gtfs(feed("utf16", b"\xff\xfe" + text.encode("utf-16-le"))).stops
+    assert got["stop_name"].tolist() == want["stop_name"].tolist()
+    assert "Élan" in got["stop_name"].tolist()
+    with pytest.raises(ValidationError, match=r"stops\.txt: not a readable CSV file: the file "
+                       "looks like UTF-16 text without a byte-order mark"):  # fmt: skip
+        read_gtfs(feed("nobom", text.encode("utf-16-le")))
+    with pytest.raises(ValidationError, match=r"stops\.txt: not a readable CSV file: not UTF-8 "
+                       r"text \(line \d+ has the byte 0xC9"):  # fmt: skip
+        read_gtfs(feed("latin1", text.encode("latin-1")))
+
+
 # =========================================================================== CRS
 # Coordinates in projections other than WGS84 and Lambert-93 (analysis.crs.likely_crs).
 #: Lyon Part-Dieu and Le Puy-en-Velay in degrees (the reference positions).
