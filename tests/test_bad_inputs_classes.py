@@ -420,6 +420,25 @@ def test_geom_01_multipoint_of_one_point_is_that_point(tmp_path, index):
     np.testing.assert_allclose(got, reference_l93(index, tmp_path), atol=0.01)
 
 
+def test_geom_06_multipoint_layer_is_the_point_layer_of_a_geopackage(tmp_path, index):
+    """A GeoPackage with a MultiPoint layer and a Polygon layer: the MultiPoint one is read."""
+    import geopandas as gpd
+    import shapely
+
+    sites = gpd.GeoDataFrame(
+        {"name": ["Site 0", "Site 1"], "network": ["CIO", "CIO"]},
+        geometry=[shapely.MultiPoint([LYON]), shapely.MultiPoint([PUY])], crs="EPSG:4326",
+    )  # fmt: skip
+    zones = gpd.GeoDataFrame({"z": [1]}, geometry=[shapely.box(4.8, 45.7, 4.9, 45.8)], crs=4326)
+    p = tmp_path / "a.gpkg"
+    sites.to_file(p, layer="sites")
+    zones.to_file(p, layer="zones")
+    ud = read_dir(p, index)
+    np.testing.assert_allclose(ud.sites[["x_l93", "y_l93"]].to_numpy(float),
+                               reference_l93(index, tmp_path), atol=0.01)  # fmt: skip
+    assert any("read layer 'sites', the only point layer" in m for m in ud.messages)
+
+
 def test_geom_02_multipoint_of_several_points_is_refused_with_its_row(tmp_path, index):
     two = (
         f'{{"type":"MultiPoint","coordinates":[[{LYON[0]!r},{LYON[1]!r}],[{PUY[0]!r},{PUY[1]!r}]]}}'

@@ -171,7 +171,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _is_point_type(kind: object) -> bool:
     """Whether an OGR layer geometry type is a point type (Point, 3D Point, MultiPoint...)."""
-    return isinstance(kind, str) and kind.replace("3D ", "").split(" ")[0] in (
+    base = kind.replace("3D ", "").replace("Measured ", "") if isinstance(kind, str) else ""
+    return base.split(" ")[0] in (
         "Point",
         "MultiPoint",
     )
