@@ -523,10 +523,12 @@ def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
         rows = (np.flatnonzero(codes.duplicated(keep=False).to_numpy()) + 1).tolist()
         raise ValidationError("duplicate insee codes", source=str(p), rows=rows)
     values = pd.to_numeric(df[col], errors="coerce")
-    bad = values.isna() | (values < 0)
+    bad = ~np.isfinite(values.to_numpy(float)) | (values < 0).to_numpy()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        raise ValidationError(f"{col} must be a non-negative number", source=str(p), rows=rows)
+        rows = (np.flatnonzero(bad) + 1).tolist()
+        raise ValidationError(
+            f"{col} must be a non-negative number (not inf)", source=str(p), rows=rows
+        )
     if len(values) and not (values > 0).any():
         raise ValidationError(
             f"every figure of column {col!r} is 0: profile {profile.key!r} would count nobody "

@@ -557,6 +557,13 @@ def test_pval_03_demand_file_of_zeros(tmp_path, communes):
         p, index=False
     )
     assert profile_demand(prof, communes).sum() == 5
+    # an infinite count (read by pandas from "inf") was accepted: every share NaN
+    pd.DataFrame(
+        {"insee": communes["insee"], "jeunes": ["inf"] + [1] * (len(communes) - 1)}
+    ).to_csv(p, index=False)
+    with pytest.raises(ValidationError, match=r"jeunes must be a non-negative number") as exc:
+        profile_demand(prof, communes)
+    assert exc.value.rows == [1]
 
 
 UNSAFE_KEYS = ['"../x"', '"a/b"', '"a\\\\b"', "CON", "lpt1", '"a b"', '"élèves"', "x" * 65,
