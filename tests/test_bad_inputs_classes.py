@@ -308,6 +308,16 @@ def test_crs_03_other_projection_in_lambert93_columns(tmp_path, index, epsg):
         read_dir(p, index)
 
 
+def test_crs_09_lambert93_with_the_columns_swapped(tmp_path, index):
+    """y before x in x_l93/y_l93 (or in lon/lat): was "outside Auvergne-Rhône-Alpes" per row."""
+    swapped = [(y, x) for x, y in projected(2154)]
+    for cols in (("x_l93", "y_l93"), ("lon", "lat")):
+        p = xy_csv(tmp_path / f"{cols[0]}.csv", cols, swapped)
+        with pytest.raises(ValidationError, match="with the two columns swapped") as exc:
+            read_dir(p, index)
+        assert "swap the two columns (x, the easting, is the smaller number)" in str(exc.value)
+
+
 @pytest.mark.parametrize("epsg", [2154, 27572])
 def test_crs_04_unnamed_x_y_columns(tmp_path, index, epsg):
     """Columns x/y: the missing-place message says what they fit (was silent about them)."""

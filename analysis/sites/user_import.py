@@ -461,9 +461,14 @@ def _projection_problem(
     if code == settings.geographic_crs and not swapped:
         fix = "rename them 'lon' and 'lat'"
     elif code == settings.geographic_crs:
-        fix = "swap them and name them 'lon' and 'lat'"
+        fix = "swap the two columns (the longitude, 2 to 7.3, first) and name them 'lon' and 'lat'"
+    elif code == settings.projected_crs and not swapped:
+        fix = "name them 'x_l93' and 'y_l93'"
     elif code == settings.projected_crs:
-        fix = "name them 'x_l93' and 'y_l93'" + (" (swapped: x is the smaller)" if swapped else "")
+        fix = (
+            "swap the two columns (x, the easting, is the smaller number) and name them "
+            "'x_l93' and 'y_l93'"
+        )
     else:
         fix = _CONVERT
     said = ", not what their names say" if named else ""
