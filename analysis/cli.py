@@ -16,7 +16,7 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn, TextIO
 
 from . import settings
 from .errors import EmptyProfileError, SproError, UnknownNameError, ValidationError
@@ -394,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Print the library's warnings on the *current* ``sys.stderr`` as ``warning: ...``."""
 
     def __init__(self) -> None:
@@ -402,12 +402,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setLevel(logging.WARNING)
         self.setFormatter(logging.Formatter("warning: %(message)s"))
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: Any) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

@@ -33,6 +33,7 @@ import shapely
 from . import settings
 from .crs import to_l93
 from .errors import DataMissingError, ValidationError
+from .territory import load_commune_classes
 
 logger = logging.getLogger(__name__)
 
@@ -143,14 +144,33 @@ def load_communes(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFram
     return _cache[key].copy()
 
 
+#: The official classes of a commune the territory files do not list: "unknown".
+UNKNOWN_CLASSES: dict[str, object] = {
+    "density7": 0,
+    "density7_label": "unknown",
+    "frr": False,
+    "frr_code": 0,
+    "aav_category": 0,
+}
+
+
+def with_class_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` with the official-class columns, "unknown" where it lacks them.
+
+    :func:`load_communes` joins the real classes; a commune table built otherwise (a test
+    region, a caller's own table) gets :data:`UNKNOWN_CLASSES`, so every summary by
+    density level or FRR zone says "unknown" rather than failing.
+    """
+    missing = {c: v for c, v in UNKNOWN_CLASSES.items() if c not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
 def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Join INSEE's density level, the FRR zoning and the AAV category by commune code.
 
     Communes the territory files do not list (or every commune, when the files are not in
     the mirror: logged) get density level 0, ``frr`` false and category 0 — "unknown".
     """
-    from .territory import load_commune_classes  # territory reads the mirror via manifest
-
     try:
         classes = load_commune_classes()
     except DataMissingError as exc:
@@ -158,11 +178,7 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         classes = None
     codes = gdf["insee"].astype(str)
     if classes is None:
-        gdf["density7"] = 0
-        gdf["density7_label"] = "unknown"
-        gdf["frr"] = False
-        gdf["frr_code"] = 0
-        gdf["aav_category"] = 0
+        gdf = with_class_columns(gdf)
     else:
         c = classes.reindex(codes)
         gdf["density7"] = c["density7"].fillna(0).astype("int64").to_numpy()
@@ -214,8 +230,8 @@ def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:
         rows = (np.flatnonzero((~deg3.isin(list(URBAN_CLASSES))).to_numpy()) + 1).tolist()
         raise ValidationError("deg3 must be 1, 2 or 3", source=src, rows=rows)
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
-        rows = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
-        raise ValidationError("communes without a polygon", source=src, rows=rows.tolist())
+        bad = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
+        raise ValidationError("communes without a polygon", source=src, rows=bad.tolist())
     if bundled and (len(gdf) != EXPECTED_COMMUNES or int(pop.sum()) != EXPECTED_POPULATION):
         raise ValidationError(
             f"expected {EXPECTED_COMMUNES:,} communes and {EXPECTED_POPULATION:,} inhabitants, "

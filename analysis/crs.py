@@ -8,6 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+from numpy.typing import ArrayLike
 from pyproj import Transformer
 
 from . import settings
@@ -32,7 +33,7 @@ def transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def to_l93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_l93(lon: ArrayLike, lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Project longitudes/latitudes (EPSG:4326) to Lambert-93 (EPSG:2154).
 
     Parameters
@@ -50,7 +51,7 @@ def to_l93(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_lonlat(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Lambert-93 metres to longitude/latitude degrees.
 
     Parameters
@@ -93,8 +94,10 @@ def polygons_l93(frame: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """
     key = id(frame)
     hit = _PROJECTED.get(key)
-    if hit is not None and hit[0]() is frame and len(hit[1]) == len(frame):
-        return hit[1]
+    if hit is not None:
+        ref, cached = hit
+        if len(cached.index) == len(frame.index) and ref() is frame:
+            return cached
     geoms = frame.geometry.to_crs(settings.projected_crs)
     geoms.sindex  # noqa: B018 - build the spatial index once, with the projection
     for k in [k for k, (ref, _) in _PROJECTED.items() if ref() is None]:

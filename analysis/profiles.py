@@ -12,7 +12,15 @@ Demand per commune (:func:`profile_demand`) is ``share × base`` where ``base`` 
   age bands of ``../shared/data/population_grid/communes_84_age_shares_filosofi2021.csv``;
 - ``"pop_15_64"``: ``pop_mun ×`` the share aged 15-64 (3/7 of 11-17, 18-24, 25-39, 40-54,
   55-64);
-- ``"file"``: a column of a CSV keyed by ``insee`` (commune-level figures of your own).
+- ``"file"``: a column of a CSV keyed by ``insee`` (commune-level figures of your own);
+- ``"dares_job_seekers"``: job seekers A, B, C at the end of 2024, the DARES count where
+  it exists (Ain, Allier, Ardèche: ``official``), elsewhere a model scaled to the real
+  totals (``estimated``; :mod:`analysis.demand`);
+- ``"drees_pch_actp"``: PCH + ACTP disability-allowance recipients per department (DREES
+  2019) spread within each department by age group (:mod:`analysis.demand`).
+
+:func:`profile_demand_status` says, commune by commune, whether the figure is a count
+(``official``) or an estimate.
 """
 
 from __future__ import annotations
@@ -51,7 +59,16 @@ REQUIRED_MODES: tuple[str, ...] = ("road", "transit", "walk")
 KNOWN_MODES: tuple[str, ...] = ("road", "transit", "walk", "best")
 
 #: Demand bases.
-DEMAND_BASES: tuple[str, ...] = ("pop_mun", "age_bands", "pop_15_64", "file")
+DEMAND_BASES: tuple[str, ...] = (
+    "pop_mun", "age_bands", "pop_15_64", "file", "dares_job_seekers", "drees_pch_actp",
+)  # fmt: skip
+
+#: Bases computed by :mod:`analysis.demand` from the mirror's ``demand/`` files.
+MIRROR_DEMAND_BASES: tuple[str, ...] = ("dares_job_seekers", "drees_pch_actp")
+
+#: Demand statuses: a count, an estimate, or counts in some communes and estimates in the
+#: others (``mixed``; :func:`profile_demand_status` gives each commune's).
+DEMAND_STATUSES: tuple[str, ...] = ("official", "estimated", "mixed")
 
 #: Age-band shares making up the population aged 15-64.
 POP_15_64_BANDS: dict[str, float] = {
@@ -98,7 +115,8 @@ class Profile:
     demand_file, demand_column
         For ``file``: a CSV with an ``insee`` column and the count column.
     demand_status
-        ``official`` (a count) or ``estimated`` (a rate applied to a base).
+        ``official`` (a count), ``estimated`` (a rate applied to a base) or ``mixed``
+        (counts where they exist, estimates elsewhere).
     demand_source
         Where the figures come from.
     description
@@ -125,7 +143,7 @@ class Profile:
 
     @property
     def estimated(self) -> bool:
-        """Whether the demand is an estimate (a rate applied to a base)."""
+        """Whether the demand is an estimate, at least in part (not ``official``)."""
         return self.demand_status != "official"
 
     def threshold(self, mode: str) -> float:
@@ -330,8 +348,8 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
         demand_file = str(fpath if fpath.is_absolute() else (folder / fpath))
         demand_column = str(dem["column"])
     status = dem.get("status", "estimated")
-    if status not in ("official", "estimated"):
-        raise UnknownNameError("demand status", status, ("official", "estimated"), source=src)
+    if status not in DEMAND_STATUSES:
+        raise UnknownNameError("demand status", status, DEMAND_STATUSES, source=src)
     return Profile(
         key=key,
         label=label.strip(),
@@ -594,9 +612,38 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
         out = pop * _band_factor(POP_15_64_BANDS, communes)
     elif base == "file":
         out = _file_demand(profile, communes)
+    elif base in MIRROR_DEMAND_BASES:
+        from .demand import commune_demand  # demand reads the age shares from here: a cycle
+
+        out = commune_demand(base, communes["insee"])[0]
     else:
         raise UnknownNameError("demand base", base, DEMAND_BASES)
     return np.asarray(out * float(profile.share), dtype=float)
+
+
+def profile_demand_status(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
+    """Return, per commune, whether the profile's demand there is ``official`` or ``estimated``.
+
+    Parameters
+    ----------
+    profile
+        The public.
+    communes
+        Communes (``insee``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One string per row of ``communes``: the commune's own status for a ``mixed`` base
+        (``dares_job_seekers``: ``official`` where DARES counts exist), the profile's status
+        otherwise.
+    """
+    if profile.base in MIRROR_DEMAND_BASES:
+        from .demand import commune_demand
+
+        return commune_demand(profile.base, communes["insee"])[1].astype(object)
+    status = "estimated" if profile.demand_status == "mixed" else profile.demand_status
+    return np.full(len(communes), status, dtype=object)
 
 
 def eligible_sites(

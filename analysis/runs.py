@@ -11,9 +11,11 @@ import geopandas as gpd
 from . import settings
 from .access import check_minutes
 from .access import threshold_min as threshold_for
+from .communes import load_communes
 from .coverage import CoverageResult, compute_coverage
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
-from .inputs import load_sites
+from .inputs import load_models, load_sites
+from .models import MODES, ROAD_CHOICES
 from .present.outputs import write_output_set
 from .present.sets import check_coverage_outputs, coverage_output_set
 from .profiles import Profile, get_profile, key_problem, load_profiles
@@ -126,10 +128,6 @@ def run_coverage(
     result : CoverageResult
     files : dict of str to pathlib.Path
     """
-    from .communes import load_communes
-    from .inputs import load_models
-    from .models import MODES, ROAD_CHOICES
-
     # Check the cheap arguments before loading anything.
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mode = model.mode if model is not None else mode

@@ -172,10 +172,11 @@ def load_commune_classes(*, shared_dir: str | Path | None = None) -> pd.DataFram
     return _classes_cached(root).copy()
 
 
-def is_rural(density7: pd.Series | int) -> pd.Series | bool:
-    """Whether a density level is rural in INSEE's sense (levels 5-7)."""
-    if isinstance(density7, pd.Series):
-        return density7.isin(RURAL_DENSITY_LEVELS)
+def is_rural(density7: int) -> bool:
+    """Whether a density level is rural in INSEE's sense (levels 5-7).
+
+    For a column, ``series.isin(RURAL_DENSITY_LEVELS)`` is the same rule.
+    """
     return int(density7) in RURAL_DENSITY_LEVELS
 
 

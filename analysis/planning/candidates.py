@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..crs import position_hint, to_l93, to_lonlat
-from ..errors import SproError, UnknownNameError, ValidationError
+from ..errors import UnknownNameError, ValidationError
 from ..io import decode_text
 from . import common
 
@@ -138,7 +138,7 @@ def make_candidate(
         raise ValidationError(f"candidate {name!r} has no network", source=source, rows=rows)
     try:
         network = common.canonical_network(net_in)
-    except SproError as exc:
+    except ValidationError as exc:
         raise type(exc)(*_err_args(exc), source=source, rows=rows) from None
     spro = common.spro_networks()
     if network not in spro:
@@ -159,8 +159,8 @@ def make_candidate(
                 source=source,
                 rows=rows,
             )
-        x, y = to_l93(lon, lat)
-        x, y = float(x), float(y)
+        xa, ya = to_l93(lon, lat)
+        x, y = float(xa), float(ya)
         position = "exact"
         # The commune it stands in, for display.
         d2 = (communes["x_l93"].to_numpy(float) - x) ** 2 + (
@@ -205,10 +205,8 @@ def make_candidate(
     }
 
 
-def _err_args(exc: SproError) -> tuple[Any, ...]:
+def _err_args(exc: ValidationError) -> tuple[Any, ...]:
     """Return the constructor arguments to re-raise an error with a source and rows."""
-    from ..errors import UnknownNameError
-
     if isinstance(exc, UnknownNameError):
         return (exc.kind, exc.name, exc.valid)
     return (getattr(exc, "detail", str(exc)),)

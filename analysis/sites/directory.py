@@ -21,9 +21,9 @@ through :func:`~.merge.merge_user_directory` (both re-exported here).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..cache import cache_key, load_or_build
 from ..communes import communes_path, load_communes
 from ..crs import to_lonlat
 from ..errors import DataMissingError
-from ..io import verify_checksum, write_with_checksum
 from ..manifest import file_digest, verify_input
 from .dedupe import merge_duplicates
 from .merge import merge_user_directory
@@ -319,40 +319,34 @@ def read_source_raw(path: Path) -> pd.DataFrame:
 
 
 def _inputs_key(folder: Path, files: list[str]) -> str:
-    h = hashlib.sha256(CACHE_VERSION.encode())
+    parts: list[bytes | str] = [CACHE_VERSION]
     for name in files:
-        h.update(name.encode())
         # verified against the manifest; digests cached by size and mtime (a stat per run)
         path = folder / name
-        h.update((verify_input(path, mirror=folder.parent) or file_digest(path)).encode())
-    h.update(file_digest(communes_path()).encode())
-    for py in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(py.read_bytes())
-    h.update(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
-    return h.hexdigest()[:16]
+        parts += [name, verify_input(path, mirror=folder.parent) or file_digest(path)]
+    parts.append(file_digest(communes_path()))
+    parts += [py.read_bytes() for py in sorted(Path(__file__).parent.glob("*.py"))]
+    parts.append(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
+    return cache_key(*parts, size=8)
 
 
-def _cached(kind: str, key: str, build: object) -> gpd.GeoDataFrame:
+def _cached(kind: str, key: str, build: Callable[[], gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     """Read ``<processed>/<kind>_<key>.parquet`` if valid, else build and write it."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:  # pragma: no cover - no cache without pyarrow
-        return build()  # type: ignore[operator]
+        return build()
     path = Path(settings.processed_data_dir) / f"{kind}_{key}.parquet"
-    if verify_checksum(path):
-        try:
-            return gpd.read_parquet(path)
-        except Exception as exc:  # a corrupt cache is rebuilt, never trusted
-            logger.warning("cached %s unreadable (%s); rebuilding", path, exc)
-    gdf = build()  # type: ignore[operator]
-    try:
-        write_with_checksum(path, lambda tmp: gdf.to_parquet(tmp, index=False))
-        for old in path.parent.glob(f"{kind}_*.parquet"):
-            if old != path:
-                old.unlink(missing_ok=True)
-                old.with_name(old.name + ".sha256").unlink(missing_ok=True)
-    except OSError as exc:  # read-only checkout: work without cache
-        logger.info("could not cache %s (%s)", path, exc)
+    gdf = load_or_build(
+        path,
+        build=build,
+        read=gpd.read_parquet,
+        write=lambda tmp, g: g.to_parquet(tmp, index=False),
+        what=kind.replace("_", " "),
+        log=logger,
+        unreadable=(Exception,),  # a corrupt parquet raises pyarrow's own errors
+        prune=f"{kind}_*.parquet",
+    )
     return gdf
 
 

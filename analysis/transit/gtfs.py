@@ -884,8 +884,8 @@ def _read_stops(src: _FeedSource, notes: list[str]) -> pd.DataFrame:
     label = src.label("stops.txt")
     stops = src.read("stops.txt")
     _check_unique(stops["stop_id"], source=label, column="stop_id")
-    lat = pd.to_numeric(stops["stop_lat"].str.strip().replace("", np.nan), errors="coerce")
-    lon = pd.to_numeric(stops["stop_lon"].str.strip().replace("", np.nan), errors="coerce")
+    lat = pd.to_numeric(stops["stop_lat"].str.strip(), errors="coerce")  # "" -> NaN
+    lon = pd.to_numeric(stops["stop_lon"].str.strip(), errors="coerce")
     garbage = (lat.isna() & (stops["stop_lat"].str.strip() != "")) | (
         lon.isna() & (stops["stop_lon"].str.strip() != "")
     )
