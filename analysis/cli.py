@@ -11,7 +11,6 @@ import argparse
 import importlib
 import logging
 import math
-import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import NoReturn, TextIO
 
 from . import settings
 from .errors import EmptyProfileError, SproError, UnknownNameError, ValidationError
+from .io import out_folder_problem
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -227,55 +227,8 @@ def sites_merge(args: argparse.Namespace) -> str:
     return how
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
-def out_folder_problem(text: str) -> str | None:
-    """Say why ``text`` cannot be an output folder, or ``None``: the one rule of ``--out``.
-
-    Refused: an empty name, a control character (tab, NUL, line break), the root of the
-    file system, the user's home folder, the project's own folder (its files would mix with
-    the outputs) and its source, the shared data mirror and ``data/raw`` (never written), an
-    existing file, and a folder that cannot be written in (the nearest existing one).
-    """
-    if not text.strip():
-        return "the output folder is empty; give a folder name (or leave --out out for the default)"
-    if any(ch < " " or ch == "\x7f" for ch in text):
-        return (
-            f"{text!r} holds a control character (a tab, a line break…), which GDAL drops "
-            "from paths (the GeoPackage would go elsewhere); give a folder name without one"
-        )
-    own = "give a folder of its own, e.g. --out outputs/my_run (or leave --out out for the default)"
-    path = Path(text).expanduser().resolve()
-    project = Path(settings.project_dir).resolve()
-    if path == Path(path.anchor):
-        return f"{text!r} is the root of the file system; {own}"
-    if path == Path.home().resolve():
-        return f"{text!r} is your home folder; {own}"
-    if path == project:
-        return (
-            f"{text!r} is the project's own folder ({project}), whose files would mix with "
-            f"the outputs; {own}"
-        )
-    for folder, what in (
-        (project / "analysis", "the tool's source"),
-        (project / "app", "the app's source"),
-        (Path(settings.raw_data_dir).resolve(), "the raw data folder"),
-        (Path(settings.shared_data_dir).resolve(), "the shared data mirror"),
-    ):
-        if _inside(path, folder):
-            return f"{text!r} lies in {what} ({folder}), which the tool never writes; {own}"
-    if path.exists() and not path.is_dir():
-        return f"{text!r} is a file, not a folder; give an output folder with --out"
-    existing = next((p for p in (path, *path.parents) if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        return f"{text!r}: {existing} cannot be written in (permission denied); {own}"
-    return None
-
-
 def output_folder(text: str) -> Path:
-    """Parse an ``--out`` folder (an ``argparse`` type): see :func:`out_folder_problem`."""
+    """Parse an ``--out`` folder (an ``argparse`` type): :func:`analysis.io.out_folder_problem`."""
     why = out_folder_problem(text)
     if why:
         raise argparse.ArgumentTypeError(why)

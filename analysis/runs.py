@@ -15,6 +15,7 @@ from .communes import load_communes
 from .coverage import CoverageResult, compute_coverage
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
 from .inputs import load_models, load_sites
+from .io import out_folder_problem
 from .models import MODES, ROAD_CHOICES
 from .present.outputs import write_output_set
 from .present.sets import check_coverage_outputs, coverage_output_set
@@ -148,6 +149,9 @@ def run_coverage(
             sites_merge=sites_merge,
         )
     if out_dir is not None:  # refuse to overwrite before the work, not after it
+        why = out_folder_problem(str(out_dir))
+        if why:
+            raise ValidationError(why)
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
     if sites is None:

@@ -602,7 +602,7 @@ def test_pval_05_library_profile_key_and_the_default_folder(tmp_path, monkeypatc
 
 
 # =========================================================================== OUT
-# Output folders (`--out`, analysis.cli.out_folder_problem): refused before anything is loaded.
+# Output folders (`--out`, analysis.io.out_folder_problem): refused before anything is loaded.
 COMMANDS = [
     ("coverage", "--profile", "job_seekers"),
     ("site-permanences", "--network", "CIO", "--k", "1"),
@@ -622,6 +622,14 @@ def test_out_01_root_of_the_file_system(capsys, command):
     refused(capsys, command, "/", "'/' is the root of the file system", "outputs/my_run")
     refused(capsys, command, "/tmp/..", "is the root of the file system")
     assert sorted(p.name for p in Path("/").iterdir()) == before
+
+
+def test_out_06_library_run_into_the_root():
+    """`run_coverage(out_dir="/")` applies the same rule, before anything is loaded."""
+    from analysis.runs import run_coverage
+
+    with pytest.raises(ValidationError, match="is the root of the file system"):
+        run_coverage("pupils", out_dir="/", communes=None)
 
 
 def test_out_02_project_folder_its_source_and_the_data_folders(tmp_path, capsys, monkeypatch):
@@ -645,7 +653,7 @@ def test_out_02_project_folder_its_source_and_the_data_folders(tmp_path, capsys,
 
 
 def out_ok(path) -> bool:
-    from analysis.cli import out_folder_problem
+    from analysis.io import out_folder_problem
 
     return out_folder_problem(str(path)) is None
 
