@@ -112,6 +112,10 @@ def test_enc_03_latin9_directory(tmp_path, index):
     same = "name,network,commune\nCIO Évian-les-Bains à côté,CIO,43157\n"
     ud = read_dir(write(tmp_path / "b.csv", same.encode("iso8859-15")), index)
     assert ud.sites["name"].tolist() == ["CIO Évian-les-Bains à côté"]
+    # a real Windows-1252 file with ´ for an apostrophe is not taken for Latin-9
+    cp = "name,network,commune\nCIO L´Arbresle – Cœur,CIO,43157\n"
+    ud = read_dir(write(tmp_path / "c.csv", cp.encode("cp1252")), index)
+    assert ud.sites["name"].tolist() == ["CIO L´Arbresle – Cœur"]
 
 
 def test_enc_04_mac_roman_directory(tmp_path, index):
