@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import access
-from ..crs import to_l93, to_lonlat
+from ..crs import position_hint, to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
 from ..present.documents import caravane_programme
@@ -303,8 +303,9 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
         ) from None
     if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
         raise ValidationError(
-            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes; choose a base "
-            "in the region"
+            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes "
+            f"{position_hint(lon, lat)}".rstrip()
+            + "; choose a base in the region"
         )
     xa, ya = to_l93(lon, lat)
     x, y = float(xa), float(ya)

@@ -1,9 +1,12 @@
 """A user's own directory export: reading, validation, and merging into the bundled one.
 
-Accepted files: CSV (UTF-8 or Windows-1252, separated by ``,`` ``;`` or tab), GeoJSON and
-GeoPackage (point geometries). A GeoPackage with several layers is read from its only point
-layer (the others are named in the messages) or from the layer asked for (``layer=``,
-``--layer``); several point layers and no choice are refused with the list of layers.
+Accepted files: CSV (UTF-8, UTF-16 or UTF-32 with a byte-order mark, or Windows-1252,
+separated by ``,`` ``;`` or tab: :func:`analysis.io.decode_text`), GeoJSON and GeoPackage
+(points; a MultiPoint of one point is that point; Z is dropped; in a declared CRS, converted;
+metres without a CRS are refused with the likely projection, :func:`analysis.crs.likely_crs`).
+A GeoPackage with several layers is read from its only point layer (the others are named in
+the messages) or from the layer asked for (``layer=``, ``--layer``); several point layers
+and no choice are refused with the list of layers.
 Columns (case and accents do not matter):
 
 - ``name`` and ``network`` (required; network names or aliases of
@@ -18,7 +21,8 @@ Problems that concern the whole file stop the import with a
 file, a file that is not text, missing or misnamed columns (with the likely rename), two
 columns with the same name, unknown network names
 (:class:`~analysis.errors.UnknownNameError` listing the known ones), a non-SPRO network,
-duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees. Problems of
+duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees, coordinates
+of another projection (named), geometries that are not points (rows named). Problems of
 single rows leave the row out and are reported (good rows still load): no name,
 coordinates outside the region or not numbers, unknown or ambiguous commune, no place at
 all. The user's file is only ever read.
@@ -45,8 +49,9 @@ import pandas as pd
 
 from .. import settings
 from ..communes import insee_code, load_communes
+from ..crs import describe_crs, likely_crs
 from ..errors import DataMissingError, UnknownNameError, ValidationError
-from ..io import unchanged_while_read
+from ..io import decode_text, unchanged_while_read
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
 from .normalise import (
     CommuneIndex,
@@ -146,18 +151,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             "commune or address, lon, lat)",
             source=str(path),
         )
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(
-            "cannot read the file as text (neither UTF-8 nor Windows-1252): is it really a "
-            "CSV file? Save it as CSV (UTF-8)",
-            source=str(path),
-        )
+    text = decode_text(data, source=str(path))
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
@@ -176,8 +170,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _is_point_type(kind: object) -> bool:
-    """Whether an OGR layer geometry type is a point type (``Point``, ``Point Z``...)."""
-    return isinstance(kind, str) and kind.replace("3D ", "").split(" ")[0] == "Point"
+    """Whether an OGR layer geometry type is a point type (Point, 3D Point, MultiPoint...)."""
+    base = kind.replace("3D ", "").replace("Measured ", "") if isinstance(kind, str) else ""
+    return base.split(" ")[0] in (
+        "Point",
+        "MultiPoint",
+    )
 
 
 def _layer_list(layers: Any) -> str:
@@ -238,14 +236,12 @@ def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore")).astype(object)
     df = df.where(pd.notna(df), "").astype(str)
     geom = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else None
+    empty: list[int] = []
+    if geom is not None and len(geom):
+        geom, empty = _as_points(geom, path)
     if geom is not None and len(geom) and geom.notna().any():
-        kinds = set(geom.dropna().geom_type)
-        if not kinds <= {"Point"}:
-            raise ValidationError(
-                f"the geometries must be points (found {', '.join(sorted(kinds))}); export "
-                "one point per site",
-                source=str(path),
-            )
+        if geom.crs is None or geom.crs.is_geographic:  # read as degrees: are they?
+            _check_degrees(geom, path, declared=geom.crs is not None)
         if geom.crs is not None and geom.crs.to_epsg() != 4326:
             geom = geom.to_crs(settings.geographic_crs)
         xs = [f"{p.x!r}" if p is not None and not p.is_empty else "" for p in geom]
@@ -254,8 +250,79 @@ def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
         if not keys & set(COLUMN_NAMES["lon"]):
             df["lon"] = xs
             df["lat"] = ys
+    df.attrs["empty_geometry_rows"] = empty
     df.attrs["notes"] = notes
     return df
+
+
+def _as_points(geom: gpd.GeoSeries, path: Path) -> tuple[gpd.GeoSeries, list[int]]:
+    """Points from the file's geometries: the one rule for geometry types close to points.
+
+    A Point (with or without Z, which is dropped) is taken; a MultiPoint of one point (or of
+    one point repeated) is that point; a missing or empty geometry is no position (the row
+    may still be placed by its commune or address: its 1-based row is returned). Anything
+    else is refused with its rows: a MultiPoint of several points is several sites, and a
+    line or a zone has no one door (a representative point would place the site wrongly).
+    """
+    import shapely
+
+    out: list[Any] = []
+    empty: list[int] = []
+    bad: dict[str, list[int]] = {}
+    for k, g in enumerate(geom):
+        if g is None or g.is_empty:
+            out.append(None)
+            empty.append(k + 1)
+        elif g.geom_type == "Point":
+            out.append(shapely.Point(g.x, g.y))
+        elif g.geom_type == "MultiPoint":
+            pts = {(p.x, p.y) for p in g.geoms if not p.is_empty}
+            if len(pts) == 1:
+                out.append(shapely.Point(*pts.pop()))
+            else:
+                bad.setdefault(f"MultiPoint of {len(pts)} points", []).append(k + 1)
+                out.append(None)
+        else:
+            bad.setdefault(g.geom_type, []).append(k + 1)
+            out.append(None)
+    if bad:
+        rows = sorted(r for rs in bad.values() for r in rs)
+        raise ValidationError(
+            f"the geometries must be points (found {', '.join(sorted(bad))}); export one point "
+            "per site (a multi-point of several points is several sites: split it; a line or "
+            "a zone has no one position: take the site's entrance)",
+            source=str(path),
+            rows=rows,
+        )
+    return gpd.GeoSeries(out, index=geom.index, crs=geom.crs), empty
+
+
+def _check_degrees(geom: gpd.GeoSeries, path: Path, *, declared: bool) -> None:
+    """Refuse points read as degrees (no CRS, or WGS84 by default) that are not degrees."""
+    off = [k for k, p in enumerate(geom) if p is not None and (abs(p.x) > 180 or abs(p.y) > 90)]
+    if not off:
+        return
+    xs = np.array([geom.iat[k].x for k in off])
+    ys = np.array([geom.iat[k].y for k in off])
+    found = likely_crs(xs, ys)
+    looks = (
+        f"these look like {describe_crs(found)} metres"
+        if found
+        else "they fit none of the projections tried (Lambert-93, Lambert II, UTM, CC zones…)"
+    )
+    if path.suffix.lower() in (".geojson", ".json"):
+        why = (
+            "the coordinates are not degrees, but the file declares no CRS (GeoJSON "
+            "coordinates are WGS84 longitude/latitude unless a crs member says otherwise, "
+            f"RFC 7946): {looks}; add a crs member or convert to WGS84"
+        )
+    else:
+        said = "declares geographic coordinates" if declared else "declares no CRS"
+        why = (
+            f"the layer {said} but its coordinates are not degrees: {looks}; set the layer's "
+            "real CRS (QGIS: Layer > Set CRS of Layer) or convert it to WGS84"
+        )
+    raise ValidationError(why, source=str(path), rows=[k + 1 for k in off])
 
 
 def _read_any(path: Path, layer: str | None = None) -> pd.DataFrame:
@@ -335,6 +402,16 @@ def _map_columns(df: pd.DataFrame, src: str) -> dict[str, str]:
             if "commune" in missing
             else ""
         )
+        for cx, cy in _XY_PAIRS:
+            if "commune" in missing and cx in by_key and cy in by_key:
+                head = df.head(2000)
+                problem = _projection_problem(
+                    [_number(v) for v in head[by_key[cx]]], [_number(v) for v in head[by_key[cy]]],
+                    f"columns {by_key[cx]!r}/{by_key[cy]!r} hold coordinates that", named=False,
+                )  # fmt: skip
+                if problem:
+                    hints.append(problem)
+                break
         raise ValidationError(
             f"missing column(s) {what}{extra}; the file has "
             f"{', '.join(repr(str(c)) for c in df.columns)}"
@@ -364,6 +441,43 @@ def _in_bbox(lon: float, lat: float) -> bool:
 
 def _is_l93(x: float, y: float) -> bool:
     return _L93_X[0] <= x <= _L93_X[1] and _L93_Y[0] <= y <= _L93_Y[1]
+
+
+_CONVERT = (
+    "convert them to longitude/latitude in degrees (WGS84, EPSG:4326) in columns 'lon'/'lat', "
+    "or to Lambert-93 in columns 'x_l93'/'y_l93' (a GeoPackage or GeoJSON that declares its "
+    "CRS is converted by the tool)"
+)
+
+
+def _projection_problem(
+    xs: Iterable[float], ys: Iterable[float], what: str, *, named: bool = True
+) -> str | None:
+    """Say which projection coordinates that are not what their columns claim fit, if any."""
+    found = likely_crs(np.asarray(list(xs), float), np.asarray(list(ys), float))
+    if not found:
+        return None
+    code, _, swapped = found[0]
+    if code == settings.geographic_crs and not swapped:
+        fix = "rename them 'lon' and 'lat'"
+    elif code == settings.geographic_crs:
+        fix = "swap the two columns (the longitude, 2 to 7.3, first) and name them 'lon' and 'lat'"
+    elif code == settings.projected_crs and not swapped:
+        fix = "name them 'x_l93' and 'y_l93'"
+    elif code == settings.projected_crs:
+        fix = (
+            "swap the two columns (x, the easting, is the smaller number) and name them "
+            "'x_l93' and 'y_l93'"
+        )
+    else:
+        fix = _CONVERT
+    said = ", not what their names say" if named else ""
+    return f"{what} fit {describe_crs(found)}{said}; {fix}"
+
+
+#: Column pairs that hold coordinates of an unnamed system (checked when no place is found).
+_XY_PAIRS = (("x", "y"), ("coord_x", "coord_y"), ("x_coord", "y_coord"), ("xcoord", "ycoord"),
+             ("coordx", "coordy"), ("easting", "northing"), ("est", "nord"))  # fmt: skip
 
 
 def read_user_directory(
@@ -404,6 +518,7 @@ def read_user_directory(
     src = str(p)
     df = _read_any(p, layer)
     notes = list(df.attrs.get("notes", []))
+    empty_geometry = set(df.attrs.get("empty_geometry_rows", []))
     cols = _map_columns(df, src)
 
     def col(name: str) -> list[str]:
@@ -459,18 +574,28 @@ def read_user_directory(
     x = np.full(len(df), np.nan)
     y = np.full(len(df), np.nan)
     bad_number: list[int] = []
+    bad_degrees: list[int] = []
     if "x_l93" in cols:
         xs = [_number(v) for v in col("x_l93")]
         ys = [_number(v) for v in col("y_l93")]
+        off: list[int] = []
         for k, (a, b) in enumerate(zip(xs, ys, strict=True)):
             if a == -math.inf or b == -math.inf:
                 bad_number.append(k + 1)
             elif math.isfinite(a) and math.isfinite(b):
                 x[k], y[k] = a, b
+                if not _is_l93(a, b):
+                    off.append(k)
+        problem = off and _projection_problem(
+            [xs[k] for k in off], [ys[k] for k in off],
+            f"the values of columns {cols['x_l93']!r}/{cols['y_l93']!r}",
+        )  # fmt: skip
+        if problem:
+            raise ValidationError(problem, source=src, rows=[k + 1 for k in off])
     if "lon" in cols:
         lons = [_number(v) for v in col("lon")]
         lats = [_number(v) for v in col("lat")]
-        swapped, l93 = [], []
+        swapped, l93, metres = [], [], []
         for k, (lo, la) in enumerate(zip(lons, lats, strict=True)):
             if lo == -math.inf or la == -math.inf:
                 bad_number.append(k + 1)
@@ -485,7 +610,14 @@ def read_user_directory(
                 xx, yy = project(np.array([lo]), np.array([la]))
                 x[k], y[k] = float(xx[0]), float(yy[0])
             else:
-                bad_number.append(k + 1)
+                metres.append(k)
+        problem = metres and _projection_problem(
+            [lons[k] for k in metres], [lats[k] for k in metres],
+            f"columns {cols['lon']!r}/{cols['lat']!r} hold metres, not degrees: they",
+        )  # fmt: skip
+        if problem:
+            raise ValidationError(problem, source=src, rows=[k + 1 for k in metres])
+        bad_degrees = [k + 1 for k in metres]
         if l93:
             raise ValidationError(
                 f"columns {cols['lon']!r}/{cols['lat']!r} hold Lambert-93 metres (EPSG:2154), "
@@ -522,6 +654,9 @@ def read_user_directory(
             continue
         if k + 1 in bad_number:
             drop(k, "coordinates are not numbers")
+            continue
+        if k + 1 in bad_degrees:
+            drop(k, "coordinates are not degrees (longitude -180 to 180, latitude -90 to 90)")
             continue
         flags: list[str] = []
         has_xy = bool(np.isfinite(x[k]))
@@ -574,7 +709,8 @@ def read_user_directory(
                 if res is not None:
                     flags.append("commune_from_postcode")
             if res is None:
-                drop(k, "no place: give a commune (INSEE code or name), or lon/lat")
+                why = " (its geometry is empty)" if k + 1 in empty_geometry else ""
+                drop(k, f"no place{why}: give a commune (INSEE code or name), or lon/lat")
                 continue
         position = "commune"
         if has_xy:
