@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import present
+from analysis import present, settings
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.candidates import (
@@ -79,8 +79,23 @@ tab_map, tab_form, tab_csv, tab_close = st.tabs(
 )
 
 
+def room_for(n: int) -> bool:
+    """Whether ``n`` more candidates fit under the page's limit (says so when not)."""
+    have = len(st.session_state["wi_candidates"])
+    cap = settings.whatif_page_max_candidates
+    if have + n <= cap:
+        return True
+    page.error(
+        f"This page evaluates at most {cap:,} candidates at once: you have {have:,} and are "
+        f"adding {n:,}. Clear the list or split the file; for a whole call use the batch "
+        "mode, `spro-access label-reports --candidates FILE --out DIR`, which takes any number."
+    )
+    return False
+
+
 def add_record(rec: dict) -> None:
-    st.session_state["wi_candidates"].append(rec)
+    if room_for(1):
+        st.session_state["wi_candidates"].append(rec)
 
 
 with tab_map:
@@ -173,6 +188,8 @@ def load_csv(data: bytes) -> None:
         page.error(str(exc))
         return
     show_messages(load.messages())
+    if not room_for(len(load.candidates)):
+        return
     for rec in load.candidates.drop(columns="geometry").to_dict("records"):
         add_record({k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")})
     page.success(f"{len(load.candidates)} candidate(s) loaded")
