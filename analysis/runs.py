@@ -9,7 +9,7 @@ from typing import Any
 import geopandas as gpd
 
 from . import settings
-from .access import check_minutes
+from .access import AccessModel, check_minutes
 from .access import threshold_min as threshold_for
 from .communes import load_communes
 from .coverage import CoverageResult, compute_coverage
@@ -91,7 +91,7 @@ def run_coverage(
     verbose: bool = False,
     communes: gpd.GeoDataFrame | None = None,
     sites: gpd.GeoDataFrame | None = None,
-    model: Any | None = None,
+    model: AccessModel | None = None,
 ) -> tuple[CoverageResult, dict[str, Path]]:
     """Compute one profile's coverage and write it to files.
 
@@ -180,7 +180,7 @@ def run_coverage(
 
 
 def all_profiles(
-    model: Any,
+    model: AccessModel,
     sites: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
     *,

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import access
+from ..access import AccessModel
 from ..crs import position_hint, to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
@@ -325,7 +326,7 @@ class _Times:
     """Driving times between the base and candidate stops, computed on demand."""
 
     def __init__(
-        self, model: Any, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
+        self, model: RoadModel, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
     ) -> None:
         self.model = model
         self.nodes = nodes  # node of each point (0 = base, 1.. = candidates)
@@ -372,7 +373,7 @@ class _Times:
 
 
 def plan_caravane(
-    model: Any,
+    model: AccessModel,
     sites: pd.DataFrame,
     communes: gpd.GeoDataFrame,
     *,
@@ -381,7 +382,7 @@ def plan_caravane(
     stop_min: float,
     max_drive_min: float,
     profile: str,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     reach_min: float = 20.0,
     underserved_min: float | None = None,
     day_start: str = "09:00",

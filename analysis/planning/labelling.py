@@ -36,6 +36,7 @@ import pandas as pd
 from .. import access
 from ..errors import OverwriteRefusedError, ValidationError
 from ..present.outputs import OutputSet
+from . import common
 from .whatif import WhatIf, WhatIfResult
 
 logger = logging.getLogger(__name__)
@@ -310,12 +311,12 @@ def open_data_sites(sites: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate_call(
-    models: Any,
+    models: common.ModelsArg,
     sites: pd.DataFrame,
     communes: gpd.GeoDataFrame,
     candidates: pd.DataFrame,
     *,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     thresholds_min: float | Mapping[str, float] | None = None,
     only_profiles: Sequence[str] | None = None,
     session: WhatIf | None = None,
