@@ -195,3 +195,50 @@ def test_site_dots_show_escaped_tooltips_offline(tmp_path, chromium_path):
     assert errors == [] and outside == []
     assert got["n"] == 2  # the site without a position is left out
     assert got["tip"] == "<i>Dot</i> & co (APEC, real)" and got["italic"] == 0
+
+
+def test_streamlit_payload_of_the_what_if_click_map_draws_the_context(tmp_path, chromium_path):
+    """The app sends streamlit-folium's renamed script (map_div…): the context must follow."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from analysis.present.planner_maps import add_site_dots, finish
+    from app import components
+
+    sites = pd.DataFrame(
+        {"lon": [4.6, 5.2], "lat": [45.6, 45.9], "name": ["A", "B"], "network": ["APEC"] * 2}
+    )
+    m = base_map(sites["lon"], sites["lat"], basemap="none")
+    add_site_dots(m, sites, name="Today's APEC sites")
+    p = components.map_payload(
+        present.inline_leaflet(finish(m)), height=420, returned=("last_clicked",)
+    )
+    assert "fallback" not in p
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        + "".join(f'<link rel="stylesheet" href="{h}"/>' for h in p["css_links"])
+        + "".join(f'<script src="{s}"></script>' for s in p["js_links"])
+        + p["header"]
+        + "</head><body>"
+        + p["html"]
+        + '<div id="map_div"></div>'  # the component's front end makes this div
+        + "<script>"
+        + p["script"]
+        + "</script></body></html>"
+    )
+
+    def script(tab):
+        return {
+            "deps": tab.locator("path.spro-dep").count(),
+            "labels": tab.locator(".spro-town").count(),
+            "dots": tab.locator("path.leaflet-interactive").count(),
+        }
+
+    got, errors, outside = _open(tmp_path, chromium_path, page, script)
+    assert errors == [] and outside == []
+    assert got == {"deps": 12, "labels": 43, "dots": 2}
