@@ -70,6 +70,7 @@ def load_or_build(
     what: str,
     log: logging.Logger | None = None,
     unreadable: tuple[type[BaseException], ...] = UNREADABLE,
+    prune: str | None = None,
 ) -> T:
     """Return the cached value at ``path`` if it verifies and reads, else build and cache it.
 
@@ -89,6 +90,10 @@ def load_or_build(
         The caller's logger (the messages come from the module that owns the cache).
     unreadable
         Exceptions of ``read`` that mean "damaged file: rebuild" (others propagate).
+    prune
+        A glob (in the cache's folder) of the files of *other* keys of this cache, removed
+        with their sidecars once the new file is in place (``"mainroads_*.npz"``), so that
+        stale caches do not pile up.
 
     Returns
     -------
@@ -109,9 +114,28 @@ def load_or_build(
         path.parent.mkdir(parents=True, exist_ok=True)
         write_with_checksum(path, lambda tmp: write(tmp, value))
         log.info("%s cached in %s", what, path)
+        if prune is not None:
+            remove_other_keys(path, prune)
     except OSError as exc:  # a read-only folder only costs the rebuild next time
         log.warning("could not cache the %s in %s: %s", what, path.parent, exc)
     return value
+
+
+def remove_other_keys(path: Path, pattern: str) -> int:
+    """Remove the files matching ``pattern`` beside ``path`` (not ``path``), with sidecars.
+
+    Returns
+    -------
+    int
+        How many files were removed.
+    """
+    n = 0
+    for old in path.parent.glob(pattern):
+        if old != path and not old.name.endswith(".sha256"):
+            old.unlink(missing_ok=True)
+            old.with_name(old.name + ".sha256").unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 def save_npz(tmp: Path, arrays: Mapping[str, np.ndarray]) -> None:

@@ -19,6 +19,7 @@ from typing import NoReturn, TextIO
 
 from . import settings
 from .errors import EmptyProfileError, SproError, UnknownNameError, ValidationError
+from .io import out_folder_problem
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -227,11 +228,10 @@ def sites_merge(args: argparse.Namespace) -> str:
 
 
 def output_folder(text: str) -> Path:
-    """Parse an ``--out`` folder: a non-empty path (an ``argparse`` type)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "the output folder is empty; give a folder name (or leave --out out for the default)"
-        )
+    """Parse an ``--out`` folder (an ``argparse`` type): :func:`analysis.io.out_folder_problem`."""
+    why = out_folder_problem(text)
+    if why:
+        raise argparse.ArgumentTypeError(why)
     return Path(text)
 
 

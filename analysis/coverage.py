@@ -31,7 +31,7 @@ from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
 from .communes import with_class_columns
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
-from .profiles import Profile
+from .profiles import Profile, profile_demand_status
 from .stats import weighted_quantile
 from .territory import RURAL_DENSITY_LEVELS
 
@@ -164,7 +164,9 @@ class CoverageResult:
         key = GROUPINGS[by]
         groups = [("Auvergne-Rhône-Alpes", df)] if key is None else df.groupby(key, sort=True)
         rows = []
+        statuses = []  # each group's demand: official, estimated, or mixed if both
         for name, g_all in groups:
+            statuses.append(_demand_status_of(g_all, self.profile))
             assessed = g_all["assessed"].to_numpy(bool)
             g = g_all[assessed]
             d = g["demand"].to_numpy(float)
@@ -192,7 +194,7 @@ class CoverageResult:
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = self.times_are
-        out["demand_is"] = "estimated" if self.profile.estimated else "official"
+        out["demand_is"] = statuses
         out["sites_modelled"] = self.modelled_sites
         return out
 
@@ -322,6 +324,14 @@ def _open_data_times(model: AccessModel, base: AccessPass) -> np.ndarray:
     return np.where(base.assessed, np.asarray(ans.time_s, dtype=float), np.inf)
 
 
+def _demand_status_of(group: pd.DataFrame, profile: Profile) -> str:
+    """``official``/``estimated`` if every commune of the group says so, else ``mixed``."""
+    if "demand_is" not in group.columns:
+        return profile.demand_status
+    seen = set(group["demand_is"].astype(str))
+    return seen.pop() if len(seen) == 1 else "mixed"
+
+
 def compute_coverage(
     model: AccessModel,
     sites: gpd.GeoDataFrame,
@@ -413,7 +423,7 @@ def compute_coverage(
     out["mode"] = mode
     out["threshold_min"] = threshold_min
     out["times_are"] = times_are
-    out["demand_is"] = "estimated" if profile.estimated else "official"
+    out["demand_is"] = profile_demand_status(profile, communes)  # the commune's own
     out["model"] = model.label
 
     has = base.site >= 0

@@ -501,7 +501,7 @@ def test_prof_09_missing_walk_threshold(tmp_path):
 
 def test_prof_10_negative_demand_share(tmp_path):
     p = profile_file(tmp_path, toml(extra="[profiles.pupils.demand]\nshare = -0.5\n"))
-    with pytest.raises(ValidationError, match="share` must be a non-negative number"):
+    with pytest.raises(ValidationError, match="share` must be a number above 0 and at most 1"):
         load_prof(p)
 
 

@@ -158,7 +158,12 @@ def base_state(tmp_path_factory):
     load_bundled_directory()
     model = load_or_build_estimated_network(communes)
     folder = tmp_path_factory.mktemp("processed")
+    from analysis.estimated_network import EstimatedNetworkParams, inputs_key
+
+    current = f"estimated_network_{inputs_key(communes, EstimatedNetworkParams())}.npz"
     for p in Path(settings.processed_data_dir).iterdir():
+        if p.name.startswith("estimated_network_") and p.name != current:
+            continue  # a cache of other inputs or parameters: not this state's network
         if p.name.startswith(BASE_PREFIXES) and p.suffix in (".npz", ".parquet"):
             if verify_checksum(p):
                 shutil.copy2(p, folder / p.name)

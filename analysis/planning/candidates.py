@@ -24,8 +24,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..crs import to_l93, to_lonlat
+from ..crs import position_hint, to_l93, to_lonlat
 from ..errors import UnknownNameError, ValidationError
+from ..io import decode_text
 from . import common
 
 logger = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def make_candidate(
         if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
             raise ValidationError(
                 f"candidate {name!r} at ({lon:.5f}, {lat:.5f}) lies outside the region "
-                "(lon/lat swapped?)",
+                f"{position_hint(lon, lat)}".rstrip(),
                 source=source,
                 rows=rows,
             )
@@ -296,10 +297,17 @@ def read_candidates_csv(
                 raw = f.read()
         else:
             raw = path.read()
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw).lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(raw, bytes):
+            text = decode_text(raw, source=source, legacy=False)
+        else:
+            text = str(raw).lstrip("\ufeff")
+    except OSError as exc:
         raise ValidationError(
             f"cannot read the candidates file (UTF-8 CSV expected): {exc}", source=source
+        ) from None
+    except ValidationError as exc:
+        raise ValidationError(
+            f"cannot read the candidates file (UTF-8 CSV expected): {exc.detail}", source=source
         ) from None
     header = text.split("\n", 1)[0]
     if not header.strip():

@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from .. import access
-from ..crs import to_l93, to_lonlat
+from ..access import AccessModel
+from ..crs import position_hint, to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
 from ..present.documents import caravane_programme
@@ -303,8 +304,9 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
         ) from None
     if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
         raise ValidationError(
-            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes; choose a base "
-            "in the region"
+            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes "
+            f"{position_hint(lon, lat)}".rstrip()
+            + "; choose a base in the region"
         )
     xa, ya = to_l93(lon, lat)
     x, y = float(xa), float(ya)
@@ -324,7 +326,7 @@ class _Times:
     """Driving times between the base and candidate stops, computed on demand."""
 
     def __init__(
-        self, model: Any, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
+        self, model: RoadModel, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
     ) -> None:
         self.model = model
         self.nodes = nodes  # node of each point (0 = base, 1.. = candidates)
@@ -371,7 +373,7 @@ class _Times:
 
 
 def plan_caravane(
-    model: Any,
+    model: AccessModel,
     sites: pd.DataFrame,
     communes: gpd.GeoDataFrame,
     *,
@@ -380,7 +382,7 @@ def plan_caravane(
     stop_min: float,
     max_drive_min: float,
     profile: str,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     reach_min: float = 20.0,
     underserved_min: float | None = None,
     day_start: str = "09:00",

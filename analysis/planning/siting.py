@@ -32,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import access
+from ..access import AccessModel
 from ..crs import to_l93, to_lonlat
 from ..errors import DataMissingError, UnknownNameError, ValidationError
 from ..present.outputs import OutputSet, write_output_set
@@ -79,7 +80,7 @@ class CostMatrix:
 
 
 def cost_matrix(
-    model: Any,
+    model: AccessModel,
     cand_x: np.ndarray,
     cand_y: np.ndarray,
     *,
@@ -718,7 +719,7 @@ class SitingResult:
 
 
 def site_permanences(
-    model: Any,
+    model: AccessModel,
     sites: pd.DataFrame,
     communes: pd.DataFrame,
     *,
@@ -726,7 +727,7 @@ def site_permanences(
     k: int,
     threshold_min: float | None = None,
     profile: str | None = None,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     hosts: Sequence[str] = HOSTS,
     candidates: pd.DataFrame | None = None,
     france_services: pd.DataFrame | None = None,

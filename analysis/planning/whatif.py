@@ -319,10 +319,10 @@ class WhatIf:
 
     def __init__(
         self,
-        models: Any,
+        models: common.ModelsArg,
         sites: pd.DataFrame,
         communes: pd.DataFrame,
-        profiles: Any = None,
+        profiles: common.ProfilesArg = None,
         *,
         thresholds_min: float | Mapping[str, float] | None = None,
         incremental: bool = True,
@@ -916,13 +916,13 @@ def _candidates_gdf(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def what_if(
-    models: Any,
+    models: common.ModelsArg,
     sites: pd.DataFrame,
     communes: pd.DataFrame,
     candidates: pd.DataFrame | None = None,
     *,
     remove: Iterable[str] = (),
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     only_profiles: Sequence[str] | None = None,
     thresholds_min: float | Mapping[str, float] | None = None,
     rank_by: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import numpy as np
@@ -27,6 +27,9 @@ from .styles import (
     time_text,
 )
 from .webbase import WebBase, _polygon_union, _round_coords
+
+if TYPE_CHECKING:
+    from ..coverage import CoverageResult
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +218,7 @@ def commune_filter(
 
 
 def _commune_features(
-    result: Any,
+    result: CoverageResult,
     base: WebBase,
     bands: TimeBands,
     keep: np.ndarray | None = None,
@@ -316,7 +319,7 @@ def _num(v: Any) -> float:
     return float(v)
 
 
-def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:
+def _cluster_features(result: CoverageResult, base: WebBase) -> dict[str, Any]:
     clusters = result.clusters()
     cid = result.communes["cluster_id"].to_numpy()
     feats = []
@@ -371,7 +374,7 @@ _TOOLTIP_STYLE = "font: 12px system-ui, sans-serif; max-width: 320px;"
 
 
 def coverage_map(
-    result: Any,
+    result: CoverageResult,
     base: WebBase,
     *,
     basemap: str = "none",

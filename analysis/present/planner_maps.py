@@ -8,7 +8,7 @@ they are ESTIMATED when they are) and which sites are real or modelled.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -20,6 +20,11 @@ from jinja2.utils import htmlsafe_json_dumps
 
 from .context import MapContext, add_context, default_context
 from .leaflet import BASEMAPS, esc
+
+if TYPE_CHECKING:
+    from ..planning.caravane import CaravaneResult
+    from ..planning.siting import SitingResult
+    from ..planning.whatif import WhatIfResult
 
 logger = logging.getLogger(__name__)
 
@@ -323,7 +328,11 @@ def add_point(
 
 # ---------------------------------------------------------------------------------- maps
 def whatif_map(
-    result: Any, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
+    result: WhatIfResult,
+    *,
+    profile: str | None = None,
+    mode: str | None = None,
+    basemap: str = "none",
 ) -> folium.Map:
     """Map of a what-if: candidates (green), closures (red), communes whose status changes.
 
@@ -392,7 +401,7 @@ def whatif_map(
     return finish(m)
 
 
-def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
+def siting_map(result: SitingResult, *, basemap: str = "none") -> folium.Map:
     """Map of a siting result: the picks (numbered) and the communes each newly covers."""
     picks = result.picks
     lon = np.concatenate([picks["lon"].to_numpy(float), result.existing["lon"].to_numpy(float)])
@@ -442,7 +451,7 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
     return finish(m)
 
 
-def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
+def caravane_map(result: CaravaneResult, *, basemap: str = "none") -> folium.Map:
     """Map of a caravane plan: base, stops numbered per day, legs, reached communes."""
     it = result.itinerary
     stops = it[it["kind"] == "stop"]
@@ -470,8 +479,9 @@ def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
             name="communes reached",
             opacity=0.35,
         )
-    for day, g in it.groupby("day", sort=True):
-        colour = PALETTE[(int(day) - 1) % len(PALETTE)]
+    for day_key, g in it.groupby("day", sort=True):
+        day = int(str(day_key))
+        colour = PALETTE[(day - 1) % len(PALETTE)]
         pts = [(result.base["lat"], result.base["lon"])]
         pts += list(zip(g["lat"].astype(float), g["lon"].astype(float), strict=True))
         folium.PolyLine(

@@ -52,7 +52,7 @@ def coverage_output_set(result: CoverageResult) -> OutputSet:
             "threshold_min": result.threshold_min,
             "model": result.model_label,
             "times_are": times_are,
-            "demand_is": "estimated" if result.profile.estimated else "official",
+            "demand_is": result.profile.demand_status,  # official, estimated or mixed
             "demand_source": result.profile.demand_source,
             "provenance": result.provenance,
             "headline": result.headline(),

@@ -137,7 +137,9 @@ def provenance_facts(
     profile = result.profile
     if getattr(profile, "estimated", False):
         src = getattr(profile, "demand_source", "")
-        estimated += " The demand of this public per commune is estimated" + (
+        mixed = getattr(profile, "demand_status", "") == "mixed"
+        how = "partly official, partly estimated" if mixed else None
+        estimated += f" The demand of this public per commune is {how or 'estimated'}" + (
             f" ({src})." if src else "."
         )
     return ProvenanceFacts(
