@@ -83,22 +83,17 @@ def test_planner_map_shows_department_borders_outlines_and_towns(tmp_path, chrom
     add_point(m, 4.85, 45.75, colour="#1f77b4", popup_lines=["A site"])
 
     def script(tab):
-        tab.evaluate(f"{_FIND_MAP}.setView([45.9, 4.6], 8, {{animate: false}})")
-        tab.wait_for_function(
-            f"{_FIND_MAP}.getZoom() === 8 && "
-            "!document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
+        # a zoom without animation fires zoomend at once; offsetParent forces the layout
+        visible_at = (
+            "([lat, lon, z]) => { const m = " + _FIND_MAP + "; m.setView([lat, lon], z, "
+            "{animate: false}); return [m.getZoom(), Array.from(document.querySelectorAll("
+            "'.spro-town span')).filter(e => e.offsetParent !== null).map(e => e.textContent)]; }"
         )
-        at8 = tab.locator(".spro-town span").evaluate_all(
-            "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
-        )
-        tab.evaluate(f"{_FIND_MAP}.setView([45.75, 4.85], 10, {{animate: false}})")
-        tab.wait_for_function(
-            f"{_FIND_MAP}.getZoom() === 10 && "
-            "document.querySelector('.leaflet-container').classList.contains('spro-towns-all')"
-        )
-        at10 = tab.locator(".spro-town span").evaluate_all(
-            "els => els.filter(e => e.offsetParent !== null).map(e => e.textContent)"
-        )
+        # the page's own fitBounds zooms with an animation: let it end first
+        tab.wait_for_function(f"!{_FIND_MAP}._animatingZoom")
+        z8, at8 = tab.evaluate(visible_at, [45.9, 4.6, 8])
+        z10, at10 = tab.evaluate(visible_at, [45.75, 4.85, 10])
+        assert (z8, z10) == (8, 10)
         # a click through a town label and the outlines still reaches the map
         tab.evaluate(f"window.__clicks = 0; {_FIND_MAP}.on('click', () => window.__clicks++)")
         lyon = tab.locator(".spro-town span", has_text="Lyon").first
@@ -170,3 +165,80 @@ def test_home_map_town_labels_over_the_choropleth_offline(tmp_path, chromium_pat
     assert "Clermont-Ferrand" in got["labels"] and "Lyon" in got["labels"]
     assert "<b>Aurillac</b>" in got["labels"] and got["bold"] == 0
     assert int(got["pane_z"]) > 400  # over the choropleth
+
+
+def test_site_dots_show_escaped_tooltips_offline(tmp_path, chromium_path):
+    import pandas as pd
+
+    from analysis.present.planner_maps import add_site_dots, finish
+
+    sites = pd.DataFrame(
+        {
+            "lon": [4.60, 5.20, float("nan")],
+            "lat": [45.60, 45.90, 45.0],
+            "name": ["<i>Dot</i> & co", "Second", "No position"],
+            "network": ["APEC", "APEC", "APEC"],
+            "provenance": ["real", "modelled", "real"],
+        }
+    )
+    m = base_map(sites["lon"][:2], sites["lat"][:2], basemap="none")
+    add_site_dots(m, sites, name="Today's APEC sites")
+
+    def script(tab):
+        dots = tab.locator("path.leaflet-interactive")
+        n = dots.count()
+        dots.first.hover(force=True)
+        tip = tab.locator(".leaflet-tooltip").inner_text(timeout=5_000)
+        return {"n": n, "tip": tip, "italic": tab.locator(".leaflet-tooltip i").count()}
+
+    got, errors, outside = _open(tmp_path, chromium_path, present.map_html(finish(m)), script)
+    assert errors == [] and outside == []
+    assert got["n"] == 2  # the site without a position is left out
+    assert got["tip"] == "<i>Dot</i> & co (APEC, real)" and got["italic"] == 0
+
+
+def test_streamlit_payload_of_the_what_if_click_map_draws_the_context(tmp_path, chromium_path):
+    """The app sends streamlit-folium's renamed script (map_div…): the context must follow."""
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    root = Path(__file__).resolve().parents[1]
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from analysis.present.planner_maps import add_site_dots, finish
+    from app import components
+
+    sites = pd.DataFrame(
+        {"lon": [4.6, 5.2], "lat": [45.6, 45.9], "name": ["A", "B"], "network": ["APEC"] * 2}
+    )
+    m = base_map(sites["lon"], sites["lat"], basemap="none")
+    add_site_dots(m, sites, name="Today's APEC sites")
+    p = components.map_payload(
+        present.inline_leaflet(finish(m)), height=420, returned=("last_clicked",)
+    )
+    assert "fallback" not in p
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        + "".join(f'<link rel="stylesheet" href="{h}"/>' for h in p["css_links"])
+        + "".join(f'<script src="{s}"></script>' for s in p["js_links"])
+        + p["header"]
+        + "</head><body>"
+        + p["html"]
+        + '<div id="map_div"></div>'  # the component's front end makes this div
+        + "<script>"
+        + p["script"]
+        + "</script></body></html>"
+    )
+
+    def script(tab):
+        return {
+            "deps": tab.locator("path.spro-dep").count(),
+            "labels": tab.locator(".spro-town").count(),
+            "dots": tab.locator("path.leaflet-interactive").count(),
+        }
+
+    got, errors, outside = _open(tmp_path, chromium_path, page, script)
+    assert errors == [] and outside == []
+    assert got == {"deps": 12, "labels": 43, "dots": 2}

@@ -391,8 +391,7 @@ def test_home_map_colours_and_filters_by_density_and_frr(monkeypatch):
 def test_site_dots_are_one_light_escaped_layer():
     import pandas as pd
 
-    from analysis.present.leaflet import StyledGeoJson
-    from analysis.present.planner_maps import add_point, add_site_dots
+    from analysis.present.planner_maps import SiteDots, add_point, add_site_dots
 
     n = 300
     rng = np.random.default_rng(3)
@@ -407,12 +406,15 @@ def test_site_dots_are_one_light_escaped_layer():
     )
     sites.loc[5, "lon"] = np.nan  # no position: left out
     m = base_map([4.8], [45.7], basemap="none", context=False)
-    add_site_dots(m, sites, name="Today's sites")
-    (layer,) = [c for c in m._children.values() if isinstance(c, StyledGeoJson)]
-    assert len(layer.data["features"]) == n - 1
+    group = add_site_dots(m, sites, name="Today's sites")
+    (dots,) = [c for c in group._children.values() if isinstance(c, SiteDots)]
+    rows = json.loads(dots.rows_json)
+    assert len(rows) == n - 1
+    assert rows[5][:2] == [round(sites["lat"][6], 5), round(sites["lon"][6], 5)]
     html = present.map_html(m)
+    assert dots.rows_json in html
     assert "<b>Site</b>" not in html and "{{ 6*7 }}" not in html
-    assert layer.data["features"][0]["properties"]["label"] == (
+    assert rows[0][2] == (
         "&lt;b&gt;Site&lt;/b&gt; &#123;&#123; 6*7 &#125;&#125; (Mission Locale, real)"
     )
     # against one folium CircleMarker a site: several times lighter

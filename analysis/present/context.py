@@ -412,32 +412,42 @@ class EncodedLines(MacroElement):
         Leaflet path options (``color``, ``weight``, ``opacity``, ``className``…).
     precision
         Decimal places of the encoding.
+    with_decoder
+        Write the JavaScript decoder (``window.sproDecodeLines``) before drawing: the
+        first layer of encoded lines of a page does, the others use it.
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
-            var A = {{ this.alphabet_json }}, T = {}, SEP = {{ this.sep_json }}.charCodeAt(0);
-            for (var j = 0; j < A.length; j++) { T[A.charCodeAt(j)] = j; }
-            function dec(s, f) {
-                var lines = [], cur = [], lat = 0, lon = 0, i = 0;
-                while (i < s.length) {
-                    if (s.charCodeAt(i) === SEP) { lines.push(cur); cur = []; i++; continue; }
-                    var v = [0, 0];
-                    for (var k = 0; k < 2; k++) {
-                        var b, sh = 0, r = 0;
-                        do { b = T[s.charCodeAt(i++)]; r |= (b & 31) << sh; sh += 5; }
-                        while (b >= 32);
-                        v[k] = (r & 1) ? ~(r >> 1) : (r >> 1);
+            {%- if this.with_decoder %}
+            // the decoder, once a page (the first layer of encoded lines defines it)
+            window.sproDecodeLines = (function () {
+                var A = {{ this.alphabet_json }}, T = {};
+                var SEP = {{ this.sep_json }}.charCodeAt(0);
+                for (var j = 0; j < A.length; j++) { T[A.charCodeAt(j)] = j; }
+                return function (s, f) {
+                    var lines = [], cur = [], lat = 0, lon = 0, i = 0;
+                    while (i < s.length) {
+                        if (s.charCodeAt(i) === SEP) { lines.push(cur); cur = []; i++; continue; }
+                        var v = [0, 0];
+                        for (var k = 0; k < 2; k++) {
+                            var b, sh = 0, r = 0;
+                            do { b = T[s.charCodeAt(i++)]; r |= (b & 31) << sh; sh += 5; }
+                            while (b >= 32);
+                            v[k] = (r & 1) ? ~(r >> 1) : (r >> 1);
+                        }
+                        lat += v[0]; lon += v[1];
+                        cur.push([lat / f, lon / f]);
                     }
-                    lat += v[0]; lon += v[1];
-                    cur.push([lat / f, lon / f]);
-                }
-                if (cur.length) { lines.push(cur); }
-                return lines;
-            }
-            var lines = dec({{ this.lines_json }}, Math.pow(10, {{ this.precision }}));
+                    if (cur.length) { lines.push(cur); }
+                    return lines;
+                };
+            })();
+            {%- endif %}
+            var lines = window.sproDecodeLines({{ this.lines_json }},
+                                               Math.pow(10, {{ this.precision }}));
             var opts = Object.assign({interactive: false, fill: false, bubblingMouseEvents: true},
                                      {{ this.style_json }});
             L.polyline(lines, opts).addTo({{ this._parent.get_name() }});
@@ -446,9 +456,12 @@ class EncodedLines(MacroElement):
         """
     )
 
-    def __init__(self, lines: str, *, style: dict[str, Any], precision: int) -> None:
+    def __init__(
+        self, lines: str, *, style: dict[str, Any], precision: int, with_decoder: bool = True
+    ) -> None:
         super().__init__()
         self._name = "EncodedLines"
+        self.with_decoder = bool(with_decoder)
         self.lines_json = _json(lines)
         self.alphabet_json = _json(ALPHABET)
         self.sep_json = _json(LINE_SEP)
@@ -575,17 +588,23 @@ def add_context(
         return []
     show = basemap == "none"
     added = []
+    # the first layer written defines the decoder (the scripts run in the order added)
+    first = [True]
+
+    def lines_layer(lines: str, style: dict[str, Any]) -> EncodedLines:
+        layer = EncodedLines(lines, style=style, precision=context.precision, with_decoder=first[0])
+        first[0] = False
+        return layer
+
     if outlines and show:
         group = folium.FeatureGroup(name=OUTLINES_LAYER, show=show)
-        group.add_child(
-            EncodedLines(context.outline_lines, style=OUTLINE_STYLE, precision=context.precision)
-        )
+        group.add_child(lines_layer(context.outline_lines, OUTLINE_STYLE))
         added.append(group)
     if departments:
         group = folium.FeatureGroup(name=DEPARTMENTS_LAYER, show=show)
         for dep, lines in context.department_lines.items():
             style = dict(DEPARTMENT_STYLE, className=f"spro-dep spro-dep-{esc(dep)}")
-            group.add_child(EncodedLines(lines, style=style, precision=context.precision))
+            group.add_child(lines_layer(lines, style))
         added.append(group)
     for group in added:
         group.add_to(m)

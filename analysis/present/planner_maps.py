@@ -14,6 +14,9 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
+from jinja2.utils import htmlsafe_json_dumps
 
 from .context import MapContext, add_context, default_context
 from .leaflet import BASEMAPS, esc
@@ -177,6 +180,40 @@ def add_polygons(
     ).add_to(m)
 
 
+class SiteDots(MacroElement):
+    """Small circle markers with a tooltip each, from one compact array in the page.
+
+    Parameters
+    ----------
+    rows
+        ``[lat, lon, label]`` per dot; the labels already HTML-escaped.
+    style
+        Leaflet path options of the dots.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var group = {{ this._parent.get_name() }};
+            var style = {{ this.style_json }};
+            {{ this.rows_json }}.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], style)
+                    .bindTooltip(r[2], {sticky: false})
+                    .addTo(group);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[Any]], *, style: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SiteDots"
+        self.rows_json = str(htmlsafe_json_dumps(rows, separators=(",", ":")))
+        self.style_json = str(htmlsafe_json_dumps(style, separators=(",", ":")))
+
+
 def add_site_dots(
     m: folium.Map,
     sites: pd.DataFrame,
@@ -184,28 +221,32 @@ def add_site_dots(
     name: str,
     colour: str = "#555555",
     radius: float = 3.5,
-) -> None:
+) -> folium.FeatureGroup | None:
     """Add sites as small dots, one light layer (the name, network, provenance in a tooltip).
 
-    One GeoJSON layer styled by a JavaScript function: about 150 bytes a site, where a
-    folium ``CircleMarker`` each with its tooltip takes about 800 (hundreds of sites).
+    One array ``[lat, lon, label]`` drawn by a loop in the page: about 100 bytes a site,
+    where a folium ``CircleMarker`` each with its tooltip takes about 800 (hundreds of
+    sites).
 
     Parameters
     ----------
     m
         The map.
     sites
-        Rows with ``lon``, ``lat``, ``name``, ``network`` (``provenance`` optional).
+        Rows with ``lon``, ``lat``, ``name``, ``network`` (``provenance`` optional); rows
+        without a position are left out.
     name
         Layer name.
     colour
         Fill colour.
     radius
         Dot radius, pixels.
-    """
-    from .leaflet import StyledGeoJson
 
-    feats = []
+    Returns
+    -------
+    folium.FeatureGroup or None
+        The layer (``None`` when no site has a position).
+    """
     lons = sites["lon"].to_numpy(float)
     lats = sites["lat"].to_numpy(float)
     names = sites["name"].astype(str).to_numpy()
@@ -215,33 +256,33 @@ def add_site_dots(
         if "provenance" in sites
         else np.full(len(sites), "", object)
     )
+    rows: list[list[Any]] = []
     for lon, lat, name_, net, prov in zip(lons, lats, names, nets, provs, strict=True):
         if not (np.isfinite(lon) and np.isfinite(lat)):
             continue
         label = esc(f"{name_} ({net}{', ' + str(prov) if prov else ''})")
-        feats.append(
-            {
-                "type": "Feature",
-                # escaped; braces as entities (folium runs scripts through Jinja again)
-                "properties": {"label": label.replace("{", "&#123;").replace("}", "&#125;")},
-                "geometry": {
-                    "type": "Point",
-                    "coordinates": [round(float(lon), 5), round(float(lat), 5)],
-                },
-            }
+        # escaped: a tooltip shows it as text; braces as entities (folium runs the
+        # page's scripts through Jinja again)
+        label = label.replace("{", "&#123;").replace("}", "&#125;")
+        rows.append([round(float(lat), 5), round(float(lon), 5), label])
+    if not rows:
+        return None
+    group = folium.FeatureGroup(name=esc(name))
+    group.add_child(
+        SiteDots(
+            rows,
+            style={
+                "radius": float(radius),
+                "color": "#222222",
+                "weight": 0.6,
+                "fill": True,
+                "fillColor": colour,
+                "fillOpacity": 0.7,
+            },
         )
-    if not feats:
-        return
-    StyledGeoJson(
-        {"type": "FeatureCollection", "features": feats},
-        js_style=(
-            f'function(f) {{ return {{radius: {float(radius)}, color: "#222222", weight: 0.6, '
-            f'fill: true, fillColor: "{colour}", fillOpacity: 0.7}}; }}'
-        ),
-        marker=folium.CircleMarker(radius=radius),
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        name=esc(name),
-    ).add_to(m)
+    )
+    group.add_to(m)
+    return group
 
 
 def _fmt(v: Any) -> str:
