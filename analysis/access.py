@@ -70,7 +70,9 @@ class AccessModel(Protocol):
         """Human-readable provenance of the times."""
         ...
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> OriginTimes:
+    def nearest(
+        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: np.ndarray | None = None
+    ) -> OriginTimes:
         """Time from every origin commune to the nearest of the given sites.
 
         ``host_ids`` (INSEE code of each site's commune) lets a model apply the
@@ -159,7 +161,7 @@ def assessed(status: np.ndarray) -> np.ndarray:
     return ~np.isin(np.asarray(status, dtype=object), UNASSESSED)
 
 
-def origin_assessed(model: Any, n: int) -> np.ndarray:
+def origin_assessed(model: AccessModel, n: int) -> np.ndarray:
     """Communes a model can assess whatever the sites (``origin_status`` where it has one).
 
     Parameters
@@ -295,7 +297,7 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     return d
 
 
-def check_origins(model: Any, communes: pd.DataFrame) -> None:
+def check_origins(model: AccessModel, communes: pd.DataFrame) -> None:
     """Refuse an access model built for other communes than ``communes``.
 
     Raises
@@ -379,7 +381,9 @@ class AccessPass:
         if column not in self.sites.columns or len(self.sites) == 0:
             return np.full(len(self.site), None, dtype=object)
         vals = self.sites[column].to_numpy(object)[np.where(has, self.site, 0)]
-        return np.where(has, vals, None)
+        out = np.full(len(self.site), None, dtype=object)
+        out[has] = vals[has]
+        return out
 
     def share_beyond(self) -> float:
         """Share of the assessed demand beyond the threshold (``nan`` without demand)."""
@@ -466,7 +470,7 @@ def baseline_pass(
 TIMES_ARE = ("estimated", "modelled", "measured")
 
 
-def times_are_label(*models: Any) -> str:
+def times_are_label(*models: AccessModel) -> str:
     """Say what the times of one or several access models are (the ``times_are`` column).
 
     Parameters
@@ -496,7 +500,7 @@ def host_ids(sites: pd.DataFrame) -> np.ndarray | None:
     return sites["insee"].astype(str).to_numpy(dtype=object)
 
 
-def nearest_to(model: AccessModel, sites: pd.DataFrame) -> Any:
+def nearest_to(model: AccessModel, sites: pd.DataFrame) -> OriginTimes:
     """Ask ``model`` for the nearest of ``sites`` from every origin, with the host rule.
 
     The one call of ``model.nearest`` for a site table: the sites' coordinates and the

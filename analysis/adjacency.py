@@ -9,7 +9,6 @@ contacts (four communes meeting at a point), where no road passes. See
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import scipy.sparse as sp
 import shapely
 
 from . import settings
+from .cache import cache_key, load_npz, load_or_build, save_npz
 from .crs import polygons_l93
-from .io import verify_checksum, write_with_checksum
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +72,11 @@ _MEMO: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _communes_key(communes: gpd.GeoDataFrame) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"adjacency-v1|{TOLERANCE_M}|{MIN_SHARED_M}|".encode())
-    h.update("|".join(communes["insee"].astype(str)).encode())
-    for wkb in communes.geometry.to_wkb():
-        h.update(wkb)
-    return h.hexdigest()
+    return cache_key(
+        f"adjacency-v1|{TOLERANCE_M}|{MIN_SHARED_M}",
+        "|".join(communes["insee"].astype(str)),
+        *communes.geometry.to_wkb(),
+    )
 
 
 def commune_adjacency(
@@ -107,25 +105,27 @@ def commune_adjacency(
         return _MEMO[key]
     folder = Path(cache_dir) if cache_dir is not None else settings.processed_data_dir
     path = folder / f"commune_adjacency_{key}.npz"
-    if verify_checksum(path):
-        with np.load(path, allow_pickle=False) as z:
-            pair = (z["i"], z["j"])
-    else:
-        geoms = polygons_l93(communes).to_numpy()
-        i, j, _ = adjacent_pairs(geoms)
-        pair = (i, j)
-        try:
-            write_with_checksum(path, lambda tmp: _save(tmp, i, j))
-        except OSError as exc:  # a read-only folder only costs the rebuild next time
-            logger.warning("could not cache the commune adjacency in %s: %s", folder, exc)
+    pair = load_or_build(
+        path,
+        build=lambda: _build(communes),
+        read=_read,
+        write=lambda tmp, ij: save_npz(tmp, {"i": ij[0], "j": ij[1]}),
+        what="commune adjacency",
+        log=logger,
+    )
     logger.debug("%d neighbouring commune pairs", len(pair[0]))
     _MEMO[key] = pair
     return pair
 
 
-def _save(tmp: Path, i: np.ndarray, j: np.ndarray) -> None:
-    with open(tmp, "wb") as f:
-        np.savez(f, i=i, j=j)
+def _build(communes: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    i, j, _ = adjacent_pairs(polygons_l93(communes).to_numpy())
+    return i, j
+
+
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    z = load_npz(path)
+    return z["i"], z["j"]
 
 
 def adjacency_matrix(n: int, i: np.ndarray, j: np.ndarray) -> sp.csr_matrix:

@@ -41,6 +41,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 from scipy.sparse.csgraph import dijkstra
 
@@ -88,7 +89,7 @@ class ErrorStats:
     p90_abs_pct: float
 
     @classmethod
-    def of(cls, model_s: np.ndarray, scheduled_s: np.ndarray) -> ErrorStats:
+    def of(cls, model_s: ArrayLike, scheduled_s: ArrayLike) -> ErrorStats:
         """Error statistics of modelled times against scheduled times."""
         rel = np.asarray(model_s, dtype=float) / np.asarray(scheduled_s, dtype=float) - 1.0
         if len(rel) == 0:
@@ -213,7 +214,7 @@ class CalibrationReport:
             f"per hop ({self.iterations} path rounds, "
             f"{'converged' if self.converged else 'NOT converged'})"
         )
-        for name, s in (
+        for name, st in (
             ("training", self.train),
             ("held-out", self.test),
             ("held-out, network only", self.test_network_only),
@@ -221,8 +222,8 @@ class CalibrationReport:
             ("held-out, crow-fly", self.crowfly_test),
         ):
             lines.append(
-                f"  {name:<23} n={s.n:>4}  median |error| {s.median_abs_pct:5.1f}%  "
-                f"bias {s.bias_pct:+5.1f}%  P90 |error| {s.p90_abs_pct:5.1f}%"
+                f"  {name:<23} n={st.n:>4}  median |error| {st.median_abs_pct:5.1f}%  "
+                f"bias {st.bias_pct:+5.1f}%  P90 |error| {st.p90_abs_pct:5.1f}%"
             )
         lines.append("  held-out by crow-fly distance:")
         for _, r in self.test_by_distance.iterrows():
@@ -250,8 +251,8 @@ def _class_length_matrices(skeleton: CommuneSkeleton, circuity: float) -> list[s
 def path_class_lengths(
     skeleton: CommuneSkeleton,
     params: EstimatedNetworkParams,
-    commune_a: np.ndarray,
-    commune_b: np.ndarray,
+    commune_a: ArrayLike,
+    commune_b: ArrayLike,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fastest path between commune nodes, and its road length in each class.
 

@@ -15,10 +15,11 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn, TextIO
 
 from . import settings
 from .errors import EmptyProfileError, SproError, UnknownNameError, ValidationError
+from .io import out_folder_problem
 from .models import MODES, ROAD_CHOICES
 
 logger = logging.getLogger(__name__)
@@ -227,11 +228,10 @@ def sites_merge(args: argparse.Namespace) -> str:
 
 
 def output_folder(text: str) -> Path:
-    """Parse an ``--out`` folder: a non-empty path (an ``argparse`` type)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(
-            "the output folder is empty; give a folder name (or leave --out out for the default)"
-        )
+    """Parse an ``--out`` folder (an ``argparse`` type): :func:`analysis.io.out_folder_problem`."""
+    why = out_folder_problem(text)
+    if why:
+        raise argparse.ArgumentTypeError(why)
     return Path(text)
 
 
@@ -347,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Print the library's warnings on the *current* ``sys.stderr`` as ``warning: ...``."""
 
     def __init__(self) -> None:
@@ -355,12 +355,12 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setLevel(logging.WARNING)
         self.setFormatter(logging.Formatter("warning: %(message)s"))
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: Any) -> None:
+    def stream(self, value: TextIO) -> None:
         pass
 
 

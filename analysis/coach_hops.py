@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import ArrayLike
 from pyproj import Transformer
 
 from . import settings
@@ -74,7 +75,7 @@ def _read(z: zipfile.ZipFile, name: str, usecols: list[str], source: str) -> pd.
         raise ValidationError(f"{name}: {exc}", source=source) from None
 
 
-def locate_points(communes: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def locate_points(communes: gpd.GeoDataFrame, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Row position of the commune containing each Lambert-93 point (``-1`` if none).
 
     Parameters
@@ -89,9 +90,10 @@ def locate_points(communes: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> n
     numpy.ndarray
         One row position per point; a point on a shared border gets the lowest row.
     """
-    pts = shapely.points(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    pts = shapely.points(xs, ys)
     ip, ic = polygons_l93(communes).sindex.query(pts, predicate="intersects")
-    out = np.full(len(pts), -1, dtype=np.int64)
+    out = np.full(xs.shape[0], -1, dtype=np.int64)
     order = np.lexsort((ic, ip))[::-1]  # the last write (lowest commune row) wins
     out[ip[order]] = ic[order]
     return out
@@ -198,7 +200,9 @@ def load_coach_hops(
         hops[f"x_{end}"] = sx.reindex(hops[f"stop_{end}"]).to_numpy()
         hops[f"y_{end}"] = sy.reindex(hops[f"stop_{end}"]).to_numpy()
     n_all = len(hops)
-    hops = hops[np.isfinite(hops[["x_a", "y_a", "x_b", "y_b", "time_s"]]).all(axis=1)]
+    hops = hops[
+        np.isfinite(hops[["x_a", "y_a", "x_b", "y_b", "time_s"]].to_numpy(float)).all(axis=1)
+    ]
     hops = hops.reset_index(drop=True)
     hops["commune_a"] = locate_points(communes, hops["x_a"], hops["y_a"])
     hops["commune_b"] = locate_points(communes, hops["x_b"], hops["y_b"])

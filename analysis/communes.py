@@ -9,8 +9,14 @@ it, and returns one row per commune (COG 2026), sorted by INSEE code:
 - ``surface_km2``, ``densite``: area (Lambert-93) and inhabitants per km²;
 - ``lon, lat`` (EPSG:4326) and ``x_l93, y_l93`` (EPSG:2154): the **origin point**, a
   point guaranteed inside the polygon (not the centroid, which can fall outside);
-- ``deg3`` (1 urban centre, 2 intermediate, 3 rural) and ``urban_class``: the EU/JRC
-  degree of urbanisation at the town hall (an approximation of INSEE's grid);
+- ``deg3`` (1 urban centre, 2 intermediate, 3 rural): the EU/JRC GHS degree of
+  urbanisation at the town hall (the estimated road network is calibrated on it);
+- ``urban_class`` ("urban centre", "intermediate", "rural"): INSEE's official degree of
+  urbanisation (DEGURBA, 3 levels, from the density grid of the mirror's ``territory/``),
+  the GHS ``deg3`` where INSEE's grid is not available; ``urban_class_source`` says which;
+- ``density7``, ``density7_label``, ``frr``, ``frr_code``, ``aav_category``: INSEE's
+  7-level density grid, the France Ruralités Revitalisation zoning and the attraction-area
+  category (:mod:`analysis.territory`);
 - ``postcodes``: the commune's postcodes, space-separated (from the npm package
   ``@etalab/decoupage-administratif``);
 - ``former_codes`` (space-separated) and ``former_names`` (``|``-separated): the
@@ -33,6 +39,7 @@ import shapely
 from . import settings
 from .crs import to_l93
 from .errors import DataMissingError, ValidationError
+from .territory import load_commune_classes
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +56,18 @@ ARRONDISSEMENTS_LAYER = "arrondissements"
 EXPECTED_COMMUNES = 4025
 EXPECTED_POPULATION = 8_205_557
 
-#: ``deg3`` code → label.
+#: Where ``urban_class`` comes from: INSEE's grid, or the GHS proxy where it is missing.
+INSEE_SOURCE = "INSEE DEGURBA (grille de densité 2025)"
+GHS_SOURCE = "GHS proxy (EU/JRC, at the town hall)"
+
+#: ``deg3`` / DEGURBA code → label.
 URBAN_CLASSES: dict[int, str] = {1: "urban centre", 2: "intermediate", 3: "rural"}
 
 #: Columns returned, in order (``geometry`` last).
 COLUMNS = [
     "insee", "nom", "dep", "epci", "epci_nom", "pop_mun", "surface_km2", "densite",
-    "x_l93", "y_l93", "lon", "lat", "deg3", "urban_class", "postcodes", "former_codes",
+    "x_l93", "y_l93", "lon", "lat", "deg3", "urban_class", "urban_class_source", "postcodes",
+    "former_codes",
     "former_names", "density7", "density7_label", "frr", "frr_code", "aav_category",
     "geometry",
 ]  # fmt: skip
@@ -143,14 +155,34 @@ def load_communes(path: str | os.PathLike[str] | None = None) -> gpd.GeoDataFram
     return _cache[key].copy()
 
 
+#: The official classes of a commune the territory files do not list: "unknown".
+UNKNOWN_CLASSES: dict[str, object] = {
+    "urban_class_source": GHS_SOURCE,
+    "density7": 0,
+    "density7_label": "unknown",
+    "frr": False,
+    "frr_code": 0,
+    "aav_category": 0,
+}
+
+
+def with_class_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return ``frame`` with the official-class columns, "unknown" where it lacks them.
+
+    :func:`load_communes` joins the real classes; a commune table built otherwise (a test
+    region, a caller's own table) gets :data:`UNKNOWN_CLASSES`, so every summary by
+    density level or FRR zone says "unknown" rather than failing.
+    """
+    missing = {c: v for c, v in UNKNOWN_CLASSES.items() if c not in frame.columns}
+    return frame.assign(**missing) if missing else frame
+
+
 def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Join INSEE's density level, the FRR zoning and the AAV category by commune code.
 
     Communes the territory files do not list (or every commune, when the files are not in
     the mirror: logged) get density level 0, ``frr`` false and category 0 — "unknown".
     """
-    from .territory import load_commune_classes  # territory reads the mirror via manifest
-
     try:
         classes = load_commune_classes()
     except DataMissingError as exc:
@@ -158,11 +190,7 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         classes = None
     codes = gdf["insee"].astype(str)
     if classes is None:
-        gdf["density7"] = 0
-        gdf["density7_label"] = "unknown"
-        gdf["frr"] = False
-        gdf["frr_code"] = 0
-        gdf["aav_category"] = 0
+        gdf = with_class_columns(gdf)
     else:
         c = classes.reindex(codes)
         gdf["density7"] = c["density7"].fillna(0).astype("int64").to_numpy()
@@ -170,6 +198,10 @@ def _with_official_classes(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         gdf["frr"] = c["frr"].fillna(False).astype(bool).to_numpy()
         gdf["frr_code"] = c["frr_code"].fillna(0).astype("int64").to_numpy()
         gdf["aav_category"] = c["aav_category"].fillna(0).astype("int64").to_numpy()
+        official = c["degurba3"].notna().to_numpy()
+        deg = np.where(official, c["degurba3"].fillna(0).to_numpy(), gdf["deg3"].to_numpy())
+        gdf["urban_class"] = pd.Series(deg.astype(int)).map(URBAN_CLASSES).to_numpy(object)
+        gdf["urban_class_source"] = np.where(official, INSEE_SOURCE, GHS_SOURCE).astype(object)
     return gpd.GeoDataFrame(gdf[COLUMNS], geometry="geometry", crs=gdf.crs)
 
 
@@ -214,8 +246,8 @@ def _read_and_check(p: Path, *, bundled: bool) -> gpd.GeoDataFrame:
         rows = (np.flatnonzero((~deg3.isin(list(URBAN_CLASSES))).to_numpy()) + 1).tolist()
         raise ValidationError("deg3 must be 1, 2 or 3", source=src, rows=rows)
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
-        rows = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
-        raise ValidationError("communes without a polygon", source=src, rows=rows.tolist())
+        bad = np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()) + 1
+        raise ValidationError("communes without a polygon", source=src, rows=bad.tolist())
     if bundled and (len(gdf) != EXPECTED_COMMUNES or int(pop.sum()) != EXPECTED_POPULATION):
         raise ValidationError(
             f"expected {EXPECTED_COMMUNES:,} communes and {EXPECTED_POPULATION:,} inhabitants, "

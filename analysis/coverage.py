@@ -29,10 +29,11 @@ from .access import (
 )
 from .access import covered as access_covered
 from .adjacency import adjacency_matrix, commune_adjacency
-from .errors import EmptyProfileError, UnknownNameError
-from .profiles import Profile
+from .communes import with_class_columns
+from .errors import EmptyProfileError, UnknownNameError, ValidationError
+from .profiles import Profile, profile_demand_status
 from .stats import weighted_quantile
-from .territory import is_rural
+from .territory import RURAL_DENSITY_LEVELS
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class CoverageResult:
         """Regional figures: demand, share beyond the threshold, weighted P50/P90 (min)."""
         row = self.summary("region").iloc[0]
         return {
-            k: float(v)
+            str(k): float(v)
             for k, v in row.items()
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
         }
@@ -163,7 +164,9 @@ class CoverageResult:
         key = GROUPINGS[by]
         groups = [("Auvergne-Rhône-Alpes", df)] if key is None else df.groupby(key, sort=True)
         rows = []
+        statuses = []  # each group's demand: official, estimated, or mixed if both
         for name, g_all in groups:
+            statuses.append(_demand_status_of(g_all, self.profile))
             assessed = g_all["assessed"].to_numpy(bool)
             g = g_all[assessed]
             d = g["demand"].to_numpy(float)
@@ -191,7 +194,7 @@ class CoverageResult:
         out = pd.DataFrame(rows)
         out.insert(1, "grouping", by)
         out["times_are"] = self.times_are
-        out["demand_is"] = "estimated" if self.profile.estimated else "official"
+        out["demand_is"] = statuses
         out["sites_modelled"] = self.modelled_sites
         return out
 
@@ -231,7 +234,7 @@ class CoverageResult:
         for cid, g in flagged.groupby("cluster_id", sort=True):
             pop = g["pop_mun"].to_numpy(float)
             rural_pop = float(pop[g["urban_class"].to_numpy() == "rural"].sum())
-            insee_rural = float(pop[is_rural(g["density7"]).to_numpy(bool)].sum())
+            insee_rural = float(pop[g["density7"].isin(RURAL_DENSITY_LEVELS).to_numpy(bool)].sum())
             frr_pop = float(pop[g["frr_zone"].to_numpy() == "FRR"].sum())
             biggest = g.iloc[int(np.argmax(pop))]
             d = g["demand"].to_numpy(float)
@@ -272,17 +275,14 @@ class CoverageResult:
         return out[[*cols, "geometry"]].reset_index(drop=True)
 
 
-def _column(communes: pd.DataFrame, name: str, default: object) -> np.ndarray:
-    """Return a commune column, or ``default`` everywhere for layers without it."""
-    if name in communes.columns:
-        return communes[name].to_numpy()
-    return np.full(len(communes), default, dtype=object if isinstance(default, str) else None)
+#: Commune columns the results carry (besides those every access pass reads).
+COMMUNE_COLUMNS = ("insee", "nom", "dep", "epci", "epci_nom", "urban_class", "pop_mun")
 
 
 def density_levels(communes: pd.DataFrame) -> np.ndarray:
     """Label each commune's INSEE density level, e.g. ``"5 bourgs ruraux"`` (sorts 1 → 7)."""
-    d7 = _column(communes, "density7", 0).astype(int)
-    labels = _column(communes, "density7_label", "unknown").astype(str)
+    d7 = communes["density7"].to_numpy().astype(int)
+    labels = communes["density7_label"].to_numpy().astype(str)
     return np.array([f"{d} {lab}" if d else "unknown" for d, lab in zip(d7, labels, strict=True)],
                     dtype=object)  # fmt: skip
 
@@ -324,6 +324,14 @@ def _open_data_times(model: AccessModel, base: AccessPass) -> np.ndarray:
     return np.where(base.assessed, np.asarray(ans.time_s, dtype=float), np.inf)
 
 
+def _demand_status_of(group: pd.DataFrame, profile: Profile) -> str:
+    """``official``/``estimated`` if every commune of the group says so, else ``mixed``."""
+    if "demand_is" not in group.columns:
+        return profile.demand_status
+    seen = set(group["demand_is"].astype(str))
+    return seen.pop() if len(seen) == 1 else "mixed"
+
+
 def compute_coverage(
     model: AccessModel,
     sites: gpd.GeoDataFrame,
@@ -363,6 +371,13 @@ def compute_coverage(
     ValidationError
         If the threshold is not a positive number, or the model's origins are not the communes.
     """
+    missing = [c for c in COMMUNE_COLUMNS if c not in communes.columns]
+    if missing:
+        raise ValidationError(
+            f"the commune table lacks the column(s) {', '.join(missing)}; load it with "
+            "analysis.communes.load_communes"
+        )
+    communes = with_class_columns(communes)  # "unknown" classes for tables built otherwise
     base = baseline_pass(model, sites, communes, profile, threshold_min=threshold_min)
     mode = base.mode
     threshold_min = base.threshold_min
@@ -383,11 +398,9 @@ def compute_coverage(
             "epci": communes["epci"].to_numpy(),
             "epci_nom": communes["epci_nom"].to_numpy(),
             "urban_class": communes["urban_class"].to_numpy(),
-            "density7": _column(communes, "density7", 0),
+            "density7": communes["density7"].to_numpy(),
             "density_level": density_levels(communes),
-            "frr_zone": np.where(
-                _column(communes, "frr", False).astype(bool), "FRR", "outside FRR"
-            ),
+            "frr_zone": np.where(communes["frr"].to_numpy().astype(bool), "FRR", "outside FRR"),
             "pop_mun": communes["pop_mun"].to_numpy(),
             "demand": demand,
             "time_min": time_min,
@@ -410,7 +423,7 @@ def compute_coverage(
     out["mode"] = mode
     out["threshold_min"] = threshold_min
     out["times_are"] = times_are
-    out["demand_is"] = "estimated" if profile.estimated else "official"
+    out["demand_is"] = profile_demand_status(profile, communes)  # the commune's own
     out["model"] = model.label
 
     has = base.site >= 0

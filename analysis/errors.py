@@ -7,6 +7,7 @@ row and the fix. The command line and the app print the message, never a traceba
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 
@@ -31,14 +32,14 @@ class ValidationError(SproError, ValueError):
         self,
         message: str,
         *,
-        source: str | None = None,
+        source: str | os.PathLike[str] | None = None,
         rows: Iterable[int] | None = None,
     ) -> None:
-        self.source = source
+        self.source = None if source is None else os.fspath(source)
         self.rows = list(rows) if rows is not None else []
         parts = []
-        if source:
-            parts.append(f"{source}")
+        if self.source:
+            parts.append(self.source)
         if self.rows:
             shown = ", ".join(str(r) for r in self.rows[:10])
             more = f" (and {len(self.rows) - 10} more)" if len(self.rows) > 10 else ""

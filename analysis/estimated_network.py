@@ -44,11 +44,8 @@ measured error.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io as _io
 import json
 import logging
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,10 +60,10 @@ from scipy.spatial import cKDTree
 
 from . import settings
 from .adjacency import adjacent_pairs
+from .cache import cache_key, load_or_build, load_road_arrays, save_road_model
 from .crs import polygons_l93
 from .errors import ValidationError
 from .graph import RoadGraph
-from .io import verify_checksum, write_with_checksum
 from .road_model import RoadModel
 
 logger = logging.getLogger(__name__)
@@ -527,61 +524,43 @@ def build_estimated_network(
 def inputs_key(communes: gpd.GeoDataFrame, params: EstimatedNetworkParams) -> str:
     """Hash of everything the network depends on (communes, parameters, recipe)."""
     _validate(communes)
-    h = hashlib.blake2b(digest_size=12)
-    h.update(
-        json.dumps(
-            {"v": BUILD_VERSION, "params": params.to_dict(), "calibration": CALIBRATION_SUMMARY},
-            sort_keys=True,
-            default=str,
-        ).encode()
+    recipe = {"v": BUILD_VERSION, "params": params.to_dict(), "calibration": CALIBRATION_SUMMARY}
+    return cache_key(
+        json.dumps(recipe, sort_keys=True, default=str),
+        "\x1f".join(communes["insee"].astype(str)),
+        *(
+            np.ascontiguousarray(communes[col].to_numpy(dtype=float)).tobytes()
+            for col in ("x_l93", "y_l93", "surface_km2", "deg3")
+        ),
+        str(communes.crs),
+        *shapely.to_wkb(communes.geometry.to_numpy()),
+        size=12,
     )
-    h.update("\x1f".join(communes["insee"].astype(str)).encode())
-    for col in ("x_l93", "y_l93", "surface_km2", "deg3"):
-        h.update(np.ascontiguousarray(communes[col].to_numpy(dtype=float)).tobytes())
-    h.update(str(communes.crs).encode())
-    for wkb in shapely.to_wkb(communes.geometry.to_numpy()):
-        h.update(wkb)
-    return h.hexdigest()
 
 
-def _write_model(model: RoadModel, path: Path) -> None:
-    """Write a road model's arrays and metadata to an ``.npz`` file."""
-    g = model.graph
-
-    def writer(tmp: Path) -> None:
-        buf = _io.BytesIO()
-        np.savez(
-            buf, x=g.x, y=g.y, indptr=g.indptr, indices=g.indices, weights=g.weights,
-            node_ids=np.asarray(g.node_ids, dtype=str),
-            origin_ids=np.asarray(model.origin_ids, dtype=str),
-            origin_nodes=model.origin_nodes, origin_offsets_s=model.origin_offsets_s,
-            meta=np.array(json.dumps(model.meta)),
-        )  # fmt: skip
-        tmp.write_bytes(buf.getvalue())
-
-    write_with_checksum(path, writer)
+def _write_model(tmp: Path, model: RoadModel) -> None:
+    """Write the estimated network (the one road-model layout of :mod:`analysis.cache`)."""
+    save_road_model(tmp, model)
 
 
 def _read_model(path: Path, params: EstimatedNetworkParams) -> RoadModel:
     """Read a road model written by :func:`_write_model`."""
-    # Open the file here: np.load leaves its own handle open when the zip is unreadable.
-    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        graph = RoadGraph(
-            x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
-            weights=z["weights"], model="estimated", label=label_for(params),
-            node_ids=z["node_ids"].astype(object), meta=dict(meta),
-        )  # fmt: skip
-        return RoadModel(
-            graph=graph,
-            origin_ids=z["origin_ids"].astype(object),
-            origin_nodes=z["origin_nodes"],
-            origin_offsets_s=z["origin_offsets_s"],
-            snap_speed_kmh=params.snap_speed_kmh,
-            snap_circuity=params.snap_circuity,
-            max_snap_m=params.max_snap_m,
-            meta=meta,
-        )
+    z, meta = load_road_arrays(path)
+    graph = RoadGraph(
+        x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
+        weights=z["weights"], model="estimated", label=label_for(params),
+        node_ids=z["node_ids"].astype(object), meta=dict(meta),
+    )  # fmt: skip
+    return RoadModel(
+        graph=graph,
+        origin_ids=z["origin_ids"].astype(object),
+        origin_nodes=z["origin_nodes"],
+        origin_offsets_s=z["origin_offsets_s"],
+        snap_speed_kmh=params.snap_speed_kmh,
+        snap_circuity=params.snap_circuity,
+        max_snap_m=params.max_snap_m,
+        meta=meta,
+    )
 
 
 def load_or_build_estimated_network(
@@ -611,17 +590,11 @@ def load_or_build_estimated_network(
     params = params or EstimatedNetworkParams()
     folder = Path(cache_dir) if cache_dir is not None else settings.processed_data_dir
     path = folder / f"estimated_network_{inputs_key(communes, params)}.npz"
-    if verify_checksum(path):
-        try:
-            model = _read_model(path, params)
-            logger.info("estimated network read from cache %s", path)
-            return model
-        # Unreadable despite its checksum (a writer bug): not an npz, empty, a member missing.
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            logger.warning("estimated network cache %s unreadable (%s); rebuilding", path, exc)
-    elif path.exists():
-        logger.warning("estimated network cache %s fails its checksum; rebuilding", path)
-    model = build_estimated_network(communes, params=params)
-    _write_model(model, path)
-    logger.info("estimated network cached in %s", path)
-    return model
+    return load_or_build(
+        path,
+        build=lambda: build_estimated_network(communes, params=params),
+        read=lambda p: _read_model(p, params),
+        write=lambda tmp, m: _write_model(tmp, m),  # looked up at call time (tests patch it)
+        what="estimated network",
+        log=logger,
+    )

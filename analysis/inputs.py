@@ -15,13 +15,16 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 
+from .access import AccessModel
+from .communes import load_communes
 from .errors import UnknownNameError, ValidationError
 from .models import MODES, ROAD_CHOICES, access_model
 from .profiles import Profile, load_profiles
+from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +58,6 @@ def load_sites(
     -------
     geopandas.GeoDataFrame
     """
-    from .sites.directory import load_bundled_directory, load_user_directory, merge_user_directory
-
     sites = load_bundled_directory()
     if sites_file is not None:
         user = load_user_directory(sites_file, layer=sites_layer)
@@ -124,7 +125,7 @@ def load_models(
     *,
     road: str = "auto",
     transit_options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, AccessModel]:
     """Return one access model per mode (in the order given).
 
     Parameters
@@ -143,14 +144,15 @@ def load_models(
     dict of str to access model
     """
     modes = check_choices(modes, road=road, transit_options=transit_options)
-    built: dict[str, Any] = {}
+    built: dict[str, AccessModel] = {}
 
-    def model(mode: str) -> Any:
+    def model(mode: str) -> AccessModel:
         if mode not in built:
             if mode == "best":  # the best of the road and transit models already built
-                from .transit import BestOfModel
+                from .transit import BestOfModel, TransitModel
 
-                built[mode] = BestOfModel(model("road"), model("transit"))
+                transit = cast(TransitModel, model("transit"))  # built by access_model
+                built[mode] = BestOfModel(model("road"), transit)
             else:
                 built[mode] = access_model(
                     mode, communes, road=road, transit_options=transit_options
@@ -183,12 +185,12 @@ class RunInputs:
     communes: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
     profiles: dict[str, Profile]
-    models: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, AccessModel] = field(default_factory=dict)
     include_modelled: bool = True
     sites_file: Path | None = None
 
     @property
-    def model(self) -> Any:
+    def model(self) -> AccessModel:
         """The access model of the primary (first) mode."""
         return next(iter(self.models.values()))
 
@@ -230,8 +232,6 @@ def load_inputs(
     -------
     RunInputs
     """
-    from .communes import load_communes
-
     if modes:
         modes = check_choices(modes, road=road, transit_options=transit_options)
     profiles = load_profiles(profiles_file)

@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import settings
 from .errors import OverwriteRefusedError, ValidationError
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -311,3 +312,170 @@ def unchanged_while_read(path: str | os.PathLike[str], *, what: str = "file") ->
             "another program is writing it; wait until it is saved, then run again",
             source=str(p),
         )
+
+
+#: Byte-order marks, longest first (UTF-32 LE starts like UTF-16 LE).
+_BOMS: tuple[tuple[bytes, str, str], ...] = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+    (b"\xef\xbb\xbf", "utf-8", "UTF-8"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16"),
+)
+
+#: Characters a Windows-1252 reading gives for the accented letters of other 8-bit
+#: encodings, and that French text does not hold: ISO-8859-15 (Latin-9) œ Œ € Ÿ read as
+#: ½ ¼ ¤ ¾; Mac Roman é à â É ô read as Ž ˆ ‰ ƒ ™. (Latin-9's Š š Ž ž read as ¦ ¨ ´ ¸, left
+#: out: ´ stands for an apostrophe in real Windows-1252 files, "L´Arbresle".)
+_LATIN9_AS_CP1252 = "¤¼½¾"
+_MAC_ROMAN_AS_CP1252 = "ƒˆ‰Ž™"
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f")
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def decode_text(data: bytes, *, source: str, legacy: bool = True) -> str:
+    """Decode the bytes of a text file a user gives: the one rule of every user text reader.
+
+    - A byte-order mark decides: UTF-8, UTF-16 (LE/BE) or UTF-32 (LE/BE); the mark is
+      dropped.
+    - Without one, text with many NUL bytes is UTF-16 or UTF-32 that lost its mark: refused
+      (its bytes cannot be told apart reliably), "save it as UTF-8".
+    - Otherwise UTF-8; then, when ``legacy``, Windows-1252 (an Excel "CSV" export). A
+      Windows-1252 reading that yields characters French text does not hold (``½`` for
+      Latin-9's ``œ``, ``Ž`` for Mac Roman's ``é``) is refused with the likely encoding,
+      never loaded as garbled names.
+
+    Parameters
+    ----------
+    data
+        The file's bytes.
+    source
+        The file, for the messages.
+    legacy
+        Whether Windows-1252 is accepted after UTF-8 (directories, demand files); formats
+        that are UTF-8 by definition (TOML, the candidates upload) pass ``False``.
+
+    Returns
+    -------
+    str
+        The text, without a byte-order mark.
+
+    Raises
+    ------
+    ValidationError
+        For text in another encoding (the likely one named) or bytes that are not text;
+        the message ends with the fix, "save it as UTF-8".
+    """
+    expected = "neither UTF-8 nor Windows-1252" if legacy else "not UTF-8"
+    for bom, codec, label in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise ValidationError(
+                    f"the file starts with a {label} byte-order mark but is not valid {label} "
+                    f"text (byte {exc.start + len(bom)}); save it again as UTF-8",
+                    source=source,
+                ) from None
+    nul = data.count(0)
+    if nul and nul >= 0.25 * len(data):
+        kind = "UTF-32" if nul >= 0.6 * len(data) else "UTF-16"
+        raise ValidationError(
+            f"the file looks like {kind} text without a byte-order mark ({nul:,} of its "
+            f"{len(data):,} bytes are NUL), which cannot be read reliably; save it as UTF-8",
+            source=source,
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    binary = bool(nul) or controls > len(data) // 100
+    if binary:
+        raise ValidationError(
+            f"cannot read the file as text ({expected}): is it really a text file? Save it "
+            "as CSV (UTF-8)",
+            source=source,
+        )
+    if not legacy:
+        pos = utf8_error.start
+        raise ValidationError(
+            f"not UTF-8 text (line {_line_of(data, pos)} has the byte 0x{data[pos]:02X}, "
+            "which UTF-8 does not allow there: Windows-1252, Latin-9 or Mac Roman?); save it "
+            "as UTF-8",
+            source=source,
+        )
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        pos = exc.start
+        raise ValidationError(
+            f"the file is text in an encoding other than UTF-8 and Windows-1252 (line "
+            f"{_line_of(data, pos)} has the byte 0x{data[pos]:02X}, which Windows-1252 does "
+            "not use: Mac Roman, or an old DOS code page?); save it as CSV (UTF-8)",
+            source=source,
+        ) from None
+    for chars, label, letters in (
+        (_MAC_ROMAN_AS_CP1252, "Mac Roman", "é, à, â, É, ô"),
+        (_LATIN9_AS_CP1252, "ISO-8859-15 (Latin-9)", "œ, Œ, €"),
+    ):
+        hit = next((k for k, ch in enumerate(text) if ch in chars), None)
+        if hit is not None:
+            line = text.count("\n", 0, hit) + 1
+            raise ValidationError(
+                f"the file is not UTF-8, and read as Windows-1252 line {line} holds "
+                f"{text[hit]!r}, which is how the {label} letters {letters} read: the file is "
+                f"probably {label}; save it as CSV (UTF-8)",
+                source=source,
+            )
+    return text
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def out_folder_problem(text: str) -> str | None:
+    """Say why ``text`` cannot be an output folder, or ``None``: the one rule of ``--out``.
+
+    Refused: an empty name, a control character (tab, NUL, line break), the root of the
+    file system, the user's home folder, the project's own folder (its files would mix with
+    the outputs) and its source, the shared data mirror and ``data/raw`` (never written), an
+    existing file, and a folder that cannot be written in (the nearest existing one).
+    """
+    if not text.strip():
+        return "the output folder is empty; give a folder name (or leave --out out for the default)"
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        return (
+            f"{text!r} holds a control character (a tab, a line break…), which GDAL drops "
+            "from paths (the GeoPackage would go elsewhere); give a folder name without one"
+        )
+    own = "give a folder of its own, e.g. --out outputs/my_run (or leave --out out for the default)"
+    path = Path(text).expanduser().resolve()
+    project = Path(settings.project_dir).resolve()
+    if path == Path(path.anchor):
+        return f"{text!r} is the root of the file system; {own}"
+    if path == Path.home().resolve():
+        return f"{text!r} is your home folder; {own}"
+    if path == project:
+        return (
+            f"{text!r} is the project's own folder ({project}), whose files would mix with "
+            f"the outputs; {own}"
+        )
+    for folder, what in (
+        (project / "analysis", "the tool's source"),
+        (project / "app", "the app's source"),
+        (Path(settings.raw_data_dir).resolve(), "the raw data folder"),
+        (Path(settings.shared_data_dir).resolve(), "the shared data mirror"),
+    ):
+        if _inside(path, folder):
+            return f"{text!r} lies in {what} ({folder}), which the tool never writes; {own}"
+    if path.exists() and not path.is_dir():
+        return f"{text!r} is a file, not a folder; give an output folder with --out"
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        return f"{text!r}: {existing} cannot be written in (permission denied); {own}"
+    return None

@@ -13,6 +13,7 @@ from typing import Any
 
 import geopandas as gpd
 
+from .access import AccessModel
 from .errors import UnknownNameError
 from .road_model import RoadModel
 
@@ -80,7 +81,7 @@ def access_model(
     *,
     road: str = "auto",
     transit_options: dict[str, Any] | None = None,
-) -> Any:
+) -> AccessModel:
     """Return the access model answering ``mode``.
 
     Parameters

@@ -10,6 +10,7 @@ import logging
 import time
 from pathlib import Path
 
+import geopandas as gpd
 from tqdm import tqdm
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def prepare(
     if stale:
         report.append(f"removed {stale} temporary file(s) left by an interrupted run")
     bar = tqdm(steps, desc="prepare", disable=not verbose, unit="step")
-    communes = None
+    communes: gpd.GeoDataFrame | None = None  # the first step loads them
     for step in bar:
         bar.set_postfix_str(step)
         t0 = time.perf_counter()
@@ -111,10 +112,8 @@ def prepare(
         else:
             from .transit import build_transit_model
 
-            opts = {"verbose": verbose}
-            if transit_date is not None:
-                opts["date"] = transit_date
-            tm = build_transit_model(communes, **opts)
+            assert communes is not None
+            tm = build_transit_model(communes, verbose=verbose, date=transit_date)
             what = tm.label
         report.append(f"{step}: {what} ({time.perf_counter() - t0:.1f} s)")
     return report

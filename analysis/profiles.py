@@ -12,15 +12,25 @@ Demand per commune (:func:`profile_demand`) is ``share × base`` where ``base`` 
   age bands of ``../shared/data/population_grid/communes_84_age_shares_filosofi2021.csv``;
 - ``"pop_15_64"``: ``pop_mun ×`` the share aged 15-64 (3/7 of 11-17, 18-24, 25-39, 40-54,
   55-64);
-- ``"file"``: a column of a CSV keyed by ``insee`` (commune-level figures of your own).
+- ``"file"``: a column of a CSV keyed by ``insee`` (commune-level figures of your own);
+- ``"dares_job_seekers"``: job seekers A, B, C at the end of 2024, the DARES count where
+  it exists (Ain, Allier, Ardèche: ``official``), elsewhere a model scaled to the real
+  totals (``estimated``; :mod:`analysis.demand`);
+- ``"drees_pch_actp"``: PCH + ACTP disability-allowance recipients per department (DREES
+  2019) spread within each department by age group (:mod:`analysis.demand`).
+
+:func:`profile_demand_status` says, commune by commune, whether the figure is a count
+(``official``) or an estimate.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
 import logging
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +43,7 @@ import pandas as pd
 from . import settings
 from .communes import insee_code
 from .errors import DataMissingError, EmptyProfileError, UnknownNameError, ValidationError
+from .io import decode_text
 from .manifest import verify_input
 from .sites.networks import NETWORKS, SPRO_NETWORKS, canonical_network
 
@@ -48,7 +59,16 @@ REQUIRED_MODES: tuple[str, ...] = ("road", "transit", "walk")
 KNOWN_MODES: tuple[str, ...] = ("road", "transit", "walk", "best")
 
 #: Demand bases.
-DEMAND_BASES: tuple[str, ...] = ("pop_mun", "age_bands", "pop_15_64", "file")
+DEMAND_BASES: tuple[str, ...] = (
+    "pop_mun", "age_bands", "pop_15_64", "file", "dares_job_seekers", "drees_pch_actp",
+)  # fmt: skip
+
+#: Bases computed by :mod:`analysis.demand` from the mirror's ``demand/`` files.
+MIRROR_DEMAND_BASES: tuple[str, ...] = ("dares_job_seekers", "drees_pch_actp")
+
+#: Demand statuses: a count, an estimate, or counts in some communes and estimates in the
+#: others (``mixed``; :func:`profile_demand_status` gives each commune's).
+DEMAND_STATUSES: tuple[str, ...] = ("official", "estimated", "mixed")
 
 #: Age-band shares making up the population aged 15-64.
 POP_15_64_BANDS: dict[str, float] = {
@@ -95,7 +115,8 @@ class Profile:
     demand_file, demand_column
         For ``file``: a CSV with an ``insee`` column and the count column.
     demand_status
-        ``official`` (a count) or ``estimated`` (a rate applied to a base).
+        ``official`` (a count), ``estimated`` (a rate applied to a base) or ``mixed``
+        (counts where they exist, estimates elsewhere).
     demand_source
         Where the figures come from.
     description
@@ -122,7 +143,7 @@ class Profile:
 
     @property
     def estimated(self) -> bool:
-        """Whether the demand is an estimate (a rate applied to a base)."""
+        """Whether the demand is an estimate, at least in part (not ``official``)."""
         return self.demand_status != "official"
 
     def threshold(self, mode: str) -> float:
@@ -159,6 +180,43 @@ def _positive_number(value: Any) -> bool:
         and math.isfinite(float(value))
         and float(value) > 0
     )
+
+
+#: Names Windows reserves for devices (a folder so named cannot be created or opened there).
+_RESERVED_NAMES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"] + [f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10)]
+)
+#: The longest profile key (it names folders, with a suffix of up to ~100 characters).
+MAX_KEY_LENGTH = 64
+_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+KEY_RULE = (
+    f"a profile key names output folders: use 1 to {MAX_KEY_LENGTH} ASCII letters, digits, "
+    "'-' and '_', starting with a letter or a digit, not a name Windows reserves (CON, PRN, "
+    "AUX, NUL, COM1-COM9, LPT1-LPT9) nor 'all' (the command line's every-profile choice)"
+)
+
+
+def key_problem(key: str) -> str | None:
+    """Say why ``key`` cannot be a profile key (it names output folders), or ``None``.
+
+    The rule, :data:`KEY_RULE`, is the one of :func:`load_profiles` and of
+    :func:`analysis.runs.default_out_dir`: no path separator or ``..``, no space, no
+    non-ASCII letter, no Windows device name, at most :data:`MAX_KEY_LENGTH` characters.
+    """
+    if not key:
+        return "the key is empty"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"the key has {len(key)} characters"
+    if not _KEY_RE.fullmatch(key):
+        bad = sorted({ch for ch in key if not (ch.isascii() and (ch.isalnum() or ch in "-_"))})
+        if bad:
+            return f"the key holds {', '.join(repr(ch) for ch in bad)}"
+        return "the key starts with '-' or '_'"
+    if key.upper() in _RESERVED_NAMES:
+        return f"{key!r} is a device name on Windows"
+    if key == "all":
+        return "'all' means every profile on the command line"
+    return None
 
 
 def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
@@ -228,7 +286,7 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
         if not _positive_number(value):
             raise ValidationError(
                 f"{where}: the {mode} threshold must be a positive number of minutes, "
-                f"not {value!r}",
+                f"not {value!r} (field `thresholds_min.{mode}`)",
                 source=src,
             )
     thresholds = {m: float(v) for m, v in thr.items()}
@@ -247,9 +305,12 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
     if base not in DEMAND_BASES:
         raise UnknownNameError("demand base", base, DEMAND_BASES, source=src)
     share = dem.get("share", 1.0)
-    if not _positive_number(share) and share != 0:
+    if not (_positive_number(share) and float(share) <= 1):
         raise ValidationError(
-            f"{where}: demand `share` must be a non-negative number, not {share!r}", source=src
+            f"{where}: demand `share` must be a number above 0 and at most 1 (the share of "
+            f"the base the profile counts: 0 leaves nobody to reach, and every share of the "
+            f"results undefined), not {share!r}",
+            source=src,
         )
     bands = dem.get("bands", {})
     if base == "age_bands":
@@ -261,10 +322,19 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
         for col, coef in bands.items():
             if col not in _AGE_COLUMNS:
                 raise UnknownNameError("age band", col, _AGE_COLUMNS, source=src)
-            if not (_positive_number(coef) or coef == 0):
+            if not ((_positive_number(coef) or coef == 0) and float(coef) <= 1):
                 raise ValidationError(
-                    f"{where}: band coefficient {col} must be a non-negative number", source=src
+                    f"{where}: band coefficient {col} (field `demand.bands.{col}`) must be a "
+                    f"number from 0 to 1 (the share of the band the profile counts), not "
+                    f"{coef!r}",
+                    source=src,
                 )
+        if not any(_positive_number(c) for c in bands.values()):
+            raise ValidationError(
+                f"{where}: every coefficient of `demand.bands` is 0: the profile would count "
+                "nobody; give at least one band a coefficient above 0",
+                source=src,
+            )
     demand_file = None
     demand_column = None
     if base == "file":
@@ -278,8 +348,8 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
         demand_file = str(fpath if fpath.is_absolute() else (folder / fpath))
         demand_column = str(dem["column"])
     status = dem.get("status", "estimated")
-    if status not in ("official", "estimated"):
-        raise UnknownNameError("demand status", status, ("official", "estimated"), source=src)
+    if status not in DEMAND_STATUSES:
+        raise UnknownNameError("demand status", status, DEMAND_STATUSES, source=src)
     return Profile(
         key=key,
         label=label.strip(),
@@ -329,14 +399,22 @@ def load_profiles(path: str | os.PathLike[str] | None = None) -> dict[str, Profi
             "file laid out like analysis/profiles.toml"
         )
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = decode_text(p.read_bytes(), source=src, legacy=False)
+    except ValidationError as exc:
+        raise ValidationError(f"not a valid TOML file: {exc.detail}", source=src) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"not a valid TOML file ({exc})", source=src) from exc
     table = data.get("profiles")
     if not isinstance(table, Mapping) or not table:
         raise ValidationError(
             "no profile found: define at least one [profiles.<key>] table", source=src
         )
+    for k in table:
+        why = key_problem(str(k))
+        if why:
+            raise ValidationError(f"profile key {str(k)!r}: {why}; {KEY_RULE}", source=src)
     profiles = {
         str(k): _parse_profile(str(k), v, src=src, folder=p.parent) for k, v in table.items()
     }
@@ -431,13 +509,26 @@ def _band_factor(bands: Mapping[str, float], communes: pd.DataFrame) -> np.ndarr
     return factor
 
 
+def _read_demand_csv(p: Path) -> pd.DataFrame:
+    """Read a demand CSV, decoded by the one rule of user text files (`decode_text`)."""
+    text = decode_text(p.read_bytes(), source=str(p))
+    try:
+        return pd.read_csv(io.StringIO(text), dtype={"insee": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise ValidationError(
+            f"cannot read the demand file as CSV ({exc}); save it as CSV (UTF-8) with an "
+            "`insee` column",
+            source=str(p),
+        ) from exc
+
+
 def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     """Commune counts from the profile's own CSV."""
     p = Path(str(profile.demand_file))
     if not p.exists():
         raise DataMissingError(f"demand file of profile {profile.key!r} not found: {p}")
     verify_input(p)
-    df = pd.read_csv(p, dtype={"insee": str})
+    df = _read_demand_csv(p)
     col = str(profile.demand_column)
     for needed in ("insee", col):
         if needed not in df.columns:
@@ -450,10 +541,18 @@ def _file_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
         rows = (np.flatnonzero(codes.duplicated(keep=False).to_numpy()) + 1).tolist()
         raise ValidationError("duplicate insee codes", source=str(p), rows=rows)
     values = pd.to_numeric(df[col], errors="coerce")
-    bad = values.isna() | (values < 0)
+    bad = ~np.isfinite(values.to_numpy(float)) | (values < 0).to_numpy()
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-        raise ValidationError(f"{col} must be a non-negative number", source=str(p), rows=rows)
+        rows = (np.flatnonzero(bad) + 1).tolist()
+        raise ValidationError(
+            f"{col} must be a non-negative number (not inf)", source=str(p), rows=rows
+        )
+    if len(values) and not (values > 0).any():
+        raise ValidationError(
+            f"every figure of column {col!r} is 0: profile {profile.key!r} would count nobody "
+            "(and every share of its results would be undefined); give the real counts",
+            source=str(p),
+        )
     series = pd.Series(values.to_numpy(float), index=codes.to_numpy())
     wanted = communes["insee"].astype(str)
     out = series.reindex(wanted.to_numpy())
@@ -513,9 +612,38 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
         out = pop * _band_factor(POP_15_64_BANDS, communes)
     elif base == "file":
         out = _file_demand(profile, communes)
+    elif base in MIRROR_DEMAND_BASES:
+        from .demand import commune_demand  # demand reads the age shares from here: a cycle
+
+        out = commune_demand(base, communes["insee"])[0]
     else:
         raise UnknownNameError("demand base", base, DEMAND_BASES)
     return np.asarray(out * float(profile.share), dtype=float)
+
+
+def profile_demand_status(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
+    """Return, per commune, whether the profile's demand there is ``official`` or ``estimated``.
+
+    Parameters
+    ----------
+    profile
+        The public.
+    communes
+        Communes (``insee``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One string per row of ``communes``: the commune's own status for a ``mixed`` base
+        (``dares_job_seekers``: ``official`` where DARES counts exist), the profile's status
+        otherwise.
+    """
+    if profile.base in MIRROR_DEMAND_BASES:
+        from .demand import commune_demand
+
+        return commune_demand(profile.base, communes["insee"])[1].astype(object)
+    status = "estimated" if profile.demand_status == "mixed" else profile.demand_status
+    return np.full(len(communes), status, dtype=object)
 
 
 def eligible_sites(

@@ -20,6 +20,7 @@ Access legs
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -181,12 +182,12 @@ class RoadModel:
     def _origin_row(self) -> dict[str, int]:
         return {str(c): r for r, c in enumerate(self.origin_ids)}
 
-    def origin_rows(self, ids: Any) -> np.ndarray:
+    def origin_rows(self, ids: Iterable[object]) -> np.ndarray:
         """Row of each INSEE code among the origins (``-1`` if not an origin)."""
         return np.array([self._origin_row.get(str(h), -1) for h in ids], dtype=np.int64)
 
     def apply_host_rule(
-        self, time_s: np.ndarray, site: np.ndarray, host_ids: Any
+        self, time_s: np.ndarray, site: np.ndarray, host_ids: Sequence[object] | np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Cap the time of every commune hosting a site at its own access time.
 
@@ -215,7 +216,9 @@ class RoadModel:
             site[r[better]] = ok[better]
         return time_s, site
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> OriginTimes:
+    def nearest(
+        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: np.ndarray | None = None
+    ) -> OriginTimes:
         """Time from every origin commune to the nearest of the given sites.
 
         Parameters

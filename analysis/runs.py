@@ -9,14 +9,17 @@ from typing import Any
 import geopandas as gpd
 
 from . import settings
-from .access import check_minutes
+from .access import AccessModel, check_minutes
 from .access import threshold_min as threshold_for
+from .communes import load_communes
 from .coverage import CoverageResult, compute_coverage
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
-from .inputs import load_sites
+from .inputs import load_models, load_sites
+from .io import out_folder_problem
+from .models import MODES, ROAD_CHOICES
 from .present.outputs import write_output_set
 from .present.sets import check_coverage_outputs, coverage_output_set
-from .profiles import Profile, get_profile, load_profiles
+from .profiles import Profile, get_profile, key_problem, load_profiles
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +57,11 @@ def default_out_dir(
     pathlib.Path
         ``outputs/<profile>_<mode>_<threshold>min[_real-only][_sites[-add]-<stem>[-<layer>]]``.
     """
-    if not profile_key or not all(ch.isalnum() or ch in "-_" for ch in profile_key):
+    why = key_problem(profile_key)
+    if why:
         raise ValidationError(
-            f"the profile key {profile_key!r} cannot name an output folder: use letters, "
-            "digits, '-' and '_' in the profiles file, or give the folder with --out"
+            f"the profile key {profile_key!r} cannot name an output folder ({why}): use "
+            "letters, digits, '-' and '_' in the profiles file, or give the folder with --out"
         )
     name = f"{profile_key}_{mode}_{float(threshold_min):g}min"
     if not include_modelled:
@@ -87,7 +91,7 @@ def run_coverage(
     verbose: bool = False,
     communes: gpd.GeoDataFrame | None = None,
     sites: gpd.GeoDataFrame | None = None,
-    model: Any | None = None,
+    model: AccessModel | None = None,
 ) -> tuple[CoverageResult, dict[str, Path]]:
     """Compute one profile's coverage and write it to files.
 
@@ -125,10 +129,6 @@ def run_coverage(
     result : CoverageResult
     files : dict of str to pathlib.Path
     """
-    from .communes import load_communes
-    from .inputs import load_models
-    from .models import MODES, ROAD_CHOICES
-
     # Check the cheap arguments before loading anything.
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
     mode = model.mode if model is not None else mode
@@ -149,6 +149,9 @@ def run_coverage(
             sites_merge=sites_merge,
         )
     if out_dir is not None:  # refuse to overwrite before the work, not after it
+        why = out_folder_problem(str(out_dir))
+        if why:
+            raise ValidationError(why)
         check_coverage_outputs(out_dir, overwrite=overwrite)
     communes = load_communes() if communes is None else communes
     if sites is None:
@@ -177,7 +180,7 @@ def run_coverage(
 
 
 def all_profiles(
-    model: Any,
+    model: AccessModel,
     sites: gpd.GeoDataFrame,
     communes: gpd.GeoDataFrame,
     *,

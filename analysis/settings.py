@@ -62,6 +62,10 @@ region_bbox_lonlat: tuple[float, float, float, float] = (2.0, 44.0, 7.3, 46.9)
 #: ``--server.maxUploadSize``.
 max_upload_mb: int = 10
 
+#: Most candidates the app's what-if page evaluates at once (2,000 took 179 s and drew
+#: 219,000 page elements); a whole call goes through ``spro-access label-reports``.
+whatif_page_max_candidates: int = 200
+
 #: Show progress bars on long steps.
 verbose: bool = False
 

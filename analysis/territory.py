@@ -68,7 +68,8 @@ AAV_CATEGORY_LABELS: dict[int, str] = {
 
 #: Columns of :func:`load_commune_classes` (index ``insee``).
 CLASS_COLUMNS = (
-    "density7", "density7_label", "density4", "urban_rural", "frr_code", "frr_label", "frr",
+    "density7", "density7_label", "density4", "degurba3", "urban_rural", "frr_code",
+    "frr_label", "frr",
     "aav_code", "aav_name", "aav_category", "aav_category_label",
 )  # fmt: skip
 
@@ -113,7 +114,9 @@ def _codes(df: pd.DataFrame, column: str, valid: dict[int, str], path: Path) -> 
 @lru_cache(maxsize=4)
 def _classes_cached(shared_dir: Path | None) -> pd.DataFrame:
     dpath = _territory_file(DENSITY_FILE, shared_dir)
-    dens = _read(dpath, ["insee", "grille_densite_7", "grille_densite_4", "urbain_rural"])
+    dens = _read(
+        dpath, ["insee", "grille_densite_7", "grille_densite_4", "degurba_3", "urbain_rural"]
+    )
     fpath = _territory_file(FRR_FILE, shared_dir)
     frr = _read(fpath, ["insee", "codefrr"])
     zpath = _territory_file(ZONAGES_FILE, shared_dir)
@@ -123,6 +126,7 @@ def _classes_cached(shared_dir: Path | None) -> pd.DataFrame:
     out["density7"] = d7
     out["density7_label"] = [DENSITY7_LABELS[int(v)] for v in d7]
     out["density4"] = pd.to_numeric(dens["grille_densite_4"], errors="coerce").to_numpy()
+    out["degurba3"] = _codes(dens, "degurba_3", {1: "", 2: "", 3: ""}, dpath).to_numpy()
     out["urban_rural"] = dens["urbain_rural"].to_numpy()
     fcode = pd.Series(
         _codes(frr, "codefrr", FRR_LABELS, fpath).to_numpy(), index=frr["insee"].str.zfill(5)
@@ -172,10 +176,11 @@ def load_commune_classes(*, shared_dir: str | Path | None = None) -> pd.DataFram
     return _classes_cached(root).copy()
 
 
-def is_rural(density7: pd.Series | int) -> pd.Series | bool:
-    """Whether a density level is rural in INSEE's sense (levels 5-7)."""
-    if isinstance(density7, pd.Series):
-        return density7.isin(RURAL_DENSITY_LEVELS)
+def is_rural(density7: int) -> bool:
+    """Whether a density level is rural in INSEE's sense (levels 5-7).
+
+    For a column, ``series.isin(RURAL_DENSITY_LEVELS)`` is the same rule.
+    """
     return int(density7) in RURAL_DENSITY_LEVELS
 
 

@@ -13,6 +13,8 @@ import streamlit as st
 
 from analysis import present
 from analysis.errors import SproError
+from analysis.present.coverage_map import COLOUR_BY, commune_filter
+from analysis.territory import DENSITY7_LABELS
 from app import components, loaders, page, widgets
 
 page.setup("coverage", sidebar="expanded")
@@ -154,6 +156,29 @@ with st.sidebar:
         "basemap",
         help="Without internet, tiles cannot load: keep 'No base map'; every layer still shows.",
     )
+    colour_by = st.selectbox(
+        "Colour the communes by",
+        list(COLOUR_BY),
+        format_func=COLOUR_BY.get,
+        key="colour_by",
+        help="The official classes of the communes (INSEE density grid, FRR zoning) in "
+        "place of the time; the communes beyond the threshold stay outlined.",
+    )
+    density_filter = st.multiselect(
+        "Show only the density levels",
+        list(DENSITY7_LABELS),
+        format_func=lambda k: f"{k} {DENSITY7_LABELS[k]}",
+        key="filter_density",
+        placeholder="every level",
+        help="INSEE's 7-level density grid: 1 large urban centres … 5-7 rural. The other "
+        "communes are drawn faint.",
+    )
+    frr_only = st.toggle(
+        "Only France Ruralités Revitalisation communes",
+        value=False,
+        key="filter_frr",
+        help="The FRR zoning (FRR and FRR+); the other communes are drawn faint.",
+    )
     road = "auto"
     try:
         road_model = loaders.load_road_model(road)
@@ -251,16 +276,41 @@ c[5].metric(
 map_col, detail_col = st.columns([3.2, 1], gap="medium")
 
 with map_col:
+    density_key = tuple(sorted(int(v) for v in density_filter))
     returned = components.show_map(
-        loaders.map_payload(profile_key, mode, float(threshold), road, basemap, include_modelled)
+        loaders.map_payload(
+            profile_key,
+            mode,
+            float(threshold),
+            road,
+            basemap,
+            include_modelled,
+            colour_by,
+            density_key,
+            bool(frr_only),
+        )
     )
     page.caption(
-        "Colour: time to the nearest eligible site"
-        + (f" ({result.times_are})" if result.estimated else "")
+        (
+            "Colour: time to the nearest eligible site"
+            + (f" ({result.times_are})" if result.estimated else "")
+            if colour_by == "time"
+            else f"Colour: {COLOUR_BY[colour_by]}"
+        )
         + ". Dark outline: beyond the threshold; dashed: under-served clusters. "
         "Filled dots: real sites; hollow dashed dots: modelled sites. "
         "Click a commune for its details."
     )
+    if density_key or frr_only:
+        kept = commune_filter(result.communes, density=density_key, frr_only=frr_only)
+        sub = result.communes[kept]
+        beyond = float(sub.loc[~sub["covered"].astype(bool), "demand"].sum())
+        total = float(sub["demand"].sum())
+        page.caption(
+            f"Filter: {int(kept.sum()):,} of {len(kept):,} communes shown (the others faint); "
+            f"{beyond:,.0f} of their {total:,.0f} people{est} beyond {threshold:g} min"
+            + (f" ({100 * beyond / total:.1f} %)." if total > 0 else ".")
+        )
 
 options = tables["commune_options"]
 by_insee = {o.rsplit(" — ", 1)[1]: o for o in options}
@@ -458,7 +508,14 @@ with tab_dl:
     d[4].download_button(
         "Map (HTML)",
         lambda: present.map_html(
-            present.coverage_map(result, loaders.load_web_base(), basemap=basemap)
+            present.coverage_map(
+                result,
+                loaders.load_web_base(),
+                basemap=basemap,
+                colour_by=colour_by,
+                density=density_key,
+                frr_only=bool(frr_only),
+            )
         ).encode("utf-8"),
         file_name=f"{stem}_map.html",
         mime="text/html",

@@ -194,13 +194,23 @@ def map_payload(
     road: str,
     basemap: str,
     include_modelled: bool = True,
+    colour_by: str = "time",
+    density: tuple[int, ...] = (),
+    frr_only: bool = False,
 ):
     """The rendered map of a view (drawn once per view, sent as is on every rerun)."""
     from app import components
 
     result = coverage(profile_key, mode, threshold, road, include_modelled)
     fmap = _present.coverage_map(
-        result, load_web_base(), basemap=basemap, height=700, defer_data=True
+        result,
+        load_web_base(),
+        basemap=basemap,
+        height=700,
+        defer_data=True,
+        colour_by=colour_by,
+        density=density,
+        frr_only=frr_only,
     )
     return components.map_payload(_present.inline_leaflet(fmap), height=700)
 

@@ -146,7 +146,7 @@ def bundled(n_cand: int) -> None:
         sites = load_sites()
         what = "bundled directory"
     except ImportError:
-        from analysis.planning.synthetic import synthetic_sites
+        from analysis.testing import synthetic_sites
 
         sites = synthetic_sites(communes, per_network=150, seed=3)
         what = "SYNTHETIC sites (bundled directory not available in this copy)"
@@ -157,7 +157,7 @@ def bundled(n_cand: int) -> None:
 
 
 def million(n_cand: int) -> None:
-    from analysis.planning.synthetic import (
+    from analysis.testing import (
         grid_road_model,
         synthetic_communes,
         synthetic_profiles,

@@ -14,4 +14,5 @@ bash scripts/setup_env.sh
 export SPRO_OFFLINE=${SPRO_OFFLINE:-1}
 .venv/bin/ruff check --quiet .
 .venv/bin/ruff format --check --quiet .
+.venv/bin/mypy  # type check of analysis/ (settings in pyproject.toml)
 exec .venv/bin/python -m pytest "$@"

@@ -15,8 +15,8 @@ from analysis.errors import EmptyProfileError, UnknownNameError, ValidationError
 from analysis.osm.model import OsmRoadModel
 from analysis.planning.caravane import plan_caravane
 from analysis.planning.siting import site_permanences
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
 from analysis.profiles import Profile
+from analysis.testing import synthetic_profiles, synthetic_region
 
 
 @pytest.fixture(scope="module")

@@ -328,8 +328,8 @@ def test_dir_29_formula_in_a_name_is_neutralised_in_exports(tmp_path, capsys):
 def test_dir_30_script_in_a_name_is_escaped_in_the_map():
     from analysis import present
     from analysis.coverage import compute_coverage
-    from analysis.planning.synthetic import synthetic_region
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(6, 5)
     sites = region.sites.copy()
@@ -501,7 +501,7 @@ def test_prof_09_missing_walk_threshold(tmp_path):
 
 def test_prof_10_negative_demand_share(tmp_path):
     p = profile_file(tmp_path, toml(extra="[profiles.pupils.demand]\nshare = -0.5\n"))
-    with pytest.raises(ValidationError, match="share` must be a non-negative number"):
+    with pytest.raises(ValidationError, match="share` must be a number above 0 and at most 1"):
         load_prof(p)
 
 
@@ -969,9 +969,9 @@ def test_app_04_latin1_upload(communes):
 def whatif_with_hostile_names():
     """A what-if on a small synthetic region for candidates with hostile names."""
     from analysis.planning.candidates import candidates_from_records
-    from analysis.planning.synthetic import synthetic_region
     from analysis.planning.whatif import what_if
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(8, 6)
     c = region.communes.iloc[20]

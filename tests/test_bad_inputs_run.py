@@ -35,8 +35,8 @@ def user_error(rc, err, *needles):
 @pytest.fixture(scope="module")
 def small_result():
     from analysis.coverage import compute_coverage
-    from analysis.planning.synthetic import synthetic_region
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(6, 5)
     prof = Profile(key="young", label="Young", networks=("Mission Locale",),

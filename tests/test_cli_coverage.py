@@ -54,11 +54,26 @@ def test_transit_coverage_combines_an_extra_feed(tmp_path, capsys):
 
 
 def test_exports_say_the_demand_is_estimated(tmp_path):
+    # issue 12: job seekers are DARES counts in Ain, Allier and Ardèche (official) and a model
+    # elsewhere (estimated): the profile says "mixed", each commune its own status
     assert main(["coverage", "--profile", "job_seekers", "--quiet", "--out", str(tmp_path)]) == 0
     meta = json.loads((tmp_path / "metadata.json").read_text())
-    assert meta["demand_is"] == "estimated" and meta["demand_source"]
-    assert set(pd.read_csv(tmp_path / "communes.csv")["demand_is"]) == {"estimated"}
-    assert set(pd.read_csv(tmp_path / "summary.csv")["demand_is"]) == {"estimated"}
+    assert meta["demand_is"] == "mixed" and "DARES" in meta["demand_source"]
+    communes = pd.read_csv(tmp_path / "communes.csv", dtype={"insee": str})
+    official = communes["demand_is"] == "official"
+    assert set(communes["demand_is"]) == {"official", "estimated"}
+    assert set(communes.loc[official, "insee"].str[:2]) == {"01", "03", "07"}
+    assert official.sum() == 1043  # every commune of the three departments, none elsewhere
+    summary = pd.read_csv(tmp_path / "summary.csv", dtype={"group": str})
+    deps = summary[summary["grouping"] == "dep"].set_index("group")["demand_is"]
+    assert deps.to_dict() == {d: "official" if d in ("01", "03", "07") else "estimated"
+                              for d in deps.index}  # fmt: skip
+    assert summary.loc[summary["grouping"] == "region", "demand_is"].tolist() == ["mixed"]
+    out = tmp_path / "disabled"
+    assert main(["coverage", "--profile", "disabled", "--quiet", "--out", str(out)]) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["demand_is"] == "estimated" and "PCH" in meta["demand_source"]
+    assert set(pd.read_csv(out / "communes.csv")["demand_is"]) == {"estimated"}
 
 
 def test_real_only_and_user_sites_runs_get_their_own_default_folder(tmp_path, monkeypatch, capsys):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -48,8 +49,24 @@ def test_urban_classes(communes):
     assert counts == {3: 3447, 2: 514, 1: 64}
     pops = communes.groupby("deg3")["pop_mun"].sum().to_dict()
     assert pops == {1: 2_386_513, 2: 2_748_524, 3: 3_070_520}
-    mapping = dict(zip(communes["deg3"], communes["urban_class"], strict=True))
-    assert mapping == {1: "urban centre", 2: "intermediate", 3: "rural"}
+    # urban_class is INSEE's official degree of urbanisation (DEGURBA, from the density
+    # grid), read here with plain pandas; the GHS deg3 above stays for the estimated network
+    grid = pd.read_csv(
+        settings.shared_data_dir
+        / "territory"
+        / "grille_densite_7niv_insee_communes_france_2025_aura.csv",
+        dtype=str,
+    ).set_index("insee")
+    official = grid["degurba_3"].astype(int).map({1: "urban centre", 2: "intermediate", 3: "rural"})
+    assert (
+        communes["urban_class"].to_numpy() == official.reindex(communes["insee"]).to_numpy()
+    ).all()
+    assert communes["urban_class"].value_counts().to_dict() == {
+        "rural": 3411,
+        "intermediate": 539,
+        "urban centre": 75,
+    }
+    assert (communes["urban_class_source"] == "INSEE DEGURBA (grille de densité 2025)").all()
 
 
 def test_origin_point_inside_polygon_and_projected(communes):

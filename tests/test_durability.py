@@ -158,7 +158,12 @@ def base_state(tmp_path_factory):
     load_bundled_directory()
     model = load_or_build_estimated_network(communes)
     folder = tmp_path_factory.mktemp("processed")
+    from analysis.estimated_network import EstimatedNetworkParams, inputs_key
+
+    current = f"estimated_network_{inputs_key(communes, EstimatedNetworkParams())}.npz"
     for p in Path(settings.processed_data_dir).iterdir():
+        if p.name.startswith("estimated_network_") and p.name != current:
+            continue  # a cache of other inputs or parameters: not this state's network
         if p.name.startswith(BASE_PREFIXES) and p.suffix in (".npz", ".parquet"):
             if verify_checksum(p):
                 shutil.copy2(p, folder / p.name)
@@ -255,7 +260,7 @@ def test_prepare_interrupted_by_ctrl_c(base_state, tmp_path, monkeypatch, capsys
     before = snapshot(folder)
     monkeypatch.setattr(settings, "processed_data_dir", folder)
 
-    def interrupted(model, path):
+    def interrupted(tmp, model):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(en, "_write_model", interrupted)
@@ -369,8 +374,8 @@ def test_corrupt_site_directory_cache_is_rebuilt(base_state, tmp_path, monkeypat
 @pytest.fixture(scope="module")
 def small_result():
     from analysis.coverage import compute_coverage
-    from analysis.planning.synthetic import synthetic_region
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(6, 5)
     prof = Profile(key="young", label="Young", networks=("Mission Locale",),
@@ -486,7 +491,7 @@ def test_two_runs_into_one_folder_never_mix(tmp_path):
 
     out = tmp_path / "out"
     code = (
-        "import sys; from analysis.planning.synthetic import synthetic_region;"
+        "import sys; from analysis.testing import synthetic_region;"
         "from analysis.profiles import Profile; from analysis.coverage import compute_coverage;"
         "from analysis.present import coverage_output_set, write_output_set;"
         "r = synthetic_region(6, 5);"
@@ -513,9 +518,9 @@ def test_two_runs_into_one_folder_never_mix(tmp_path):
 
 
 def test_whatif_export_refuses_to_overwrite(tmp_path):
-    from analysis.planning.synthetic import synthetic_region
     from analysis.planning.whatif import what_if
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(6, 5)
     prof = Profile(key="young", label="Young", networks=("Mission Locale",),

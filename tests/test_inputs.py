@@ -5,7 +5,7 @@ import pytest
 from analysis.cli import main
 from analysis.errors import UnknownNameError, ValidationError
 from analysis.inputs import check_choices, load_models
-from analysis.planning.synthetic import synthetic_region
+from analysis.testing import synthetic_region
 
 
 def test_unknown_mode_and_road_model_list_the_valid_ones():

@@ -5,7 +5,7 @@ import pytest
 
 from analysis.errors import UnknownNameError, ValidationError
 from analysis.planning.candidates import candidates_from_records, read_candidates_csv
-from analysis.planning.synthetic import synthetic_communes
+from analysis.testing import synthetic_communes
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from analysis.errors import UnknownNameError, ValidationError
 from analysis.planning.caravane import plan_caravane, resolve_base
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
+from analysis.testing import synthetic_profiles, synthetic_region
 
 
 @pytest.fixture(scope="module")

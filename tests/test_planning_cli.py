@@ -7,7 +7,7 @@ import analysis.planning.siting as siting
 import analysis.profiles
 from analysis.cli import main
 from analysis.commands import planning as cmd
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
+from analysis.testing import synthetic_profiles, synthetic_region
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from analysis.errors import UnknownNameError, ValidationError
 from analysis.planning.siting import candidate_hosts, cost_matrix, site_permanences
-from analysis.planning.synthetic import synthetic_profiles, synthetic_region
+from analysis.testing import synthetic_profiles, synthetic_region
 
 
 @pytest.fixture(scope="module")

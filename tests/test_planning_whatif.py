@@ -9,14 +9,14 @@ import pytest
 
 from analysis.errors import UnknownNameError, ValidationError
 from analysis.graph import RoadGraph
-from analysis.planning.synthetic import (
+from analysis.planning.whatif import CARD_COLUMNS, WhatIf, what_if
+from analysis.profiles import Profile
+from analysis.road_model import RoadModel
+from analysis.testing import (
     synthetic_communes,
     synthetic_profiles,
     synthetic_region,
 )
-from analysis.planning.whatif import CARD_COLUMNS, WhatIf, what_if
-from analysis.profiles import Profile
-from analysis.road_model import RoadModel
 
 
 # --------------------------------------------------------------------------- hand-built strip

@@ -71,7 +71,11 @@ def test_demand_known_answers(profiles, communes):
     assert 380_000 < totals["young_16_25"] < 430_000
     assert 700_000 < totals["pupils"] < 760_000
     assert 300_000 < totals["students"] < 340_000
-    assert totals["job_seekers"] == pytest.approx(587_580, rel=0.01)
+    # issue 12: job seekers are the DARES end-2024 counts (01, 03, 07) and a model scaled to
+    # the DREETS regional total (was 587,580 = the Q2 2023 rate on the 15-64s); disabled
+    # people the DREES PCH/ACTP recipients of 2019 (was 6.6 % of the 15-64s, ~335,000)
+    assert totals["job_seekers"] == pytest.approx(610_740, abs=1e-6)
+    assert totals["disabled"] == pytest.approx(50_409, abs=1e-6)
     assert totals["executives"] == pytest.approx(516_000, rel=0.01)
     assert totals["private_employees"] == pytest.approx(1_993_700, rel=0.01)
     for key, d in ((k, profile_demand(p, communes)) for k, p in profiles.items()):

@@ -51,8 +51,8 @@ def test_200_requests_keep_memory_flat(soak, capsys):
 def test_soak_requests_give_the_same_answer_every_time(soak):
     """The loop is not measuring a degenerate run: repeated requests agree exactly."""
     from analysis.coverage import compute_coverage
-    from analysis.planning.synthetic import synthetic_region
     from analysis.profiles import Profile
+    from analysis.testing import synthetic_region
 
     region = synthetic_region(8, 6)
     prof = Profile(**soak.PROFILE_KWARGS[2])

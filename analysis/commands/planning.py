@@ -154,7 +154,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
 
     communes, sites, profiles = _load_inputs(args)
     model = _load_models(["road"], communes, road=args.road, date=None)["road"]
-    exact = {"auto": "auto", "yes": True, "no": False}[args.exact]
+    exact: bool | str = True if args.exact == "yes" else False if args.exact == "no" else "auto"
     res = site_permanences(
         model,
         sites,

@@ -496,7 +496,9 @@ def _coach_check(
     # On the road: the coach stops on the road, so only the distance part of the legs.
     on_road = road + (da + db) / 1e3 * params.leg_s_per_km
     coach = pairs["time_s"].to_numpy(float)
-    dist = np.hypot(pairs["x_a"] - pairs["x_b"], pairs["y_a"] - pairs["y_b"]).to_numpy()
+    dist = np.hypot(
+        (pairs["x_a"] - pairs["x_b"]).to_numpy(float), (pairs["y_a"] - pairs["y_b"]).to_numpy(float)
+    )
     out: dict[str, Any] = {
         "stop_pairs": len(pairs),
         "car_slower_pct": round(float((door > coach).mean() * 100), 1),

@@ -18,22 +18,19 @@ neither OpenStreetMap street-level routing nor observed traffic.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io as _io
 import json
 import logging
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
 
 from .. import settings
+from ..cache import cache_key, load_or_build, load_road_arrays, save_road_model
 from ..errors import DataMissingError, ValidationError
 from ..graph import RoadGraph, nearest_nodes
-from ..io import verify_checksum, write_with_checksum
 from ..road_model import RoadModel
 from .network import EDGE_CLASSES, MainRoadNetwork, graph_from_travelmapping, mark_urban
 
@@ -174,7 +171,16 @@ def timed_graph(net: MainRoadNetwork, params: MainRoadParams) -> RoadGraph:
     )
 
 
-def site_leg_rule(params: MainRoadParams) -> dict[str, float]:
+class SiteLegRule(TypedDict):
+    """:class:`RoadModel`'s site-snap arguments (see :func:`site_leg_rule`)."""
+
+    snap_speed_kmh: float
+    snap_circuity: float
+    snap_fixed_s: float
+    max_snap_m: float
+
+
+def site_leg_rule(params: MainRoadParams) -> SiteLegRule:
     """Return :meth:`MainRoadParams.leg_s` as :class:`RoadModel`'s site-snap arguments.
 
     Sites join the network by the same rule as the origins: ``leg_fixed_s`` plus the
@@ -330,55 +336,38 @@ def inputs_key(
     communes: gpd.GeoDataFrame, params: MainRoadParams, source: Path, interchanges: Path
 ) -> str:
     """Hash of everything the model depends on (communes' points, parameters, input files)."""
-    h = hashlib.blake2b(digest_size=12)
-    h.update(
-        json.dumps(
-            {
-                "v": BUILD_VERSION,
-                "params": params.to_dict(),
-                "src": _file_stamp(source),
-                "ich": _file_stamp(interchanges),
-            },
-            sort_keys=True,
-        ).encode()
+    recipe = {
+        "v": BUILD_VERSION,
+        "params": params.to_dict(),
+        "src": _file_stamp(source),
+        "ich": _file_stamp(interchanges),
+    }
+    return cache_key(
+        json.dumps(recipe, sort_keys=True),
+        "\x1f".join(communes["insee"].astype(str)),
+        *(
+            np.ascontiguousarray(communes[col].to_numpy(dtype=float)).tobytes()
+            for col in ("x_l93", "y_l93")
+        ),
+        size=12,
     )
-    h.update("\x1f".join(communes["insee"].astype(str)).encode())
-    for col in ("x_l93", "y_l93"):
-        h.update(np.ascontiguousarray(communes[col].to_numpy(dtype=float)).tobytes())
-    return h.hexdigest()
-
-
-def _write(model: RoadModel, path: Path) -> None:
-    g = model.graph
-
-    def writer(tmp: Path) -> None:
-        buf = _io.BytesIO()
-        np.savez(
-            buf, x=g.x, y=g.y, indptr=g.indptr, indices=g.indices, weights=g.weights,
-            origin_ids=np.asarray(model.origin_ids, dtype=str),
-            origin_nodes=model.origin_nodes, origin_offsets_s=model.origin_offsets_s,
-            meta=np.array(json.dumps(model.meta)), label=np.array(g.label),
-        )  # fmt: skip
-        tmp.write_bytes(buf.getvalue())
-
-    write_with_checksum(path, writer)
 
 
 def _read(path: Path, params: MainRoadParams) -> RoadModel:
-    with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        graph = RoadGraph(
-            x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"], weights=z["weights"],
-            model="mainroads", label=str(z["label"]), meta={"network": meta.get("network", {})},
-        )  # fmt: skip
-        return RoadModel(
-            graph=graph,
-            origin_ids=z["origin_ids"].astype(object),
-            origin_nodes=z["origin_nodes"],
-            origin_offsets_s=z["origin_offsets_s"],
-            meta=meta,
-            **site_leg_rule(params),
-        )
+    """Read a main-road model cached by :func:`analysis.cache.save_road_model`."""
+    z, meta = load_road_arrays(path)
+    graph = RoadGraph(
+        x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"], weights=z["weights"],
+        model="mainroads", label=str(z["label"]), meta={"network": meta.get("network", {})},
+    )  # fmt: skip
+    return RoadModel(
+        graph=graph,
+        origin_ids=z["origin_ids"].astype(object),
+        origin_nodes=z["origin_nodes"],
+        origin_offsets_s=z["origin_offsets_s"],
+        meta=meta,
+        **site_leg_rule(params),
+    )
 
 
 def load_or_build_mainroad_model(
@@ -412,15 +401,13 @@ def load_or_build_mainroad_model(
     ich_path = Path(interchanges) if interchanges is not None else ich
     folder = Path(cache_dir) if cache_dir is not None else settings.processed_data_dir
     path = folder / f"mainroads_{inputs_key(communes, params, src, ich_path)}.npz"
-    if verify_checksum(path):
-        try:
-            return _read(path, params)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-            logger.warning("main-road cache %s unreadable (%s); rebuilding", path, exc)
-    elif path.exists():
-        logger.warning("main-road cache %s fails its checksum; rebuilding", path)
-    model = build_mainroad_model(communes, params=params, source=src, interchanges=ich_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(model, path)
-    logger.info("main-road model cached in %s", path)
-    return model
+    return load_or_build(
+        path,
+        build=lambda: build_mainroad_model(
+            communes, params=params, source=src, interchanges=ich_path
+        ),
+        read=lambda p: _read(p, params),
+        write=save_road_model,
+        what="main-road model",
+        log=logger,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,10 +17,11 @@ from scipy.sparse.csgraph import dijkstra
 from ..calibration import ErrorStats
 from ..errors import ValidationError
 from ..io import atomic_path, check_can_write, write_csv, write_json
+from ..road_model import RoadModel
 from .calibrate import OsrmReference, heldout_origins, load_osrm_reference, stats_by_band
 
 
-def pair_times(model: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def pair_times(model: RoadModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Door-to-door times between every pair of points on a road model, seconds.
 
     Parameters
@@ -110,7 +110,7 @@ class OsrmComparison:
         return files
 
 
-def compare_with_osrm(model: Any, reference: OsrmReference | None = None) -> OsrmComparison:
+def compare_with_osrm(model: RoadModel, reference: OsrmReference | None = None) -> OsrmComparison:
     """Time the OSRM town-hall pairs on ``model`` and report the error.
 
     Parameters

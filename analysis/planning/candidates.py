@@ -24,8 +24,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..crs import to_l93, to_lonlat
-from ..errors import SproError, UnknownNameError, ValidationError
+from ..crs import position_hint, to_l93, to_lonlat
+from ..errors import UnknownNameError, ValidationError
+from ..io import decode_text
 from . import common
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def make_candidate(
         raise ValidationError(f"candidate {name!r} has no network", source=source, rows=rows)
     try:
         network = common.canonical_network(net_in)
-    except SproError as exc:
+    except ValidationError as exc:
         raise type(exc)(*_err_args(exc), source=source, rows=rows) from None
     spro = common.spro_networks()
     if network not in spro:
@@ -154,12 +155,12 @@ def make_candidate(
         if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
             raise ValidationError(
                 f"candidate {name!r} at ({lon:.5f}, {lat:.5f}) lies outside the region "
-                "(lon/lat swapped?)",
+                f"{position_hint(lon, lat)}".rstrip(),
                 source=source,
                 rows=rows,
             )
-        x, y = to_l93(lon, lat)
-        x, y = float(x), float(y)
+        xa, ya = to_l93(lon, lat)
+        x, y = float(xa), float(ya)
         position = "exact"
         # The commune it stands in, for display.
         d2 = (communes["x_l93"].to_numpy(float) - x) ** 2 + (
@@ -204,10 +205,8 @@ def make_candidate(
     }
 
 
-def _err_args(exc: SproError) -> tuple[Any, ...]:
+def _err_args(exc: ValidationError) -> tuple[Any, ...]:
     """Return the constructor arguments to re-raise an error with a source and rows."""
-    from ..errors import UnknownNameError
-
     if isinstance(exc, UnknownNameError):
         return (exc.kind, exc.name, exc.valid)
     return (getattr(exc, "detail", str(exc)),)
@@ -298,10 +297,17 @@ def read_candidates_csv(
                 raw = f.read()
         else:
             raw = path.read()
-        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else str(raw).lstrip("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
+        if isinstance(raw, bytes):
+            text = decode_text(raw, source=source, legacy=False)
+        else:
+            text = str(raw).lstrip("\ufeff")
+    except OSError as exc:
         raise ValidationError(
             f"cannot read the candidates file (UTF-8 CSV expected): {exc}", source=source
+        ) from None
+    except ValidationError as exc:
+        raise ValidationError(
+            f"cannot read the candidates file (UTF-8 CSV expected): {exc.detail}", source=source
         ) from None
     header = text.split("\n", 1)[0]
     if not header.strip():

@@ -32,10 +32,15 @@ import numpy as np
 import pandas as pd
 
 from .. import access
-from ..crs import to_l93, to_lonlat
+from ..access import AccessModel
+from ..crs import position_hint, to_l93, to_lonlat
 from ..engine import nearest_sites
 from ..errors import ValidationError
-from ..present.outputs import OutputSet
+from ..present.documents import caravane_programme
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import caravane_map
+from ..road_model import RoadModel
+from ..schools import load_colleges
 from . import common
 from .siting import cost_matrix
 
@@ -211,8 +216,6 @@ class CaravaneResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write itinerary, communes, excluded stops (CSV + GeoPackage) and the map."""
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -248,14 +251,10 @@ class CaravaneResult:
 
     def programme_html(self) -> str:
         """Return the printable programme (one block per day, dated in a season)."""
-        from ..present.documents import caravane_programme
-
         return caravane_programme(self)
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the tours."""
-        from ..present.planner_maps import caravane_map
-
         return caravane_map(self, basemap=basemap)
 
 
@@ -288,12 +287,12 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
     """
     if isinstance(base, str):
         i, x, y = common.commune_position(base, communes)
-        lon, lat = to_lonlat(x, y)
+        lo, la = to_lonlat(x, y)
         return {
             "name": str(communes["nom"].iloc[i]),
             "insee": str(communes["insee"].iloc[i]),
-            "lon": float(lon),
-            "lat": float(lat),
+            "lon": float(lo),
+            "lat": float(la),
             "x_l93": x,
             "y_l93": y,
         }
@@ -305,11 +304,12 @@ def resolve_base(base: Any, communes: gpd.GeoDataFrame) -> dict[str, Any]:
         ) from None
     if not common.in_region(np.array([lon]), np.array([lat]), communes)[0]:
         raise ValidationError(
-            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes; choose a base "
-            "in the region"
+            f"the base ({lon:.5f}, {lat:.5f}) lies outside Auvergne-Rhône-Alpes "
+            f"{position_hint(lon, lat)}".rstrip()
+            + "; choose a base in the region"
         )
-    x, y = to_l93(lon, lat)
-    x, y = float(x), float(y)
+    xa, ya = to_l93(lon, lat)
+    x, y = float(xa), float(ya)
     d2 = (communes["x_l93"].to_numpy(float) - x) ** 2 + (communes["y_l93"].to_numpy(float) - y) ** 2
     i = int(np.argmin(d2))
     return {
@@ -326,7 +326,7 @@ class _Times:
     """Driving times between the base and candidate stops, computed on demand."""
 
     def __init__(
-        self, model: Any, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
+        self, model: RoadModel, nodes: np.ndarray, offsets: np.ndarray, *, limit_s: float = np.inf
     ) -> None:
         self.model = model
         self.nodes = nodes  # node of each point (0 = base, 1.. = candidates)
@@ -373,7 +373,7 @@ class _Times:
 
 
 def plan_caravane(
-    model: Any,
+    model: AccessModel,
     sites: pd.DataFrame,
     communes: gpd.GeoDataFrame,
     *,
@@ -382,7 +382,7 @@ def plan_caravane(
     stop_min: float,
     max_drive_min: float,
     profile: str,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     reach_min: float = 20.0,
     underserved_min: float | None = None,
     day_start: str = "09:00",
@@ -451,275 +451,89 @@ def plan_caravane(
     if not common.is_road_model(model):
         raise ValidationError("the caravane needs a road model (a bus drives)")
     access.check_origins(model, communes)
-    if dates is not None:
-        dates = [str(d) for d in dates]
-        if not dates:
-            raise ValidationError("the programme has no day: give at least one date")
-        days = len(dates)
-    if isinstance(days, bool) or int(days) != days or days < 1:
-        raise ValidationError(f"the number of days must be a positive whole number, not {days}")
-    days = int(days)
-    for name, v in (
-        ("stop duration", stop_min),
-        ("maximum driving time", max_drive_min),
-        ("reach", reach_min),
-    ):
-        if not np.isfinite(v) or v <= 0:
-            raise ValidationError(f"the {name} must be a positive number of minutes, not {v}")
-    if max_day_min is not None and stop_min > max_day_min:
-        raise ValidationError(
-            f"a stop lasts {stop_min:g} min, longer than the {max_day_min:g}-min day"
-        )
-    if max_stops_per_day is not None and max_stops_per_day < 1:
-        raise ValidationError("max_stops_per_day must be at least 1")
+    days, dates = _check_limits(
+        days, dates, stop_min, max_drive_min, reach_min, max_day_min, max_stops_per_day
+    )
     start_min = _parse_clock(day_start)
     profs = common.profile_map(profiles)
     prof = common.get_profile(profile, profs)
     b = resolve_base(base, communes)
 
-    # Under-served target.
+    # 1. The under-served target (communes outside the model's data are no target).
     base_pass = access.baseline_pass(
         model, sites, communes, prof, threshold_min=underserved_min, mode="road", allow_empty=True
     )
-    thr_s = base_pass.threshold_s
-    demand = base_pass.demand
-    today = base_pass.time_s
-    under = base_pass.underserved  # communes outside the model's data are no target
-    target = np.where(under, demand, 0.0)
+    target = np.where(base_pass.underserved, base_pass.demand, 0.0)
     tgt_rows = np.flatnonzero(target > 0)
 
-    # Candidate stops: town halls (commune origin points), or the given stop points.
-    cands = _candidate_stops(communes, stops, stop_points)
-    c_x, c_y = cands["x_l93"].to_numpy(float), cands["y_l93"].to_numpy(float)
-    c_names = cands["name"].astype(str).to_numpy(object)
-    c_codes = cands["insee"].astype(str).to_numpy(object)
-    c_ids = cands["stop_id"].astype(str).to_numpy(object)
-    own = cands["audience"].to_numpy(float)
-    reach_s = 60.0 * reach_min
-    cm = cost_matrix(model, c_x, c_y, limit_s=reach_s, origins=tgt_rows).times_s
-    reach_gain = np.asarray(cm.astype(bool).astype(float) @ target[tgt_rows]).ravel() + own
-    if stops is None:
-        keep = reach_gain > 0
-        cm, reach_gain, own = cm[keep], reach_gain[keep], own[keep]
-        c_x, c_y, c_names, c_codes, c_ids = (a[keep] for a in (c_x, c_y, c_names, c_codes, c_ids))
+    # 2. Candidate stops and whom each reaches.
+    cands = _reachable_candidates(
+        model, communes, stops, stop_points, target, tgt_rows, reach_s=60.0 * reach_min
+    )
 
-    # Snap base and stops; driving times from/to the base.
-    snap = model.snap_sites(np.append(b["x_l93"], c_x), np.append(b["y_l93"], c_y))
+    # 3. Driving times from and to the base; stops the limits rule out.
+    snap = model.snap_sites(np.append(b["x_l93"], cands.x), np.append(b["y_l93"], cands.y))
     if snap.too_far[0]:
         raise ValidationError(f"the base {b['name']} is too far from the road network")
-    drive_s = 60.0 * max_drive_min
-    times = _Times(
-        model, np.where(snap.too_far, snap.node[0], snap.node), snap.offset_s, limit_s=drive_s
+    limits = _Limits(
+        drive_s=60.0 * max_drive_min,
+        day_s=None if max_day_min is None else 60.0 * max_day_min,
+        stop_s=60.0 * stop_min,
+        max_stops=max_stops_per_day,
     )
-    day_s = None if max_day_min is None else 60.0 * max_day_min
-    stop_s = 60.0 * stop_min
+    times = _Times(
+        model,
+        np.where(snap.too_far, snap.node[0], snap.node),
+        snap.offset_s,
+        limit_s=limits.drive_s,
+    )
     round_trip = times.out[1:] + times.back[1:]
-    feasible = (round_trip <= drive_s) & ~snap.too_far[1:]
-    if day_s is not None:
-        feasible &= round_trip + stop_s <= day_s
-    names = communes["nom"].to_numpy(object)
-    codes = communes["insee"].astype(str).to_numpy()
-    excluded: list[dict[str, Any]] = []
-    for p in np.flatnonzero(~feasible):
-        why = (
-            "too far from the road network"
-            if snap.too_far[1 + p]
-            else f"round trip from the base {round_trip[p] / 60:.0f} min > daily driving "
-            f"limit {max_drive_min:g} min (farther than half a day's driving)"
-            if round_trip[p] > drive_s
-            else f"round trip {round_trip[p] / 60:.0f} min + stop {stop_min:g} min > day "
-            f"length {max_day_min:g} min"
-        )
-        excluded.append(
-            {
-                "insee": c_codes[p],
-                "nom": c_names[p],
-                "target_in_reach": reach_gain[p],
-                "round_trip_min": round_trip[p] / 60.0,
-                "reason": why,
-            }
-        )
+    feasible = (round_trip <= limits.drive_s) & ~snap.too_far[1:]
+    if limits.day_s is not None:
+        feasible &= round_trip + limits.stop_s <= limits.day_s
+    excluded = [
+        cands.excluded_row(p, round_trip[p], _why_out(snap.too_far[1 + p], round_trip[p],
+                                                     max_drive_min, stop_min, max_day_min))
+        for p in np.flatnonzero(~feasible).tolist()
+    ]  # fmt: skip
     if stops is not None and excluded:
         bad = "; ".join(f"{e['nom']} ({e['insee']}): {e['reason']}" for e in excluded)
         raise ValidationError(f"impossible stop(s) for these limits: {bad}")
     if stops is None and not feasible.any():
-        if len(c_x) == 0:
-            raise ValidationError(
-                f"no under-served {prof.key} population within {reach_min:g} min of any "
-                "commune: nothing for the caravane to reach"
-            )
-        best = int(np.argmin(round_trip))
-        raise ValidationError(
-            f"no stop can be served within {max_drive_min:g} min of driving a day: the "
-            f"nearest useful stop, {c_names[best]}, is {round_trip[best] / 60:.0f} min "
-            "there and back (farther than half a day's driving); raise the daily driving limit "
-            "or choose another base"
-        )
+        raise _nothing_feasible(cands, round_trip, prof.key, reach_min, max_drive_min)
 
-    # Greedy selection with cheapest insertion.
-    tours: list[list[int]] = [[] for _ in range(days)]  # point indices (1-based)
-    drive = [0.0] * days
-    reached = np.zeros(cm.shape[1], dtype=bool)
-    indptr, indices = cm.indptr, cm.indices
-    w = target[tgt_rows]
-
-    def gain(p: int) -> float:
-        cols = indices[indptr[p] : indptr[p + 1]]
-        return float(w[cols[~reached[cols]]].sum()) + own[p]
-
-    def best_insertion(pt: int) -> tuple[float, int, int] | None:
-        best = None
-        for d in range(days):
-            tour = tours[d]
-            if max_stops_per_day is not None and len(tour) >= max_stops_per_day:
-                continue
-            seq = [0, *tour, 0]
-            for pos in range(len(seq) - 1):
-                a, c = seq[pos], seq[pos + 1]
-                add = times.t(a, pt) + times.t(pt, c) - times.t(a, c)
-                if drive[d] + add > drive_s + 1e-6:
-                    continue
-                if day_s is not None and drive[d] + add + stop_s * (len(tour) + 1) > day_s + 1e-6:
-                    continue
-                if best is None or (add, d, pos) < best:
-                    best = (add, d, pos)
-        return best
-
-    no_room: list[int] = []
+    # 4. Stops into days: imposed ones by cheapest insertion, else greedy by target reached.
+    plan = _DayPlan(days, times, limits, cands, target[tgt_rows])
     if stops is not None:
-        order = sorted(range(len(c_x)), key=lambda p: -round_trip[p])
-        for p in order:
-            ins = best_insertion(p + 1)
-            if ins is None:
-                no_room.append(p)
-                continue
-            add, d, pos = ins
-            tours[d].insert(pos, p + 1)
-            drive[d] += add
-            reached[indices[indptr[p] : indptr[p + 1]]] = True
+        no_room = plan.place_all(sorted(range(len(cands.x)), key=lambda p: -round_trip[p]))
         if no_room:
-            bad = ", ".join(f"{c_names[p]} ({c_codes[p]})" for p in no_room)
+            bad = ", ".join(f"{cands.names[p]} ({cands.codes[p]})" for p in no_room)
             raise ValidationError(
                 f"the imposed stops do not fit in {days} day(s) within the limits: {bad} left "
                 "over; add days or raise the limits"
             )
     else:
-        heap = [(-reach_gain[p], p) for p in np.flatnonzero(feasible).tolist()]
-        heapq.heapify(heap)
-        while heap:
-            _, p = heapq.heappop(heap)
-            g = gain(p)
-            if heap and (-g, p) > heap[0]:
-                heapq.heappush(heap, (-g, p))
-                continue
-            if g <= 0:
-                break
-            ins = best_insertion(p + 1)
-            if ins is None:
-                no_room.append(p)
-                continue
-            add, d, pos = ins
-            tours[d].insert(pos, p + 1)
-            drive[d] += add
-            reached[indices[indptr[p] : indptr[p + 1]]] = True
-        for p in no_room:
-            excluded.append(
-                {
-                    "insee": c_codes[p],
-                    "nom": c_names[p],
-                    "target_in_reach": reach_gain[p],
-                    "round_trip_min": round_trip[p] / 60.0,
-                    "reason": "no room left in the days' limits",
-                }
-            )
+        no_room = plan.choose_greedily(np.flatnonzero(feasible).tolist())
+        excluded += [
+            cands.excluded_row(p, round_trip[p], "no room left in the days' limits")
+            for p in no_room
+        ]
+    plan.order_each_day()
 
-    # Order each day optimally.
-    for d in range(days):
-        if tours[d]:
-            pts = [0, *tours[d]]
-            mat = times.matrix(pts)
-            order, total = order_stops(mat, base=0)
-            tours[d] = [pts[i] for i in order]
-            drive[d] = total
-
-    # Itinerary, attributing each reached commune to the first stop that reaches it.
+    # 5. The dated itinerary and the communes' table.
     t_are = access.times_are_label(model)
     label = getattr(model, "label", "road")
-    rows: list[dict[str, Any]] = []
-    reached_by = np.full(len(communes), None, dtype=object)
-    t_stop = np.full(len(communes), np.nan)
-    for d in range(days):
-        if not tours[d]:
-            continue
-        clock = float(start_min)
-        rows.append(
-            _row(d + 1, 0, "depart", b, "", clock, clock, 0.0, drive[d], 0.0, 0, t_are, label)
-        )
-        day_rows_from = len(rows) - 1
-        prev = 0
-        for seq, pt in enumerate(tours[d], start=1):
-            leg = times.t(prev, pt)
-            clock += leg / 60.0
-            p = pt - 1
-            cols = indices[indptr[p] : indptr[p + 1]]
-            com = tgt_rows[cols]
-            new = np.array([reached_by[c] is None for c in com], dtype=bool)
-            sid = f"D{d + 1}S{seq}-{c_ids[p]}"
-            reached_by[com[new]] = sid
-            t_stop[com[new]] = cm.data[indptr[p] : indptr[p + 1]][new] / 60.0
-            lon, lat = to_lonlat(c_x[p], c_y[p])
-            place = {"name": str(c_names[p]), "insee": c_codes[p], "lon": float(lon),
-                     "lat": float(lat), "audience": float(own[p])}  # fmt: skip
-            rows.append(
-                _row(
-                    d + 1,
-                    seq,
-                    "stop",
-                    place,
-                    sid,
-                    clock,
-                    clock + stop_min,
-                    leg / 60.0,
-                    drive[d],
-                    float(target[com[new]].sum()),
-                    int(new.sum()),
-                    t_are,
-                    label,
-                )
-            )
-            clock += stop_min
-            prev = pt
-        leg = times.t(prev, 0)
-        clock += leg / 60.0
-        rows.append(
-            _row(
-                d + 1,
-                len(tours[d]) + 1,
-                "return",
-                b,
-                "",
-                clock,
-                clock,
-                leg / 60.0,
-                drive[d],
-                0.0,
-                0,
-                t_are,
-                label,
-            )
-        )
-        if dates is not None:
-            for row in rows[day_rows_from:]:
-                row["date"] = dates[d]
-    itinerary = pd.DataFrame(rows, columns=_ITIN_COLS)
+    itinerary, reached_by, t_stop = _itinerary(
+        plan, cands, b, tgt_rows, target, len(communes), start_min, stop_min, dates, t_are, label
+    )
     ctab = gpd.GeoDataFrame(
         {
-            "insee": codes,
-            "nom": names,
+            "insee": communes["insee"].astype(str).to_numpy(),
+            "nom": communes["nom"].to_numpy(object),
             "dep": communes["dep"].to_numpy(),
-            "demand": demand,
-            "time_today_min": today / 60.0,
-            "underserved": under,
+            "demand": base_pass.demand,
+            "time_today_min": base_pass.time_s / 60.0,
+            "underserved": base_pass.underserved,
             "target": target,
             "reached_by": reached_by,
             "time_to_stop_min": t_stop,
@@ -733,7 +547,6 @@ def plan_caravane(
     ).sort_values("target_in_reach", ascending=False, kind="stable")
     total_target = float(target.sum())
     got = float(target[pd.notna(reached_by)].sum())
-    n_stops = sum(len(t) for t in tours)
     notes = []
     far = excl["reason"].str.contains("half a day").sum() if len(excl) else 0
     if far:
@@ -746,10 +559,10 @@ def plan_caravane(
     summary = {
         "base": b["name"],
         "days": days,
-        "days_used": sum(1 for t in tours if t),
-        "stops": n_stops,
+        "days_used": sum(1 for t in plan.tours if t),
+        "stops": sum(len(t) for t in plan.tours),
         "profile": prof.key,
-        "underserved_threshold_min": thr_s / 60.0,
+        "underserved_threshold_min": base_pass.threshold_s / 60.0,
         "reach_min": reach_min,
         "stop_min": stop_min,
         "max_drive_min": max_drive_min,
@@ -759,7 +572,7 @@ def plan_caravane(
         "audience_met": float(itinerary["audience"].sum()),
         "stops_kind": "town halls" if stop_points is None else "given stop points",
         "season": f"{dates[0]} → {dates[-1]} ({len(dates)} school days)" if dates else "",
-        "drive_min_per_day": "; ".join(f"{v / 60:.0f}" for v in drive),
+        "drive_min_per_day": "; ".join(f"{v / 60:.0f}" for v in plan.drive),
         "times_are": t_are,
         "model": label,
     }
@@ -777,6 +590,308 @@ def plan_caravane(
         provenance=prov,
         notes=notes,
     )
+
+
+# ----------------------------------------------------------------------- plan_caravane's steps
+def _check_limits(
+    days: int,
+    dates: Sequence[Any] | None,
+    stop_min: float,
+    max_drive_min: float,
+    reach_min: float,
+    max_day_min: float | None,
+    max_stops_per_day: int | None,
+) -> tuple[int, list[str] | None]:
+    """Check the plan's limits; return the number of days and the dates as text."""
+    out_dates = None
+    if dates is not None:
+        out_dates = [str(d) for d in dates]
+        if not out_dates:
+            raise ValidationError("the programme has no day: give at least one date")
+        days = len(out_dates)
+    if isinstance(days, bool) or int(days) != days or days < 1:
+        raise ValidationError(f"the number of days must be a positive whole number, not {days}")
+    for name, v in (
+        ("stop duration", stop_min),
+        ("maximum driving time", max_drive_min),
+        ("reach", reach_min),
+    ):
+        if not np.isfinite(v) or v <= 0:
+            raise ValidationError(f"the {name} must be a positive number of minutes, not {v}")
+    if max_day_min is not None and stop_min > max_day_min:
+        raise ValidationError(
+            f"a stop lasts {stop_min:g} min, longer than the {max_day_min:g}-min day"
+        )
+    if max_stops_per_day is not None and max_stops_per_day < 1:
+        raise ValidationError("max_stops_per_day must be at least 1")
+    return int(days), out_dates
+
+
+@dataclass
+class _Candidates:
+    """Candidate stops and whom they reach.
+
+    ``reach`` is sparse: a row per stop, a column per target commune (``tgt_rows``), the
+    driving time in seconds where within the reach; ``gain`` is the target within reach
+    plus the people met at the stop itself (``own``, e.g. a collège's pupils).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    names: np.ndarray
+    codes: np.ndarray
+    ids: np.ndarray
+    own: np.ndarray
+    reach: Any  # scipy.sparse CSR matrix
+    gain: np.ndarray
+
+    def reached(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Target columns stop ``p`` reaches, and the times (seconds)."""
+        sl = slice(self.reach.indptr[p], self.reach.indptr[p + 1])
+        return self.reach.indices[sl], self.reach.data[sl]
+
+    def excluded_row(self, p: int, round_trip_s: float, reason: str) -> dict[str, Any]:
+        """Return a row of the result's ``excluded`` table."""
+        return {
+            "insee": self.codes[p],
+            "nom": self.names[p],
+            "target_in_reach": self.gain[p],
+            "round_trip_min": round_trip_s / 60.0,
+            "reason": reason,
+        }
+
+
+def _reachable_candidates(
+    model: RoadModel,
+    communes: pd.DataFrame,
+    stops: Sequence[str] | None,
+    stop_points: pd.DataFrame | None,
+    target: np.ndarray,
+    tgt_rows: np.ndarray,
+    *,
+    reach_s: float,
+) -> _Candidates:
+    """Town halls or the given stop points, with whom each reaches (useless ones dropped)."""
+    cands = _candidate_stops(communes, stops, stop_points)
+    x, y = cands["x_l93"].to_numpy(float), cands["y_l93"].to_numpy(float)
+    own = cands["audience"].to_numpy(float)
+    cm = cost_matrix(model, x, y, limit_s=reach_s, origins=tgt_rows).times_s
+    gain = np.asarray(cm.astype(bool).astype(float) @ target[tgt_rows]).ravel() + own
+    out = _Candidates(
+        x=x,
+        y=y,
+        names=cands["name"].astype(str).to_numpy(object),
+        codes=cands["insee"].astype(str).to_numpy(object),
+        ids=cands["stop_id"].astype(str).to_numpy(object),
+        own=own,
+        reach=cm,
+        gain=gain,
+    )
+    if stops is not None:  # imposed stops are kept whatever they reach
+        return out
+    keep = gain > 0
+    return _Candidates(
+        x=x[keep], y=y[keep], names=out.names[keep], codes=out.codes[keep], ids=out.ids[keep],
+        own=own[keep], reach=cm[keep], gain=gain[keep],
+    )  # fmt: skip
+
+
+def _why_out(
+    too_far: bool,
+    round_trip_s: float,
+    max_drive_min: float,
+    stop_min: float,
+    max_day_min: float | None,
+) -> str:
+    """Why a candidate stop cannot be served within the limits."""
+    if too_far:
+        return "too far from the road network"
+    if round_trip_s > 60.0 * max_drive_min:
+        return (
+            f"round trip from the base {round_trip_s / 60:.0f} min > daily driving "
+            f"limit {max_drive_min:g} min (farther than half a day's driving)"
+        )
+    return (
+        f"round trip {round_trip_s / 60:.0f} min + stop {stop_min:g} min > day "
+        f"length {max_day_min:g} min"
+    )
+
+
+def _nothing_feasible(
+    cands: _Candidates,
+    round_trip: np.ndarray,
+    profile_key: str,
+    reach_min: float,
+    max_drive_min: float,
+) -> ValidationError:
+    """Return the error when no candidate stop can be served at all."""
+    if len(cands.x) == 0:
+        return ValidationError(
+            f"no under-served {profile_key} population within {reach_min:g} min of any "
+            "commune: nothing for the caravane to reach"
+        )
+    best = int(np.argmin(round_trip))
+    return ValidationError(
+        f"no stop can be served within {max_drive_min:g} min of driving a day: the "
+        f"nearest useful stop, {cands.names[best]}, is {round_trip[best] / 60:.0f} min "
+        "there and back (farther than half a day's driving); raise the daily driving limit "
+        "or choose another base"
+    )
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """A day's limits, in seconds (``day_s``: driving + stops; ``None``: no limit)."""
+
+    drive_s: float
+    day_s: float | None
+    stop_s: float
+    max_stops: int | None
+
+
+class _DayPlan:
+    """Stops assigned to days by cheapest insertion (points: 0 = base, ``p + 1`` = stop p)."""
+
+    def __init__(
+        self, days: int, times: _Times, limits: _Limits, cands: _Candidates, weight: np.ndarray
+    ) -> None:
+        self.tours: list[list[int]] = [[] for _ in range(days)]
+        self.drive = [0.0] * days
+        self.times = times
+        self.limits = limits
+        self.cands = cands
+        self.weight = weight  # target of each reach column
+        self.reached = np.zeros(cands.reach.shape[1], dtype=bool)
+
+    def gain(self, p: int) -> float:
+        """Target stop ``p`` would newly reach, plus the people met there."""
+        cols, _ = self.cands.reached(p)
+        return float(self.weight[cols[~self.reached[cols]]].sum()) + self.cands.own[p]
+
+    def best_insertion(self, pt: int) -> tuple[float, int, int] | None:
+        """Cheapest (added driving, day, position) for point ``pt`` within the limits."""
+        lim, t = self.limits, self.times.t
+        best = None
+        for d, tour in enumerate(self.tours):
+            if lim.max_stops is not None and len(tour) >= lim.max_stops:
+                continue
+            seq = [0, *tour, 0]
+            for pos in range(len(seq) - 1):
+                a, c = seq[pos], seq[pos + 1]
+                add = t(a, pt) + t(pt, c) - t(a, c)
+                if self.drive[d] + add > lim.drive_s + 1e-6:
+                    continue
+                day = self.drive[d] + add + lim.stop_s * (len(tour) + 1)
+                if lim.day_s is not None and day > lim.day_s + 1e-6:
+                    continue
+                if best is None or (add, d, pos) < best:
+                    best = (add, d, pos)
+        return best
+
+    def insert(self, p: int) -> bool:
+        """Insert stop ``p`` where it costs least; ``False`` if no day has room."""
+        ins = self.best_insertion(p + 1)
+        if ins is None:
+            return False
+        add, d, pos = ins
+        self.tours[d].insert(pos, p + 1)
+        self.drive[d] += add
+        self.reached[self.cands.reached(p)[0]] = True
+        return True
+
+    def place_all(self, order: Sequence[int]) -> list[int]:
+        """Insert every stop of ``order``; return those with no room."""
+        return [p for p in order if not self.insert(p)]
+
+    def choose_greedily(self, feasible: Sequence[int]) -> list[int]:
+        """Add the stop reaching the most new target while any does (lazy greedy).
+
+        Returns the stops that would have reached new target but found no room.
+        """
+        no_room: list[int] = []
+        heap = [(-float(self.cands.gain[p]), p) for p in feasible]
+        heapq.heapify(heap)
+        while heap:
+            _, p = heapq.heappop(heap)
+            g = self.gain(p)
+            if heap and (-g, p) > heap[0]:
+                heapq.heappush(heap, (-g, p))
+                continue
+            if g <= 0:
+                break
+            if not self.insert(p):
+                no_room.append(p)
+        return no_room
+
+    def order_each_day(self) -> None:
+        """Order each day's stops optimally (:func:`order_stops`)."""
+        for d, tour in enumerate(self.tours):
+            if tour:
+                pts = [0, *tour]
+                order, total = order_stops(self.times.matrix(pts), base=0)
+                self.tours[d] = [pts[i] for i in order]
+                self.drive[d] = total
+
+
+def _itinerary(
+    plan: _DayPlan,
+    cands: _Candidates,
+    b: dict[str, Any],
+    tgt_rows: np.ndarray,
+    target: np.ndarray,
+    n_communes: int,
+    start_min: float,
+    stop_min: float,
+    dates: list[str] | None,
+    t_are: str,
+    label: str,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Build the dated itinerary; a reached commune goes to the first stop reaching it.
+
+    Returns the itinerary, the stop reaching each commune (``None`` if none) and the time
+    to it (minutes).
+    """
+    rows: list[dict[str, Any]] = []
+    reached_by = np.full(n_communes, None, dtype=object)
+    t_stop = np.full(n_communes, np.nan)
+    t = plan.times.t
+    for d, tour in enumerate(plan.tours):
+        if not tour:
+            continue
+        drive = plan.drive[d]
+        clock = float(start_min)
+        day_rows = [_row(d + 1, 0, "depart", b, "", clock, clock, 0.0, drive, 0.0, 0, t_are, label)]
+        prev = 0
+        for seq, pt in enumerate(tour, start=1):
+            leg = t(prev, pt)
+            clock += leg / 60.0
+            p = pt - 1
+            cols, secs = cands.reached(p)
+            com = tgt_rows[cols]
+            new = np.array([reached_by[c] is None for c in com], dtype=bool)
+            sid = f"D{d + 1}S{seq}-{cands.ids[p]}"
+            reached_by[com[new]] = sid
+            t_stop[com[new]] = secs[new] / 60.0
+            lon, lat = to_lonlat(cands.x[p], cands.y[p])
+            place = {"name": str(cands.names[p]), "insee": cands.codes[p], "lon": float(lon),
+                     "lat": float(lat), "audience": float(cands.own[p])}  # fmt: skip
+            day_rows.append(
+                _row(d + 1, seq, "stop", place, sid, clock, clock + stop_min, leg / 60.0, drive,
+                     float(target[com[new]].sum()), int(new.sum()), t_are, label)
+            )  # fmt: skip
+            clock += stop_min
+            prev = pt
+        leg = t(prev, 0)
+        clock += leg / 60.0
+        day_rows.append(
+            _row(d + 1, len(tour) + 1, "return", b, "", clock, clock, leg / 60.0, drive, 0.0, 0,
+                 t_are, label)
+        )  # fmt: skip
+        if dates is not None:
+            for row in day_rows:
+                row["date"] = dates[d]
+        rows += day_rows
+    return pd.DataFrame(rows, columns=_ITIN_COLS), reached_by, t_stop
 
 
 _ITIN_COLS = [
@@ -853,8 +968,6 @@ def college_stops(colleges: pd.DataFrame | None = None) -> pd.DataFrame:
         ``stop_id`` (UAI), ``name``, ``insee``, ``x_l93``, ``y_l93``, ``audience``.
     """
     if colleges is None:
-        from ..schools import load_colleges
-
         colleges = load_colleges()
     c = colleges[colleges["has_position"].astype(bool)]
     return pd.DataFrame(

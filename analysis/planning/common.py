@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from .. import settings
-from ..access import times_are_label
+from ..access import AccessModel, times_are_label
+from ..communes import insee_code
+from ..coverage import site_provenance_counts
 from ..crs import polygons_l93, to_l93
 from ..errors import UnknownNameError, ValidationError
+from ..profiles import Profile, load_profiles
+from ..road_model import RoadModel
+from ..sites.networks import SPRO_NETWORKS
+from ..sites.networks import canonical_network as _canon
 from ..sites.normalise import code_or_postcode
 
 logger = logging.getLogger(__name__)
 
+#: What the planner tools accept as access models: one, a sequence, or ``{mode: model}``.
+ModelsArg = AccessModel | Sequence[AccessModel] | Mapping[str, AccessModel]
+#: What they accept as profiles: ``{key: Profile}``, a sequence, or ``None`` (the default file).
+ProfilesArg = Mapping[str, Profile] | Sequence[Profile] | None
 
-def as_models(models: Any) -> dict[str, Any]:
+
+def as_models(models: ModelsArg) -> dict[str, AccessModel]:
     """Return ``{mode: access model}`` from one model or a mapping/sequence of models.
 
     Parameters
@@ -57,7 +68,7 @@ def as_models(models: Any) -> dict[str, Any]:
     return out
 
 
-def is_road_model(model: Any) -> bool:
+def is_road_model(model: AccessModel) -> TypeGuard[RoadModel]:
     """Whether ``model`` is a road model with a graph for incremental passes."""
     return (
         getattr(model, "mode", "road") == "road"
@@ -67,7 +78,7 @@ def is_road_model(model: Any) -> bool:
     )
 
 
-def model_line(models: Mapping[str, Any]) -> str:
+def model_line(models: Mapping[str, AccessModel]) -> str:
     """One line naming every access model used and whether its times are estimated."""
     parts = []
     for mode, m in models.items():
@@ -91,31 +102,29 @@ def sites_line(sites: pd.DataFrame, *, extra: pd.DataFrame | None = None) -> str
     str
         E.g. ``"sites: 420 real (open data), 310 modelled; 3 candidate(s) entered by the user"``.
     """
-    from ..coverage import site_provenance_counts
-
     line = "sites: " + site_provenance_counts(sites)
     if extra is not None and len(extra):
         line += f"; {len(extra)} candidate(s) entered by the user"
     return line
 
 
-def provenance(models: Mapping[str, Any], sites: pd.DataFrame, **kw: Any) -> str:
+def provenance(
+    models: Mapping[str, AccessModel], sites: pd.DataFrame, *, extra: pd.DataFrame | None = None
+) -> str:
     """Return the provenance line every planner output carries (models + sites)."""
-    return f"times {model_line(models)}; {sites_line(sites, **kw)}"
+    return f"times {model_line(models)}; {sites_line(sites, extra=extra)}"
 
 
-def profile_map(profiles: Any) -> dict[str, Any]:
+def profile_map(profiles: ProfilesArg) -> dict[str, Profile]:
     """Return ``{key: Profile}`` from a mapping, a sequence or ``None`` (the default file)."""
     if profiles is None:
-        from ..profiles import load_profiles
-
         profiles = load_profiles()
     if isinstance(profiles, Mapping):
         return dict(profiles)
     return {p.key: p for p in profiles}
 
 
-def get_profile(key: Any, profiles: Mapping[str, Any]) -> Any:
+def get_profile(key: str | Profile, profiles: Mapping[str, Profile]) -> Profile:
     """Return one profile by key (or the profile itself), listing the valid keys if unknown."""
     if not isinstance(key, str):
         return key
@@ -124,7 +133,7 @@ def get_profile(key: Any, profiles: Mapping[str, Any]) -> Any:
     return profiles[key]
 
 
-def profile_for_network(network: str, profiles: Mapping[str, Any]) -> Any:
+def profile_for_network(network: str, profiles: Mapping[str, Profile]) -> Profile:
     """Return the most specific profile a network serves (the one with the fewest networks).
 
     Parameters
@@ -153,15 +162,11 @@ def profile_for_network(network: str, profiles: Mapping[str, Any]) -> Any:
 
 def canonical_network(name: str) -> str:
     """Canonical network name (through :func:`analysis.sites.networks.canonical_network`)."""
-    from ..sites.networks import canonical_network as _canon
-
     return _canon(str(name))
 
 
 def spro_networks() -> tuple[str, ...]:
     """Return the canonical names of the SPRO networks (France Services is not one)."""
-    from ..sites.networks import SPRO_NETWORKS
-
     return tuple(SPRO_NETWORKS)
 
 
@@ -206,8 +211,6 @@ def commune_position(
         If no commune (or several) matches, or a code/postcode is ambiguous; the message
         suggests close names or gives both readings.
     """
-    from ..communes import insee_code
-
     q = str(query).strip()
     explicit = q.lower().startswith(INSEE_PREFIX)
     if explicit:
@@ -218,10 +221,10 @@ def commune_position(
     if len(hit) == 1 and not explicit:
         hit = np.array([code_or_postcode(q, int(hit[0]), communes, names, addresses)])
     if len(hit) == 0:
-        names = communes["nom"].astype(str).to_numpy()
-        hit = np.flatnonzero(np.char.lower(names.astype(str)) == q.lower())
+        official = communes["nom"].astype(str).to_numpy()
+        hit = np.flatnonzero(np.char.lower(official.astype(str)) == q.lower())
         if len(hit) > 1:
-            options = ", ".join(f"{names[i]} ({codes[i]})" for i in hit[:10])
+            options = ", ".join(f"{official[i]} ({codes[i]})" for i in hit[:10])
             raise ValidationError(
                 f"several communes are named {q!r}: {options}; give the INSEE code instead"
             )
@@ -238,7 +241,7 @@ def commune_position(
 
 
 def in_region(
-    lon: np.ndarray, lat: np.ndarray, communes: Any, *, tolerance_m: float = 1_000.0
+    lon: np.ndarray, lat: np.ndarray, communes: pd.DataFrame, *, tolerance_m: float = 1_000.0
 ) -> np.ndarray:
     """Whether points lie inside the region (within ``tolerance_m`` of a commune).
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ValidationError
+from ..io import decode_text
 from ..schools import check_uai
 from .caravane import college_stops
 from .school_days import REGION_ZONE, default_season, parse_day, school_days
@@ -103,10 +104,14 @@ def read_college_list(path: str | os.PathLike[str]) -> list[str]:
     """
     source = os.fspath(path)
     try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = decode_text(Path(path).read_bytes(), source=source, legacy=False)
+    except OSError as exc:
         raise ValidationError(
             f"cannot read the collège list (UTF-8 text expected): {exc}", source=source
+        ) from None
+    except ValidationError as exc:
+        raise ValidationError(
+            f"cannot read the collège list (UTF-8 text expected): {exc.detail}", source=source
         ) from None
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if not lines:

@@ -32,9 +32,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .. import access
+from ..access import AccessModel
 from ..crs import to_l93, to_lonlat
 from ..errors import DataMissingError, UnknownNameError, ValidationError
-from ..present.outputs import OutputSet
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import siting_map
+from ..schools import load_colleges
+from ..sites.directory import load_france_services
 from . import common
 from .paths import limited_times
 
@@ -76,7 +80,7 @@ class CostMatrix:
 
 
 def cost_matrix(
-    model: Any,
+    model: AccessModel,
     cand_x: np.ndarray,
     cand_y: np.ndarray,
     *,
@@ -543,8 +547,6 @@ def candidate_hosts(
     if "france_services" in hosts:
         fs = france_services
         if fs is None:
-            from ..sites.directory import load_france_services
-
             fs = load_france_services()
         parts.append(_host_table(fs, "France Services", "FS-"))
     if "spro_sites" in hosts:
@@ -553,8 +555,6 @@ def candidate_hosts(
     if "colleges" in hosts:
         col = colleges
         if col is None:
-            from ..schools import load_colleges
-
             col = load_colleges()
         if "has_position" in col.columns:
             col = col[col["has_position"].astype(bool)]
@@ -597,7 +597,7 @@ def _host_table(df: pd.DataFrame, host: str, prefix: str) -> pd.DataFrame:
         if "site_id" in df.columns
         else pd.Series([str(i) for i in range(len(df))], index=df.index)
     )
-    label = host
+    label: str | pd.Series = host
     if "network" in df.columns and host == "SPRO site":
         label = "SPRO site (" + df["network"].astype(str) + ")"
     x, y = (df["x_l93"], df["y_l93"]) if "x_l93" in df.columns else to_l93(df["lon"], df["lat"])
@@ -677,8 +677,6 @@ class SitingResult:
 
     def export(self, out_dir: str | Path, *, overwrite: bool = False) -> dict[str, Path]:
         """Write picks, communes, candidates, summary (CSV + GeoPackage) and the map."""
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -717,13 +715,11 @@ class SitingResult:
 
     def map(self, *, basemap: str = "none") -> Any:
         """Return a folium map of the picks and the communes they newly cover."""
-        from ..present.planner_maps import siting_map
-
         return siting_map(self, basemap=basemap)
 
 
 def site_permanences(
-    model: Any,
+    model: AccessModel,
     sites: pd.DataFrame,
     communes: pd.DataFrame,
     *,
@@ -731,7 +727,7 @@ def site_permanences(
     k: int,
     threshold_min: float | None = None,
     profile: str | None = None,
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     hosts: Sequence[str] = HOSTS,
     candidates: pd.DataFrame | None = None,
     france_services: pd.DataFrame | None = None,
@@ -803,20 +799,13 @@ def site_permanences(
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValidationError(f"k must be a positive whole number, not {k}")
     k = int(k)
-    if candidates is None:
-        cands = candidate_hosts(
+    cands = (
+        candidate_hosts(
             communes, sites, network=network, hosts=hosts, france_services=france_services
         )
-    else:
-        cands = pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")).reset_index(
-            drop=True
-        )
-        if "candidate_id" not in cands.columns:
-            cands["candidate_id"] = [f"C{i + 1}" for i in range(len(cands))]
-        if "host" not in cands.columns:
-            cands["host"] = "user candidate"
-        if "lon" not in cands.columns:
-            cands["lon"], cands["lat"] = to_lonlat(cands["x_l93"], cands["y_l93"])
+        if candidates is None
+        else _given_candidates(candidates)
+    )
     if k > len(cands):
         raise ValidationError(
             f"k = {k} is larger than the number of candidate sites ({len(cands)}); "
@@ -841,7 +830,7 @@ def site_permanences(
         method=method,
     )
     prob = MCLP.from_cost_matrix(
-        cm.times_s, weight[todo], thr_s, candidate_ids=cands["candidate_id"].to_numpy()
+        cm.times_s, weight[todo], thr_s, candidate_ids=cands["candidate_id"].tolist()
     )
     t0 = time.perf_counter()
     greedy = prob.greedy(k)
@@ -853,72 +842,15 @@ def site_permanences(
             f"{thr_s / 60:g} min; the others would cover no one new"
         )
     n_c, n_p, nnz = prob.problem_size()
-    ex: ExactSolution | None = None
-    if exact is True or (exact == "auto" and nnz <= max_exact_entries):
-        ex = prob.solve_exact(k, solver=solver, time_limit_s=exact_time_limit_s)
-    elif exact == "auto":
-        notes.append(
-            f"exact solution skipped: {nnz:,} coverage entries > {max_exact_entries:,} "
-            "(pass exact=True to force it)"
-        )
-    elif exact not in (False, "auto"):
-        raise ValidationError(f"exact must be True, False or 'auto', not {exact!r}")
+    ex = _maybe_exact(
+        prob, k, exact, nnz=nnz, max_entries=max_exact_entries, solver=solver,
+        time_limit_s=exact_time_limit_s, notes=notes,
+    )  # fmt: skip
 
     model_label = getattr(model, "label", mode)
     t_are = access.times_are_label(model)
-    # picks table
-    covered_by = np.full(len(communes), None, dtype=object)
-    t_pick = np.full(len(communes), np.nan)
-    cov_csr = cm.times_s
-    rows = []
-    cum = 0.0
-    for order, (j, g) in enumerate(zip(greedy.picks, greedy.gains, strict=True), start=1):
-        cum += g
-        lo, hi = cov_csr.indptr[j], cov_csr.indptr[j + 1]
-        cols, ts = cov_csr.indices[lo:hi], cov_csr.data[lo:hi]
-        com = todo[cols]
-        new = np.array([covered_by[c] is None for c in com], dtype=bool)
-        covered_by[com[new]] = cands["candidate_id"].iloc[j]
-        t_pick[com[new]] = ts[new] / 60.0
-        r = cands.iloc[j]
-        rows.append(
-            {
-                "order": order,
-                "candidate_id": r["candidate_id"],
-                "name": r["name"],
-                "host": r.get("host", ""),
-                "insee": r.get("insee", ""),
-                "commune": r.get("commune", ""),
-                "lon": float(r["lon"]),
-                "lat": float(r["lat"]),
-                "marginal_gain": g,
-                "cumulative_gain": cum,
-                "communes_newly_covered": int(new.sum()),
-                "in_exact": (j in ex.picks) if ex is not None else None,
-                "host_provenance": r.get("provenance", ""),
-                "times_are": t_are,
-                "model": model_label,
-            }
-        )
-    picks = pd.DataFrame(
-        rows,
-        columns=[
-            "order",
-            "candidate_id",
-            "name",
-            "host",
-            "insee",
-            "commune",
-            "lon",
-            "lat",
-            "marginal_gain",
-            "cumulative_gain",
-            "communes_newly_covered",
-            "in_exact",
-            "host_provenance",
-            "times_are",
-            "model",
-        ],
+    picks, covered_by, t_pick = _picks_table(
+        greedy, ex, cm, cands, todo, len(communes), t_are=t_are, model_label=model_label
     )
     ctab = gpd.GeoDataFrame(
         {
@@ -995,3 +927,101 @@ def site_permanences(
         provenance=prov,
         notes=notes,
     )
+
+
+def _given_candidates(candidates: pd.DataFrame) -> pd.DataFrame:
+    """Return the caller's candidate table, with ids, host kind and lon/lat filled in."""
+    cands = pd.DataFrame(candidates.drop(columns="geometry", errors="ignore")).reset_index(
+        drop=True
+    )
+    if "candidate_id" not in cands.columns:
+        cands["candidate_id"] = [f"C{i + 1}" for i in range(len(cands))]
+    if "host" not in cands.columns:
+        cands["host"] = "user candidate"
+    if "lon" not in cands.columns:
+        cands["lon"], cands["lat"] = to_lonlat(cands["x_l93"], cands["y_l93"])
+    return cands
+
+
+def _maybe_exact(
+    prob: MCLP,
+    k: int,
+    exact: bool | str,
+    *,
+    nnz: int,
+    max_entries: int,
+    solver: str,
+    time_limit_s: float,
+    notes: list[str],
+) -> ExactSolution | None:
+    """Solve the integer program when asked, or when small enough under ``"auto"``."""
+    if exact not in (True, False, "auto"):
+        raise ValidationError(f"exact must be True, False or 'auto', not {exact!r}")
+    if exact is True or (exact == "auto" and nnz <= max_entries):
+        return prob.solve_exact(k, solver=solver, time_limit_s=time_limit_s)
+    if exact == "auto":
+        notes.append(
+            f"exact solution skipped: {nnz:,} coverage entries > {max_entries:,} "
+            "(pass exact=True to force it)"
+        )
+    return None
+
+
+#: Columns of the siting result's ``picks`` table.
+PICK_COLUMNS = [
+    "order", "candidate_id", "name", "host", "insee", "commune", "lon", "lat",
+    "marginal_gain", "cumulative_gain", "communes_newly_covered", "in_exact",
+    "host_provenance", "times_are", "model",
+]  # fmt: skip
+
+
+def _picks_table(
+    greedy: GreedySolution,
+    ex: ExactSolution | None,
+    cm: CostMatrix,
+    cands: pd.DataFrame,
+    todo: np.ndarray,
+    n_communes: int,
+    *,
+    t_are: str,
+    model_label: str,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Build the picks in greedy order; a commune goes to the first pick that covers it.
+
+    Returns the picks, the pick newly covering each commune (``None`` if none) and the
+    time to it (minutes).
+    """
+    covered_by = np.full(n_communes, None, dtype=object)
+    t_pick = np.full(n_communes, np.nan)
+    cov_csr = cm.times_s
+    rows = []
+    cum = 0.0
+    for order, (j, g) in enumerate(zip(greedy.picks, greedy.gains, strict=True), start=1):
+        cum += g
+        lo, hi = cov_csr.indptr[j], cov_csr.indptr[j + 1]
+        cols, ts = cov_csr.indices[lo:hi], cov_csr.data[lo:hi]
+        com = todo[cols]
+        new = np.array([covered_by[c] is None for c in com], dtype=bool)
+        covered_by[com[new]] = cands["candidate_id"].iloc[j]
+        t_pick[com[new]] = ts[new] / 60.0
+        r = cands.iloc[j]
+        rows.append(
+            {
+                "order": order,
+                "candidate_id": r["candidate_id"],
+                "name": r["name"],
+                "host": r.get("host", ""),
+                "insee": r.get("insee", ""),
+                "commune": r.get("commune", ""),
+                "lon": float(r["lon"]),
+                "lat": float(r["lat"]),
+                "marginal_gain": g,
+                "cumulative_gain": cum,
+                "communes_newly_covered": int(new.sum()),
+                "in_exact": (j in ex.picks) if ex is not None else None,
+                "host_provenance": r.get("provenance", ""),
+                "times_are": t_are,
+                "model": model_label,
+            }
+        )
+    return pd.DataFrame(rows, columns=PICK_COLUMNS), covered_by, t_pick

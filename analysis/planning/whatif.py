@@ -33,10 +33,12 @@ import numpy as np
 import pandas as pd
 
 from .. import access
+from ..coach_hops import locate_points
 from ..crs import to_lonlat
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
-from ..present.outputs import OutputSet
+from ..present.outputs import OutputSet, write_output_set
+from ..present.planner_maps import whatif_map
 from ..road_model import SiteSnap
 from . import common
 from .cardstats import CardBase, card_figures
@@ -254,8 +256,6 @@ class WhatIfResult:
         -------
         dict of str to pathlib.Path
         """
-        from ..present.outputs import write_output_set
-
         return write_output_set(out_dir, self.output_set(), overwrite=overwrite)
 
     def output_set(self) -> OutputSet:
@@ -285,8 +285,6 @@ class WhatIfResult:
         self, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
     ) -> Any:
         """Return a folium map of the candidates and the communes whose status changes."""
-        from ..present.planner_maps import whatif_map
-
         return whatif_map(self, profile=profile, mode=mode, basemap=basemap)
 
 
@@ -321,10 +319,10 @@ class WhatIf:
 
     def __init__(
         self,
-        models: Any,
+        models: common.ModelsArg,
         sites: pd.DataFrame,
         communes: pd.DataFrame,
-        profiles: Any = None,
+        profiles: common.ProfilesArg = None,
         *,
         thresholds_min: float | Mapping[str, float] | None = None,
         incremental: bool = True,
@@ -380,8 +378,7 @@ class WhatIf:
         x = elig["x_l93"].to_numpy(float)
         y = elig["y_l93"].to_numpy(float)
         snap = node = host_rows = None
-        road = common.is_road_model(model)
-        if road:
+        if common.is_road_model(model):
             snap = model.snap_sites(x, y)
             if len(elig) == 0 or snap.too_far.all():
                 n = model.graph.n_nodes
@@ -421,6 +418,7 @@ class WhatIf:
         """Origin rows standing on each node, and the origins' access times (cached)."""
         if mode not in self._origin_index:
             model = self.models[mode]
+            assert common.is_road_model(model)  # only road passes are incremental
             at: dict[int, list[int]] = {}
             for r, v in enumerate(np.asarray(model.origin_nodes).tolist()):
                 at.setdefault(v, []).append(r)
@@ -430,8 +428,6 @@ class WhatIf:
     # ------------------------------------------------------------------ one change
     def host_row(self, x: float, y: float) -> int:
         """Row of the commune containing the point (Lambert-93), ``-1`` if none or unknown."""
-        from ..coach_hops import locate_points
-
         if not isinstance(self.communes, gpd.GeoDataFrame):  # no polygons: host unknown
             return -1
         return int(locate_points(self.communes, np.array([x]), np.array([y]))[0])
@@ -496,6 +492,7 @@ class WhatIf:
             return Change.none(on_network=False)
         if not self.incremental:
             return full()
+        assert b.node is not None  # a road baseline keeps its node search
         nodes, times = pruned_search_arrays(
             model.graph.csr_reverse, int(snap.node[0]), float(snap.offset_s[0]), b.node.time_s
         )
@@ -529,8 +526,9 @@ class WhatIf:
         road = common.is_road_model(model)
         if road and b.snap.too_far[pos]:
             return Change.none(on_network=False)
-        if road and self.incremental:
+        if self.incremental and common.is_road_model(model):
             g = model.graph
+            assert b.node is not None  # a road baseline keeps its node search
             nodes, t, _ = closure_pass(
                 g.csr_reverse, g.csr, b.node.time_s, b.node.site, pos, b.snap.node,
                 b.snap.offset_s,
@@ -568,6 +566,7 @@ class WhatIf:
         """
         assert b.host_rows is not None and b.node is not None
         model = self.models[b.mode]
+        assert common.is_road_model(model)  # the host rule is a road rule
         remaining = set(np.delete(b.host_rows, pos).tolist()) - {-1}
         own = int(b.host_rows[pos])
         if own >= 0 and own not in rows:  # its network time did not change, its cap may
@@ -709,7 +708,7 @@ class WhatIf:
         cand_rows: list[dict[str, Any]] = []
         prov = common.provenance(self.models, self.sites, extra=cands)
         for _, c in cands.iterrows():
-            cand_rows.append({**c.to_dict(), "action": "add"})
+            cand_rows.append({**{str(k): v for k, v in c.items()}, "action": "add"})
             card = self.addition_card(
                 float(c["x_l93"]), float(c["y_l93"]), str(c["network"]), profiles=keys
             )
@@ -735,7 +734,7 @@ class WhatIf:
                     "site_id": sid,
                 }
             )
-            cand_rows.append({**c.to_dict(), "action": "remove"})
+            cand_rows.append({**{str(k): v for k, v in c.items()}, "action": "remove"})
             for k in keys:
                 for mode in self.models:
                     b = self.baseline(k, mode)
@@ -837,7 +836,7 @@ class WhatIf:
         )
 
 
-def _unknown_site(site_id: str, ids: Sequence[str]) -> ValidationError:
+def _unknown_site(site_id: str, ids: Sequence[str] | np.ndarray) -> ValidationError:
     """Build the error for an unknown ``site_id``: close ids, and where ids are listed."""
     import difflib
 
@@ -917,13 +916,13 @@ def _candidates_gdf(rows: list[dict[str, Any]]) -> gpd.GeoDataFrame:
 
 
 def what_if(
-    models: Any,
+    models: common.ModelsArg,
     sites: pd.DataFrame,
     communes: pd.DataFrame,
     candidates: pd.DataFrame | None = None,
     *,
     remove: Iterable[str] = (),
-    profiles: Any = None,
+    profiles: common.ProfilesArg = None,
     only_profiles: Sequence[str] | None = None,
     thresholds_min: float | Mapping[str, float] | None = None,
     rank_by: str | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import numpy as np
@@ -14,6 +14,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from .context import add_towns, main_towns
 from .leaflet import BASEMAPS, StyledGeoJson, esc
 from .styles import (
     BEYOND_OUTLINE,
@@ -26,6 +27,9 @@ from .styles import (
     time_text,
 )
 from .webbase import WebBase, _polygon_union, _round_coords
+
+if TYPE_CHECKING:
+    from ..coverage import CoverageResult
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,8 @@ def legend_html(
     profile_label: str,
     mode: str,
     n_modelled: int,
+    classes: tuple[str, list[tuple[str, str]]] | None = None,
+    filtered: str | None = None,
 ) -> str:
     """Return the HTML of the map legend (every name escaped).
 
@@ -105,25 +111,47 @@ def legend_html(
         What the map shows.
     n_modelled
         Number of modelled sites shown (the hollow-marker entry appears when positive).
+    classes
+        When the fill shows a commune class instead of the time: (title, [(label,
+        colour)…]).
+    filtered
+        What a filter keeps (the other communes are drawn faint), e.g. ``"FRR only"``.
 
     Returns
     -------
     str
     """
     est = ' <span class="est">(estimated)</span>' if estimated else ""
-    parts = [
-        f"<h4>Time to the nearest site, min{est}</h4>",
-        f'<div class="sub">{esc(profile_label)} · {esc(mode)}</div>',
-        '<div class="bands">',
-    ]
-    for label, colour, beyond in zip(bands.labels, bands.colours, bands.beyond(), strict=True):
-        cls = "band beyond" if beyond else "band"
+    if classes is None:
+        parts = [
+            f"<h4>Time to the nearest site, min{est}</h4>",
+            f'<div class="sub">{esc(profile_label)} · {esc(mode)}</div>',
+            '<div class="bands">',
+        ]
+        for label, colour, beyond in zip(bands.labels, bands.colours, bands.beyond(), strict=True):
+            cls = "band beyond" if beyond else "band"
+            parts.append(
+                f'<div class="{cls}"><span style="background:{colour}"></span>{esc(label)}</div>'
+            )
         parts.append(
-            f'<div class="{cls}"><span style="background:{colour}"></span>{esc(label)}</div>'
+            f'<div class="band"><span style="background:{NO_TIME_COLOUR}"></span>none</div></div>'
         )
-    parts.append(
-        f'<div class="band"><span style="background:{NO_TIME_COLOUR}"></span>none</div></div>'
-    )
+    else:
+        title, rows = classes
+        parts = [
+            f"<h4>{esc(title)}</h4>",
+            f'<div class="sub">{esc(profile_label)} · {esc(mode)}{est}</div>',
+        ]
+        for label, colour in rows:
+            parts.append(
+                f'<div class="row"><span class="sw" style="background:{colour}"></span>'
+                f"{esc(label)}</div>"
+            )
+    if filtered:
+        parts.append(
+            f'<div class="row"><span class="sw" style="background:{FILTERED_OUT_COLOUR}">'
+            f"</span>left out by the filter (shown: {esc(filtered)})</div>"
+        )
     parts.append(
         f'<div class="row"><span class="sw" style="background:none;border:2px dashed '
         f'{BEYOND_OUTLINE}"></span>beyond {_fmt_min(bands.threshold_min)} min: '
@@ -144,10 +172,68 @@ def legend_html(
     return "".join(parts)
 
 
-def _commune_features(result: Any, base: WebBase, bands: TimeBands) -> dict[str, Any]:
+#: What the commune fill can show: key → label (the legend's title).
+COLOUR_BY = {
+    "time": "Time to the nearest site",
+    "density": "INSEE density level (7)",
+    "frr": "France Ruralités Revitalisation",
+}
+#: Fill per INSEE density level, 1 (large urban centres, purple) → 7 (very sparse rural,
+#: dark green); 0 (unknown) grey.
+DENSITY_COLOURS = ("#bdbdbd", "#54278f", "#807dba", "#bcbddc", "#fdd0a2", "#a1d99b", "#41ab5d",
+                   "#006d2c")  # fmt: skip
+FRR_COLOURS = {"FRR": "#e6550d", "outside FRR": "#c6dbef"}
+#: Fill of the communes a filter leaves out (drawn faint, still named in the tooltip).
+FILTERED_OUT_COLOUR = "#e0e0e0"
+
+
+def commune_filter(
+    communes: pd.DataFrame,
+    *,
+    density: tuple[int, ...] | list[int] | None = None,
+    frr_only: bool = False,
+) -> np.ndarray:
+    """Which communes a map filter keeps (all when no filter is set).
+
+    Parameters
+    ----------
+    communes
+        A coverage result's commune table (``density7``, ``frr_zone``).
+    density
+        INSEE density levels (1-7) kept; empty or ``None``: every level.
+    frr_only
+        Keep only the communes of the France Ruralités Revitalisation zoning.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+    """
+    keep = np.ones(len(communes), bool)
+    if density:
+        levels = {int(v) for v in density}
+        keep &= communes["density7"].astype(int).isin(levels).to_numpy()
+    if frr_only:
+        keep &= (communes["frr_zone"].astype(str) == "FRR").to_numpy()
+    return keep
+
+
+def _commune_features(
+    result: CoverageResult,
+    base: WebBase,
+    bands: TimeBands,
+    keep: np.ndarray | None = None,
+    colour_by: str = "time",
+) -> dict[str, Any]:
     df = result.communes
     if not np.array_equal(df["insee"].astype(str).to_numpy(), base.insee):
         raise ValueError("the web geometries were built for other communes")
+    keep = np.ones(len(df), bool) if keep is None else np.asarray(keep, bool)
+    d7 = df["density7"].astype(int).to_numpy() if "density7" in df else np.zeros(len(df), int)
+    frr = (
+        (df["frr_zone"].astype(str) == "FRR").to_numpy()
+        if "frr_zone" in df
+        else np.zeros(len(df), bool)
+    )
     t = df["time_min"].to_numpy(float)
     band = bands.band(t)
     covered = df["covered"].to_numpy(bool)
@@ -158,7 +244,7 @@ def _commune_features(result: Any, base: WebBase, bands: TimeBands) -> dict[str,
     pops = df["pop_mun"].to_numpy(float)
     dem = df["demand"].to_numpy(float)
     insee = base.insee
-    feats = []
+    feats: list[dict[str, Any]] = []
     for i in range(len(df)):
         feats.append(
             {
@@ -178,6 +264,16 @@ def _commune_features(result: Any, base: WebBase, bands: TimeBands) -> dict[str,
                 "geometry": base.geometries[i],
             }
         )
+    # the class and filter properties only when used (4,025 communes: ~25 kB each)
+    if colour_by == "density":
+        for f, d in zip(feats, d7.tolist(), strict=True):
+            f["properties"]["d"] = d if 0 <= d <= 7 else 0
+    elif colour_by == "frr":
+        for f, r in zip(feats, frr.tolist(), strict=True):
+            f["properties"]["r"] = 1 if r else 0
+    if not keep.all():
+        for f, k in zip(feats, keep.tolist(), strict=True):
+            f["properties"]["k"] = 1 if k else 0
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -212,14 +308,18 @@ def _site_features(sites: pd.DataFrame) -> dict[str, Any]:
                 },
                 "geometry": {
                     "type": "Point",
-                    "coordinates": [round(float(row.lon), 5), round(float(row.lat), 5)],
+                    "coordinates": [round(_num(row.lon), 5), round(_num(row.lat), 5)],
                 },
             }
         )
     return {"type": "FeatureCollection", "features": feats}
 
 
-def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:
+def _num(v: Any) -> float:
+    return float(v)
+
+
+def _cluster_features(result: CoverageResult, base: WebBase) -> dict[str, Any]:
     clusters = result.clusters()
     cid = result.communes["cluster_id"].to_numpy()
     feats = []
@@ -244,6 +344,28 @@ def _cluster_features(result: Any, base: WebBase) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _legend_classes(colour_by: str, communes: pd.DataFrame) -> Any:
+    if colour_by == "density":
+        from ..territory import DENSITY7_LABELS
+
+        return (
+            COLOUR_BY["density"],
+            [(f"{k} {v}", DENSITY_COLOURS[k]) for k, v in DENSITY7_LABELS.items()],
+        )
+    if colour_by == "frr":
+        return (COLOUR_BY["frr"], list(FRR_COLOURS.items()))
+    return None
+
+
+def _filter_text(density: Any, frr_only: bool) -> str:
+    parts = []
+    if density:
+        parts.append("density level " + ", ".join(str(int(v)) for v in sorted(density)))
+    if frr_only:
+        parts.append("FRR only")
+    return "; ".join(parts)
+
+
 #: Marker radius (pixels) per site kind: permanences smaller than main sites.
 _SITE_RADIUS = {"site": 5.5, "main site": 5.5, "antenne": 4.5, "permanence": 3.5, "mobile": 3.5}
 
@@ -252,13 +374,16 @@ _TOOLTIP_STYLE = "font: 12px system-ui, sans-serif; max-width: 320px;"
 
 
 def coverage_map(
-    result: Any,
+    result: CoverageResult,
     base: WebBase,
     *,
     basemap: str = "none",
     height: int | str = "100%",
     show_departments: bool = True,
     defer_data: bool = False,
+    colour_by: str = "time",
+    density: tuple[int, ...] | list[int] | None = None,
+    frr_only: bool = False,
 ) -> folium.Map:
     """Draw a coverage result as a folium map.
 
@@ -277,19 +402,27 @@ def coverage_map(
     defer_data
         Render placeholders instead of the GeoJSON (much faster to render); the caller
         must pass the rendered text through :func:`fill_data`. :func:`map_html` does.
+    colour_by
+        What the commune fill shows: a key of :data:`COLOUR_BY` (the time, the INSEE
+        density level, the FRR zoning). The beyond-threshold outline stays.
+    density, frr_only
+        A filter (:func:`commune_filter`): the communes it leaves out are drawn faint.
 
     Returns
     -------
     folium.Map
         Layers: travel time (choropleth, beyond-threshold communes outlined), under-served
-        clusters, one layer per network of sites, department borders; a legend and a
-        layer control. The map's GeoJSON layers are named so they can be found in the
+        clusters, one layer per network of sites, department borders, the names of the
+        main towns (``Towns``: shown with no base map, off in the layer control with one);
+        a legend and a layer control. The map's GeoJSON layers are named so they can be found in the
         rendered page: ``Travel time``, ``Under-served clusters``, ``Sites — <network>``.
     """
-    if basemap not in BASEMAPS:
-        from ..errors import UnknownNameError
+    from ..errors import UnknownNameError
 
+    if basemap not in BASEMAPS:
         raise UnknownNameError("base map", basemap, BASEMAPS)
+    if colour_by not in COLOUR_BY:
+        raise UnknownNameError("map colouring", colour_by, COLOUR_BY)
     _, tiles_url, attribution = BASEMAPS[basemap]
     m = folium.Map(
         location=[45.6, 4.6],
@@ -310,20 +443,28 @@ def coverage_map(
     palette = json.dumps(list(bands.colours))
 
     # travel-time choropleth: a small JS styler reads the band index of each feature
-    communes = _commune_features(result, base, bands)
+    keep = commune_filter(result.communes, density=density, frr_only=frr_only)
+    communes = _commune_features(result, base, bands, keep, colour_by)
+    if colour_by == "time":
+        fill = f'(p.b >= 0 ? {palette}[p.b] : "{NO_TIME_COLOUR}")'
+    elif colour_by == "density":
+        fill = f"{json.dumps(list(DENSITY_COLOURS))}[p.d]"
+    else:
+        fill = f'(p.r ? "{FRR_COLOURS["FRR"]}" : "{FRR_COLOURS["outside FRR"]}")'
     js_style = f"""function(feature) {{
-        var pal = {palette};
-        var b = feature.properties.b;
-        var beyond = feature.properties.x === 1;
-        return {{fillColor: b >= 0 ? pal[b] : "{NO_TIME_COLOUR}", fillOpacity: 0.8,
-                 color: beyond ? "{BEYOND_OUTLINE}" : "#ffffff",
-                 weight: beyond ? 0.6 : 0.3, opacity: beyond ? 0.55 : 0.7}};
+        var p = feature.properties;
+        var beyond = p.x === 1;
+        var kept = p.k !== 0;
+        return {{fillColor: kept ? {fill} : "{FILTERED_OUT_COLOUR}",
+                 fillOpacity: kept ? 0.8 : 0.45,
+                 color: beyond && kept ? "{BEYOND_OUTLINE}" : "#ffffff",
+                 weight: beyond && kept ? 0.6 : 0.3, opacity: beyond && kept ? 0.55 : 0.7}};
     }}"""
     StyledGeoJson(
         communes,
         js_style=js_style,
         js_highlight='function(f) { return {weight: 2.5, color: "#000000", fillOpacity: 0.92}; }',
-        name="Travel time",
+        name="Travel time" if colour_by == "time" else f"Communes: {COLOUR_BY[colour_by]}",
         tooltip=folium.GeoJsonTooltip(
             fields=["name", "time", "site", "network", "pop", "demand", "status"],
             aliases=[
@@ -383,6 +524,10 @@ def coverage_map(
             interactive=False,
         ).add_to(m)
 
+    # names of the main towns: shown with no base map (the tiles carry them otherwise)
+    if {"insee", "nom", "pop_mun"} <= set(result.communes.columns):
+        add_towns(m, main_towns(result.communes), show=basemap == "none", over=True)
+
     # sites: one layer per network; modelled ones hollow and dashed
     sites = result.sites
     colours = network_colours(sites["network"].astype(str).unique()) if len(sites) else {}
@@ -428,6 +573,8 @@ def coverage_map(
                 profile_label=getattr(result.profile, "label", str(result.profile)),
                 mode=result.mode,
                 n_modelled=n_modelled,
+                classes=_legend_classes(colour_by, result.communes),
+                filtered=_filter_text(density, frr_only) if not keep.all() else None,
             )
         )
     )

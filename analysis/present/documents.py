@@ -7,11 +7,14 @@ is HTML-escaped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .leaflet import esc
+
+if TYPE_CHECKING:
+    from ..planning.caravane import CaravaneResult
 
 _CSS = """
 @page { size: A4; margin: 14mm 12mm; }
@@ -64,7 +67,7 @@ def table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def caravane_programme(result: Any) -> str:
+def caravane_programme(result: CaravaneResult) -> str:
     """Return the caravane's printable programme: one block per day (date when dated)."""
     it = result.itinerary
     s = result.summary

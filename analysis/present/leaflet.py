@@ -154,10 +154,11 @@ class StyledGeoJson(folium.GeoJson):
         """Return the layer's GeoJSON, compact and safe inside a ``<script>`` element."""
         return str(htmlsafe_json_dumps(self.data, separators=(",", ":")))
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> Any:
         """Render the layer (no per-feature style map: the style is JavaScript)."""
-        self.parent_map = folium.utilities.get_obj_in_upper_tree(self, folium.Map)
-        folium.map.Layer.render(self, **kwargs)
+        parent: Any = folium.utilities.get_obj_in_upper_tree(self, folium.Map)
+        self.parent_map = parent
+        return folium.map.Layer.render(self, **kwargs)
 
 
 def _data_uri(mime: str, payload: bytes) -> str:
@@ -217,8 +218,8 @@ _DOLLAR_SHIM = "data:text/javascript;base64," + base64.b64encode(
 
 
 def _deferred_layers(m: folium.Map) -> list[StyledGeoJson]:
-    out = []
-    stack = [m]
+    out: list[StyledGeoJson] = []
+    stack: list[Any] = [m]
     while stack:
         el = stack.pop()
         if isinstance(el, StyledGeoJson) and el.data_token is not None:
@@ -242,7 +243,8 @@ def fill_data(text: str, m: folium.Map) -> str:
     str
     """
     for layer in _deferred_layers(m):
-        text = text.replace(layer.data_token, layer.data_json())
+        if layer.data_token is not None:
+            text = text.replace(layer.data_token, layer.data_json())
     return text
 
 

@@ -81,6 +81,9 @@ class OutputSet:
     documents
         Name → function returning a printable HTML page, written to ``<name>.html`` (the
         caravane's programme, labelling reports).
+    binary_documents
+        File name (with its extension, e.g. ``report_C1.pdf``) → function returning the
+        file's bytes, written by the same whole-set export (the reports' PDFs).
     """
 
     kind: str
@@ -91,6 +94,7 @@ class OutputSet:
     times_are: str
     map_builder: Callable[[], Any] | None = field(default=None, repr=False)
     documents: Mapping[str, Callable[[], str]] = field(default_factory=dict, repr=False)
+    binary_documents: Mapping[str, Callable[[], bytes]] = field(default_factory=dict, repr=False)
 
     def files(self, out_dir: str | os.PathLike[str]) -> dict[str, Path]:
         """Return the files the set writes in ``out_dir``, by key.
@@ -106,6 +110,8 @@ class OutputSet:
             files["map_html"] = out / "map.html"
         for k in self.documents:
             files[f"{k}_html"] = out / f"{k}.html"
+        for name in self.binary_documents:
+            files[f"{name}_bin"] = out / name
         files["metadata"] = out / "metadata.json"
         return files
 
@@ -219,6 +225,8 @@ def _write_staged(staging: Path, s: OutputSet) -> list[str]:
         files["map_html"].write_text(map_html(s.map_builder()), encoding="utf-8")
     for k, build in s.documents.items():
         files[f"{k}_html"].write_text(build(), encoding="utf-8")
+    for name, build_bytes in s.binary_documents.items():
+        files[f"{name}_bin"].write_bytes(build_bytes())
     digests = {p.name: sha256_file(p) for k, p in files.items() if k != "metadata"}
     rest = {k: v for k, v in s.metadata.items() if k != "tool"}
     meta = {

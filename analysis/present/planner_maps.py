@@ -8,14 +8,23 @@ they are ESTIMATED when they are) and which sites are real or modelled.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import MacroElement
+from folium.template import Template
+from jinja2.utils import htmlsafe_json_dumps
 
+from .context import MapContext, add_context, default_context
 from .leaflet import BASEMAPS, esc
+
+if TYPE_CHECKING:
+    from ..planning.caravane import CaravaneResult
+    from ..planning.siting import SitingResult
+    from ..planning.whatif import WhatIfResult
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +51,12 @@ _STATUS_COLOURS = {
 
 
 def base_map(
-    lon: np.ndarray, lat: np.ndarray, *, zoom: int = 8, basemap: str = "none"
+    lon: np.ndarray,
+    lat: np.ndarray,
+    *,
+    zoom: int = 8,
+    basemap: str = "none",
+    context: MapContext | bool | None = True,
 ) -> folium.Map:
     """Return a map centred on the given points (the region if none).
 
@@ -54,6 +68,11 @@ def base_map(
         Initial zoom when there is a single point.
     basemap
         A key of :data:`analysis.mapping.BASEMAPS` (``"none"``: no tiles, works offline).
+    context
+        Context layers (:mod:`analysis.present.context`): ``True`` for those of the bundled
+        communes (cached), a :class:`MapContext`, or ``False``. With no base map the
+        department borders, commune outlines and town names are drawn; with one, the
+        borders and the towns are toggles left off and the outlines are left out.
 
     Returns
     -------
@@ -80,6 +99,16 @@ def base_map(
                 [float(lat[ok].max()), float(lon[ok].max())],
             ]
         )
+    if context is True:
+        context = default_context()
+    if context:
+        add_context(m, context, basemap=basemap)
+    return m
+
+
+def finish(m: folium.Map) -> folium.Map:
+    """Add the layer control (last, so that it lists every layer)."""
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     return m
 
 
@@ -95,7 +124,8 @@ def add_banner(m: folium.Map, title: str, provenance: str, *, estimated: bool) -
         'padding:6px 10px;border:1px solid #888;font:12px sans-serif;max-width:60%">'
         f"<b>{esc(title)}</b><br>{tag}{esc(provenance)}</div>"
     )
-    m.get_root().html.add_child(folium.Element(box))
+    root: Any = m.get_root()  # a folium Figure (typed as a plain Element)
+    root.html.add_child(folium.Element(box))
 
 
 def add_polygons(
@@ -150,6 +180,111 @@ def add_polygons(
     ).add_to(m)
 
 
+class SiteDots(MacroElement):
+    """Small circle markers with a tooltip each, from one compact array in the page.
+
+    Parameters
+    ----------
+    rows
+        ``[lat, lon, label]`` per dot; the labels already HTML-escaped.
+    style
+        Leaflet path options of the dots.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var group = {{ this._parent.get_name() }};
+            var style = {{ this.style_json }};
+            {{ this.rows_json }}.forEach(function (r) {
+                L.circleMarker([r[0], r[1]], style)
+                    .bindTooltip(r[2], {sticky: false})
+                    .addTo(group);
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, rows: list[list[Any]], *, style: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "SiteDots"
+        self.rows_json = str(htmlsafe_json_dumps(rows, separators=(",", ":")))
+        self.style_json = str(htmlsafe_json_dumps(style, separators=(",", ":")))
+
+
+def add_site_dots(
+    m: folium.Map,
+    sites: pd.DataFrame,
+    *,
+    name: str,
+    colour: str = "#555555",
+    radius: float = 3.5,
+) -> folium.FeatureGroup | None:
+    """Add sites as small dots, one light layer (the name, network, provenance in a tooltip).
+
+    One array ``[lat, lon, label]`` drawn by a loop in the page: about 100 bytes a site,
+    where a folium ``CircleMarker`` each with its tooltip takes about 800 (hundreds of
+    sites).
+
+    Parameters
+    ----------
+    m
+        The map.
+    sites
+        Rows with ``lon``, ``lat``, ``name``, ``network`` (``provenance`` optional); rows
+        without a position are left out.
+    name
+        Layer name.
+    colour
+        Fill colour.
+    radius
+        Dot radius, pixels.
+
+    Returns
+    -------
+    folium.FeatureGroup or None
+        The layer (``None`` when no site has a position).
+    """
+    lons = sites["lon"].to_numpy(float)
+    lats = sites["lat"].to_numpy(float)
+    names = sites["name"].astype(str).to_numpy()
+    nets = sites["network"].astype(str).to_numpy()
+    provs = (
+        sites["provenance"].fillna("").astype(str).to_numpy()
+        if "provenance" in sites
+        else np.full(len(sites), "", object)
+    )
+    rows: list[list[Any]] = []
+    for lon, lat, name_, net, prov in zip(lons, lats, names, nets, provs, strict=True):
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        label = esc(f"{name_} ({net}{', ' + str(prov) if prov else ''})")
+        # escaped: a tooltip shows it as text; braces as entities (folium runs the
+        # page's scripts through Jinja again)
+        label = label.replace("{", "&#123;").replace("}", "&#125;")
+        rows.append([round(float(lat), 5), round(float(lon), 5), label])
+    if not rows:
+        return None
+    group = folium.FeatureGroup(name=esc(name))
+    group.add_child(
+        SiteDots(
+            rows,
+            style={
+                "radius": float(radius),
+                "color": "#222222",
+                "weight": 0.6,
+                "fill": True,
+                "fillColor": colour,
+                "fillOpacity": 0.7,
+            },
+        )
+    )
+    group.add_to(m)
+    return group
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float | np.floating):
         if not np.isfinite(v):
@@ -193,7 +328,11 @@ def add_point(
 
 # ---------------------------------------------------------------------------------- maps
 def whatif_map(
-    result: Any, *, profile: str | None = None, mode: str | None = None, basemap: str = "none"
+    result: WhatIfResult,
+    *,
+    profile: str | None = None,
+    mode: str | None = None,
+    basemap: str = "none",
 ) -> folium.Map:
     """Map of a what-if: candidates (green), closures (red), communes whose status changes.
 
@@ -259,10 +398,10 @@ def whatif_map(
     add_banner(
         m, f"What-if: {profile or ''} / {mode or ''}", result.provenance, estimated=result.estimated
     )
-    return m
+    return finish(m)
 
 
-def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
+def siting_map(result: SitingResult, *, basemap: str = "none") -> folium.Map:
     """Map of a siting result: the picks (numbered) and the communes each newly covers."""
     picks = result.picks
     lon = np.concatenate([picks["lon"].to_numpy(float), result.existing["lon"].to_numpy(float)])
@@ -286,15 +425,7 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
             },
             name="newly covered communes",
         )
-    for _, s in result.existing.iterrows():
-        folium.CircleMarker(
-            location=(float(s["lat"]), float(s["lon"])),
-            radius=3,
-            color="#555555",
-            fill=True,
-            fill_opacity=0.6,
-            tooltip=esc(f"{s['name']} ({s['network']}, {s.get('provenance', '')})"),
-        ).add_to(m)
+    add_site_dots(m, result.existing, name=f"Existing sites ({len(result.existing)})", radius=3)
     for i, (_, p) in enumerate(picks.iterrows()):
         add_point(
             m,
@@ -317,10 +448,10 @@ def siting_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)
 
 
-def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
+def caravane_map(result: CaravaneResult, *, basemap: str = "none") -> folium.Map:
     """Map of a caravane plan: base, stops numbered per day, legs, reached communes."""
     it = result.itinerary
     stops = it[it["kind"] == "stop"]
@@ -348,8 +479,9 @@ def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
             name="communes reached",
             opacity=0.35,
         )
-    for day, g in it.groupby("day", sort=True):
-        colour = PALETTE[(int(day) - 1) % len(PALETTE)]
+    for day_key, g in it.groupby("day", sort=True):
+        day = int(str(day_key))
+        colour = PALETTE[(day - 1) % len(PALETTE)]
         pts = [(result.base["lat"], result.base["lon"])]
         pts += list(zip(g["lat"].astype(float), g["lon"].astype(float), strict=True))
         folium.PolyLine(
@@ -389,4 +521,4 @@ def caravane_map(result: Any, *, basemap: str = "none") -> folium.Map:
         result.provenance,
         estimated=result.estimated,
     )
-    return m
+    return finish(m)

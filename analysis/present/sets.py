@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
@@ -12,11 +12,14 @@ import pandas as pd
 from .. import settings
 from .outputs import OutputSet, check_output_set
 
+if TYPE_CHECKING:
+    from ..coverage import CoverageResult
+
 #: Groupings of the coverage summary table, in its order.
 SUMMARY_GROUPINGS = ("region", "dep", "urban_class", "density", "frr", "epci")
 
 
-def coverage_output_set(result: Any) -> OutputSet:
+def coverage_output_set(result: CoverageResult) -> OutputSet:
     """Return the output set of a :class:`~analysis.coverage.CoverageResult`.
 
     Tables ``communes``, ``clusters``, ``summary`` (every grouping), ``sites``; layers
@@ -49,7 +52,7 @@ def coverage_output_set(result: Any) -> OutputSet:
             "threshold_min": result.threshold_min,
             "model": result.model_label,
             "times_are": times_are,
-            "demand_is": "estimated" if result.profile.estimated else "official",
+            "demand_is": result.profile.demand_status,  # official, estimated or mixed
             "demand_source": result.profile.demand_source,
             "provenance": result.provenance,
             "headline": result.headline(),

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .styles import NO_TIME_COLOUR, TimeBands, provenance_label, time_bands, time_text
 
+if TYPE_CHECKING:
+    from ..coverage import CoverageResult
+
 logger = logging.getLogger(__name__)
 
 
-def band_table(result: Any, bands: TimeBands | None = None) -> pd.DataFrame:
+def band_table(result: CoverageResult, bands: TimeBands | None = None) -> pd.DataFrame:
     """Count communes, population and demand per time band: the data behind the map's colours.
 
     Parameters
@@ -75,7 +78,9 @@ class ProvenanceFacts:
     estimated_times: bool
 
 
-def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> ProvenanceFacts:
+def provenance_facts(
+    result: CoverageResult, directory: pd.DataFrame | None = None
+) -> ProvenanceFacts:
     """Say what is real, modelled and estimated in a coverage view.
 
     Parameters
@@ -132,7 +137,9 @@ def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> Prov
     profile = result.profile
     if getattr(profile, "estimated", False):
         src = getattr(profile, "demand_source", "")
-        estimated += " The demand of this public per commune is estimated" + (
+        mixed = getattr(profile, "demand_status", "") == "mixed"
+        how = "partly official, partly estimated" if mixed else None
+        estimated += f" The demand of this public per commune is {how or 'estimated'}" + (
             f" ({src})." if src else "."
         )
     return ProvenanceFacts(
@@ -146,14 +153,14 @@ def provenance_facts(result: Any, directory: pd.DataFrame | None = None) -> Prov
     )
 
 
-def commune_options(result: Any) -> list[str]:
+def commune_options(result: CoverageResult) -> list[str]:
     """Return labels ``"Name (dep) — INSEE"`` of every commune, sorted by name, for a picker."""
     df = result.communes
     lab = df["nom"].astype(str) + " (" + df["dep"].astype(str) + ") — " + df["insee"].astype(str)
     return sorted(lab.tolist(), key=lambda s: (s.casefold(), s))
 
 
-def default_commune(result: Any) -> str:
+def default_commune(result: CoverageResult) -> str:
     """Return the INSEE code of the commune to show first in a view.
 
     The commune beyond the threshold with the most demand, or, when every commune is
@@ -176,7 +183,7 @@ def default_commune(result: Any) -> str:
     return str(df["insee"].iloc[int(np.nanargmax(np.where(np.isfinite(t), t, -1.0)))])
 
 
-def commune_card(result: Any, insee: str) -> dict[str, str]:
+def commune_card(result: CoverageResult, insee: str) -> dict[str, str]:
     """Return the details of one commune in a view, as label → text.
 
     Parameters
@@ -235,7 +242,7 @@ def commune_card(result: Any, insee: str) -> dict[str, str]:
     }
 
 
-def summary_table(result: Any, by: str) -> pd.DataFrame:
+def summary_table(result: CoverageResult, by: str) -> pd.DataFrame:
     """Summarise a view, rounded for display (shares in %, times in minutes).
 
     Parameters
@@ -265,7 +272,7 @@ def summary_table(result: Any, by: str) -> pd.DataFrame:
     return s[cols]
 
 
-def headline_figures(result: Any) -> dict[str, float]:
+def headline_figures(result: CoverageResult) -> dict[str, float]:
     """Regional headline figures of a view.
 
     Parameters

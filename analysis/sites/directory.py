@@ -21,9 +21,9 @@ through :func:`~.merge.merge_user_directory` (both re-exported here).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +32,15 @@ import numpy as np
 import pandas as pd
 
 from .. import settings
+from ..cache import cache_key, load_or_build
 from ..communes import communes_path, load_communes
-from ..crs import to_lonlat
 from ..errors import DataMissingError
-from ..io import verify_checksum, write_with_checksum
 from ..manifest import file_digest, verify_input
 from .dedupe import merge_duplicates
 from .merge import merge_user_directory
 from .modelled import complete_modelled
 from .normalise import CommuneIndex
-from .quality import join_flags
+from .placement import SITE_COLUMNS, finalise, place_sites
 from .records import (
     ACCESS_POINTS_DIR,
     FRANCE_SERVICES_FILE,
@@ -54,13 +53,6 @@ from .user_import import load_user_directory, read_user_directory
 
 logger = logging.getLogger(__name__)
 
-#: Columns of every site table, in order (``geometry`` last).
-SITE_COLUMNS: list[str] = [
-    "site_id", "name", "network", "circle", "kind", "insee", "commune_name", "dep", "address",
-    "postcode", "lon", "lat", "x_l93", "y_l93", "position", "provenance", "vintage", "source",
-    "flags", "source_id", "subtype", "arrondissement", "merged_from", "n_records",
-    "vintage_year", "geometry",
-]  # fmt: skip
 
 #: Bump to invalidate cached directories when the output layout changes.
 CACHE_VERSION = "1"
@@ -111,82 +103,6 @@ def _access_dir(shared_dir: str | os.PathLike[str] | None) -> Path:
 
 def _index(folder: Path) -> CommuneIndex:
     return CommuneIndex(load_communes(), extra_postcodes=region_postcode_pairs(folder))
-
-
-def place_sites(frame: pd.DataFrame, index: CommuneIndex) -> pd.DataFrame:
-    """Fill ``x_l93, y_l93, lon, lat`` of commune-level sites, spread when they share a point.
-
-    Sites with ``position="commune"`` go to their commune's origin point (or their Lyon
-    arrondissement's); the k-th site on the same point (ordered real first, then by
-    ``site_id``) moves to the k-th point of a golden-angle spiral of step 200 m, kept
-    inside the polygon (:meth:`~.normalise.CommuneIndex.jitter`).
-
-    Parameters
-    ----------
-    frame
-        Sites with ``insee``, ``arrondissement``, ``position``, ``x_l93``, ``y_l93``.
-    index
-        Commune look-ups.
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy with positions and ``lon``/``lat`` filled.
-    """
-    out = frame.copy()
-    todo = out.index[(out["position"] == "commune").to_numpy()]
-    key = (
-        out.loc[todo, "insee"].astype(str)
-        + "|"
-        + out.loc[todo, "arrondissement"].fillna("").astype(str)
-    )
-    modelled = (out.loc[todo, "provenance"] == "modelled").to_numpy()
-    order = pd.DataFrame(
-        {"key": key.to_numpy(), "modelled": modelled, "site_id": out.loc[todo, "site_id"]},
-        index=todo,
-    ).sort_values(["key", "modelled", "site_id"], kind="stable")
-    rank = order.groupby("key").cumcount()
-    for ix, k in rank.items():
-        insee, arr = out.at[ix, "insee"], out.at[ix, "arrondissement"] or ""
-        ax, ay, poly = index.anchor(str(insee), str(arr))
-        x, y = index.jitter(ax, ay, poly, int(k))
-        out.at[ix, "x_l93"], out.at[ix, "y_l93"] = x, y
-    lon, lat = to_lonlat(out["x_l93"].to_numpy(float), out["y_l93"].to_numpy(float))
-    out["lon"] = np.round(lon, 6)
-    out["lat"] = np.round(lat, 6)
-    return out
-
-
-def finalise(frame: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Turn internal rows into a site table with :data:`SITE_COLUMNS` (EPSG:4326).
-
-    Parameters
-    ----------
-    frame
-        Rows with positions filled (see :func:`place_sites`).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-    """
-    df = frame.copy()
-    df["flags"] = df["flag_list"].map(join_flags)
-    for col in ("merged_from", "arrondissement", "subtype", "source_id"):
-        if col not in df:
-            df[col] = ""
-        df[col] = df[col].fillna("").astype(str)
-    if "n_records" not in df:
-        df["n_records"] = 1
-    df["n_records"] = df["n_records"].fillna(1).astype("int64")
-    df["circle"] = df["circle"].astype("int64")
-    df["vintage_year"] = df["vintage_year"].fillna(-1).astype("int64")
-    for col in ("name", "network", "kind", "insee", "commune_name", "dep", "address",
-                "postcode", "position", "provenance", "vintage", "source", "site_id"):  # fmt: skip
-        df[col] = df[col].fillna("").astype(str)
-    geom = gpd.points_from_xy(df["lon"], df["lat"], crs=settings.geographic_crs)
-    gdf = gpd.GeoDataFrame(df, geometry=geom, crs=settings.geographic_crs)
-    gdf = gdf[SITE_COLUMNS].sort_values("site_id", kind="stable").reset_index(drop=True)
-    return gdf
 
 
 def build_bundled_directory(
@@ -319,40 +235,34 @@ def read_source_raw(path: Path) -> pd.DataFrame:
 
 
 def _inputs_key(folder: Path, files: list[str]) -> str:
-    h = hashlib.sha256(CACHE_VERSION.encode())
+    parts: list[bytes | str] = [CACHE_VERSION]
     for name in files:
-        h.update(name.encode())
         # verified against the manifest; digests cached by size and mtime (a stat per run)
         path = folder / name
-        h.update((verify_input(path, mirror=folder.parent) or file_digest(path)).encode())
-    h.update(file_digest(communes_path()).encode())
-    for py in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(py.read_bytes())
-    h.update(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
-    return h.hexdigest()[:16]
+        parts += [name, verify_input(path, mirror=folder.parent) or file_digest(path)]
+    parts.append(file_digest(communes_path()))
+    parts += [py.read_bytes() for py in sorted(Path(__file__).parent.glob("*.py"))]
+    parts.append(Path(__file__).parent.parent.joinpath("communes.py").read_bytes())
+    return cache_key(*parts, size=8)
 
 
-def _cached(kind: str, key: str, build: object) -> gpd.GeoDataFrame:
+def _cached(kind: str, key: str, build: Callable[[], gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     """Read ``<processed>/<kind>_<key>.parquet`` if valid, else build and write it."""
     try:
         import pyarrow  # noqa: F401
     except ImportError:  # pragma: no cover - no cache without pyarrow
-        return build()  # type: ignore[operator]
+        return build()
     path = Path(settings.processed_data_dir) / f"{kind}_{key}.parquet"
-    if verify_checksum(path):
-        try:
-            return gpd.read_parquet(path)
-        except Exception as exc:  # a corrupt cache is rebuilt, never trusted
-            logger.warning("cached %s unreadable (%s); rebuilding", path, exc)
-    gdf = build()  # type: ignore[operator]
-    try:
-        write_with_checksum(path, lambda tmp: gdf.to_parquet(tmp, index=False))
-        for old in path.parent.glob(f"{kind}_*.parquet"):
-            if old != path:
-                old.unlink(missing_ok=True)
-                old.with_name(old.name + ".sha256").unlink(missing_ok=True)
-    except OSError as exc:  # read-only checkout: work without cache
-        logger.info("could not cache %s (%s)", path, exc)
+    gdf = load_or_build(
+        path,
+        build=build,
+        read=gpd.read_parquet,
+        write=lambda tmp, g: g.to_parquet(tmp, index=False),
+        what=kind.replace("_", " "),
+        log=logger,
+        unreadable=(Exception,),  # a corrupt parquet raises pyarrow's own errors
+        prune=f"{kind}_*.parquet",
+    )
     return gdf
 
 

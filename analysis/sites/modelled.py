@@ -35,6 +35,7 @@ is loaded (:func:`analysis.sites.directory.merge_user_directory` replaces them).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,7 @@ SUB_PREFECTURES: dict[str, tuple[str, ...]] = {
 def _site_xy(sites: pd.DataFrame, index: CommuneIndex) -> np.ndarray:
     """Lambert-93 positions of sites: coordinates, else the commune's origin point."""
     xy = np.empty((len(sites), 2))
+    r: Any  # a named tuple of the sites' columns
     for k, r in enumerate(sites.itertuples(index=False)):
         if np.isfinite(r.x_l93):
             xy[k] = (r.x_l93, r.y_l93)

@@ -28,6 +28,7 @@ from .. import settings
 from ..communes import insee_code, load_arrondissements
 from ..crs import polygons_l93, to_l93
 from ..errors import DataMissingError, ValidationError
+from ..territory import load_code_passage
 
 logger = logging.getLogger(__name__)
 
@@ -330,8 +331,6 @@ def code_or_postcode(
 
 def _code_passage() -> dict[str, str]:
     """Old commune codes → COG 2026 (empty, logged, when the mirror lacks the table)."""
-    from ..territory import load_code_passage
-
     try:
         return load_code_passage()
     except DataMissingError as exc:
@@ -518,7 +517,7 @@ class CommuneIndex:
         return bool(shapely.dwithin(self.region_l93, shapely.Point(x, y), 100.0))
 
     # ------------------------------------------------------------------ placing
-    def anchor(self, insee: str, arrondissement: str = "") -> tuple[float, float, object]:
+    def anchor(self, insee: str, arrondissement: str = "") -> tuple[float, float, shapely.Geometry]:
         """Origin point (x, y in Lambert-93) and polygon to place a commune-level site."""
         if arrondissement and arrondissement in self.arr:
             r = self.arr[arrondissement]
@@ -528,7 +527,7 @@ class CommuneIndex:
 
     @staticmethod
     def jitter(
-        x: float, y: float, polygon: object, k: int, *, step_m: float = 200.0
+        x: float, y: float, polygon: shapely.Geometry, k: int, *, step_m: float = 200.0
     ) -> tuple[float, float]:
         """Return the ``k``-th point of a golden-angle spiral around (x, y), inside ``polygon``.
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -140,7 +141,7 @@ def read_source(path: Path, *, mirror: Path | None = None) -> pd.DataFrame:
     return df[list(_COLUMNS)].apply(lambda s: s.str.strip())
 
 
-def _clean_postcode(value: str) -> str:
+def _clean_postcode(value: object) -> str:
     v = "".join(ch for ch in str(value) if ch.isdigit())
     return v.zfill(5) if 4 <= len(v) <= 5 else ""
 
@@ -190,6 +191,7 @@ def resolve_records(
     lon_all = pd.to_numeric(raw["lon"], errors="coerce").to_numpy(float)
     lat_all = pd.to_numeric(raw["lat"], errors="coerce").to_numpy(float)
     x_all, y_all = project(np.nan_to_num(lon_all), np.nan_to_num(lat_all))
+    row: Any  # a named tuple of the normalised text columns
     for k, row in enumerate(raw.itertuples(index=False)):
         rownum = k + 1
         flags = list(file_flags)

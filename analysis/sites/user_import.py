@@ -1,9 +1,12 @@
 """A user's own directory export: reading, validation, and merging into the bundled one.
 
-Accepted files: CSV (UTF-8 or Windows-1252, separated by ``,`` ``;`` or tab), GeoJSON and
-GeoPackage (point geometries). A GeoPackage with several layers is read from its only point
-layer (the others are named in the messages) or from the layer asked for (``layer=``,
-``--layer``); several point layers and no choice are refused with the list of layers.
+Accepted files: CSV (UTF-8, UTF-16 or UTF-32 with a byte-order mark, or Windows-1252,
+separated by ``,`` ``;`` or tab: :func:`analysis.io.decode_text`), GeoJSON and GeoPackage
+(points; a MultiPoint of one point is that point; Z is dropped; in a declared CRS, converted;
+metres without a CRS are refused with the likely projection, :func:`analysis.crs.likely_crs`).
+A GeoPackage with several layers is read from its only point layer (the others are named in
+the messages) or from the layer asked for (``layer=``, ``--layer``); several point layers
+and no choice are refused with the list of layers.
 Columns (case and accents do not matter):
 
 - ``name`` and ``network`` (required; network names or aliases of
@@ -18,7 +21,8 @@ Problems that concern the whole file stop the import with a
 file, a file that is not text, missing or misnamed columns (with the likely rename), two
 columns with the same name, unknown network names
 (:class:`~analysis.errors.UnknownNameError` listing the known ones), a non-SPRO network,
-duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees. Problems of
+duplicate ids, swapped longitude/latitude, Lambert-93 metres given as degrees, coordinates
+of another projection (named), geometries that are not points (rows named). Problems of
 single rows leave the row out and are reported (good rows still load): no name,
 coordinates outside the region or not numbers, unknown or ambiguous commune, no place at
 all. The user's file is only ever read.
@@ -45,8 +49,9 @@ import pandas as pd
 
 from .. import settings
 from ..communes import insee_code, load_communes
+from ..crs import describe_crs, likely_crs
 from ..errors import DataMissingError, UnknownNameError, ValidationError
-from ..io import unchanged_while_read
+from ..io import decode_text, unchanged_while_read
 from .networks import NETWORKS, SPRO_NETWORKS, canonical_network
 from .normalise import (
     CommuneIndex,
@@ -56,6 +61,7 @@ from .normalise import (
     project,
     text_key,
 )
+from .placement import finalise, place_sites
 from .quality import FAR_FROM_COMMUNE_M
 
 logger = logging.getLogger(__name__)
@@ -146,18 +152,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             "commune or address, lon, lat)",
             source=str(path),
         )
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValidationError(
-            "cannot read the file as text (neither UTF-8 nor Windows-1252): is it really a "
-            "CSV file? Save it as CSV (UTF-8)",
-            source=str(path),
-        )
+    text = decode_text(data, source=str(path))
     first = text.lstrip().splitlines()[0] if text.strip() else ""
     counts = {sep: first.count(sep) for sep in (",", ";", "\t", "|")}
     sep = max(counts, key=lambda s: counts[s]) if max(counts.values()) else ","
@@ -176,8 +171,12 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _is_point_type(kind: object) -> bool:
-    """Whether an OGR layer geometry type is a point type (``Point``, ``Point Z``...)."""
-    return isinstance(kind, str) and kind.replace("3D ", "").split(" ")[0] == "Point"
+    """Whether an OGR layer geometry type is a point type (Point, 3D Point, MultiPoint...)."""
+    base = kind.replace("3D ", "").replace("Measured ", "") if isinstance(kind, str) else ""
+    return base.split(" ")[0] in (
+        "Point",
+        "MultiPoint",
+    )
 
 
 def _layer_list(layers: Any) -> str:
@@ -238,14 +237,12 @@ def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
     df = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore")).astype(object)
     df = df.where(pd.notna(df), "").astype(str)
     geom = gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else None
+    empty: list[int] = []
+    if geom is not None and len(geom):
+        geom, empty = _as_points(geom, path)
     if geom is not None and len(geom) and geom.notna().any():
-        kinds = set(geom.dropna().geom_type)
-        if not kinds <= {"Point"}:
-            raise ValidationError(
-                f"the geometries must be points (found {', '.join(sorted(kinds))}); export "
-                "one point per site",
-                source=str(path),
-            )
+        if geom.crs is None or geom.crs.is_geographic:  # read as degrees: are they?
+            _check_degrees(geom, path, declared=geom.crs is not None)
         if geom.crs is not None and geom.crs.to_epsg() != 4326:
             geom = geom.to_crs(settings.geographic_crs)
         xs = [f"{p.x!r}" if p is not None and not p.is_empty else "" for p in geom]
@@ -254,8 +251,79 @@ def _read_spatial(path: Path, layer: str | None = None) -> pd.DataFrame:
         if not keys & set(COLUMN_NAMES["lon"]):
             df["lon"] = xs
             df["lat"] = ys
+    df.attrs["empty_geometry_rows"] = empty
     df.attrs["notes"] = notes
     return df
+
+
+def _as_points(geom: gpd.GeoSeries, path: Path) -> tuple[gpd.GeoSeries, list[int]]:
+    """Points from the file's geometries: the one rule for geometry types close to points.
+
+    A Point (with or without Z, which is dropped) is taken; a MultiPoint of one point (or of
+    one point repeated) is that point; a missing or empty geometry is no position (the row
+    may still be placed by its commune or address: its 1-based row is returned). Anything
+    else is refused with its rows: a MultiPoint of several points is several sites, and a
+    line or a zone has no one door (a representative point would place the site wrongly).
+    """
+    import shapely
+
+    out: list[Any] = []
+    empty: list[int] = []
+    bad: dict[str, list[int]] = {}
+    for k, g in enumerate(geom):
+        if g is None or g.is_empty:
+            out.append(None)
+            empty.append(k + 1)
+        elif g.geom_type == "Point":
+            out.append(shapely.Point(g.x, g.y))
+        elif g.geom_type == "MultiPoint":
+            pts = {(p.x, p.y) for p in g.geoms if not p.is_empty}
+            if len(pts) == 1:
+                out.append(shapely.Point(*pts.pop()))
+            else:
+                bad.setdefault(f"MultiPoint of {len(pts)} points", []).append(k + 1)
+                out.append(None)
+        else:
+            bad.setdefault(g.geom_type, []).append(k + 1)
+            out.append(None)
+    if bad:
+        rows = sorted(r for rs in bad.values() for r in rs)
+        raise ValidationError(
+            f"the geometries must be points (found {', '.join(sorted(bad))}); export one point "
+            "per site (a multi-point of several points is several sites: split it; a line or "
+            "a zone has no one position: take the site's entrance)",
+            source=str(path),
+            rows=rows,
+        )
+    return gpd.GeoSeries(out, index=geom.index, crs=geom.crs), empty
+
+
+def _check_degrees(geom: gpd.GeoSeries, path: Path, *, declared: bool) -> None:
+    """Refuse points read as degrees (no CRS, or WGS84 by default) that are not degrees."""
+    off = [k for k, p in enumerate(geom) if p is not None and (abs(p.x) > 180 or abs(p.y) > 90)]
+    if not off:
+        return
+    xs = np.array([geom.iat[k].x for k in off])
+    ys = np.array([geom.iat[k].y for k in off])
+    found = likely_crs(xs, ys)
+    looks = (
+        f"these look like {describe_crs(found)} metres"
+        if found
+        else "they fit none of the projections tried (Lambert-93, Lambert II, UTM, CC zones…)"
+    )
+    if path.suffix.lower() in (".geojson", ".json"):
+        why = (
+            "the coordinates are not degrees, but the file declares no CRS (GeoJSON "
+            "coordinates are WGS84 longitude/latitude unless a crs member says otherwise, "
+            f"RFC 7946): {looks}; add a crs member or convert to WGS84"
+        )
+    else:
+        said = "declares geographic coordinates" if declared else "declares no CRS"
+        why = (
+            f"the layer {said} but its coordinates are not degrees: {looks}; set the layer's "
+            "real CRS (QGIS: Layer > Set CRS of Layer) or convert it to WGS84"
+        )
+    raise ValidationError(why, source=str(path), rows=[k + 1 for k in off])
 
 
 def _read_any(path: Path, layer: str | None = None) -> pd.DataFrame:
@@ -335,6 +403,16 @@ def _map_columns(df: pd.DataFrame, src: str) -> dict[str, str]:
             if "commune" in missing
             else ""
         )
+        for cx, cy in _XY_PAIRS:
+            if "commune" in missing and cx in by_key and cy in by_key:
+                head = df.head(2000)
+                problem = _projection_problem(
+                    [_number(v) for v in head[by_key[cx]]], [_number(v) for v in head[by_key[cy]]],
+                    f"columns {by_key[cx]!r}/{by_key[cy]!r} hold coordinates that", named=False,
+                )  # fmt: skip
+                if problem:
+                    hints.append(problem)
+                break
         raise ValidationError(
             f"missing column(s) {what}{extra}; the file has "
             f"{', '.join(repr(str(c)) for c in df.columns)}"
@@ -364,6 +442,43 @@ def _in_bbox(lon: float, lat: float) -> bool:
 
 def _is_l93(x: float, y: float) -> bool:
     return _L93_X[0] <= x <= _L93_X[1] and _L93_Y[0] <= y <= _L93_Y[1]
+
+
+_CONVERT = (
+    "convert them to longitude/latitude in degrees (WGS84, EPSG:4326) in columns 'lon'/'lat', "
+    "or to Lambert-93 in columns 'x_l93'/'y_l93' (a GeoPackage or GeoJSON that declares its "
+    "CRS is converted by the tool)"
+)
+
+
+def _projection_problem(
+    xs: Iterable[float], ys: Iterable[float], what: str, *, named: bool = True
+) -> str | None:
+    """Say which projection coordinates that are not what their columns claim fit, if any."""
+    found = likely_crs(np.asarray(list(xs), float), np.asarray(list(ys), float))
+    if not found:
+        return None
+    code, _, swapped = found[0]
+    if code == settings.geographic_crs and not swapped:
+        fix = "rename them 'lon' and 'lat'"
+    elif code == settings.geographic_crs:
+        fix = "swap the two columns (the longitude, 2 to 7.3, first) and name them 'lon' and 'lat'"
+    elif code == settings.projected_crs and not swapped:
+        fix = "name them 'x_l93' and 'y_l93'"
+    elif code == settings.projected_crs:
+        fix = (
+            "swap the two columns (x, the easting, is the smaller number) and name them "
+            "'x_l93' and 'y_l93'"
+        )
+    else:
+        fix = _CONVERT
+    said = ", not what their names say" if named else ""
+    return f"{what} fit {describe_crs(found)}{said}; {fix}"
+
+
+#: Column pairs that hold coordinates of an unnamed system (checked when no place is found).
+_XY_PAIRS = (("x", "y"), ("coord_x", "coord_y"), ("x_coord", "y_coord"), ("xcoord", "ycoord"),
+             ("coordx", "coordy"), ("easting", "northing"), ("est", "nord"))  # fmt: skip
 
 
 def read_user_directory(
@@ -404,17 +519,84 @@ def read_user_directory(
     src = str(p)
     df = _read_any(p, layer)
     notes = list(df.attrs.get("notes", []))
+    empty_geometry = set(df.attrs.get("empty_geometry_rows", []))
     cols = _map_columns(df, src)
+    f = _fields(df, cols)
 
+    # ---- whole-file checks: networks, ids, coordinate conventions
+    canon = _canonical_networks(f.nets, src)
+    if "id" in cols:
+        _check_unique_ids(f.ids, src)
+    pos = _positions(df, cols, src)
+
+    # ---- row by row
+    if index is None:
+        index = CommuneIndex(load_communes())
+    dropped: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    stamp = datetime.fromtimestamp(p.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d")
+    for k in range(len(df)):
+        placed = _place_row(k, f, canon, pos, index, empty_geometry)
+        if isinstance(placed, str):
+            dropped.append({"row": k + 1, "name": f.names[k], "reason": placed})
+            continue
+        records.append(_site_record(k, f, canon[k], placed, pos, index, p, stamp))
+    drops = pd.DataFrame(dropped, columns=["row", "name", "reason"])
+    if not records:
+        reasons = "; ".join(f"row {d['row']}: {d['reason']}" for d in dropped[:5])
+        raise ValidationError(
+            f"no usable row ({reasons}{'…' if len(dropped) > 5 else ''})",
+            source=src,
+            rows=[d["row"] for d in dropped],
+        )
+    sites = finalise(place_sites(pd.DataFrame(records), index))
+    messages = [f"{src}: {len(sites)} site(s) loaded", *notes]
+    for d in dropped:
+        messages.append(f"{src}: row {d['row']} ({d['name'] or 'no name'}) left out: {d['reason']}")
+    n_commune = int((sites["position"] == "commune").sum())
+    if n_commune:
+        messages.append(
+            f"{src}: {n_commune} site(s) without coordinates placed inside their commune"
+        )
+    for m in messages[1:]:
+        logger.warning("%s", m)
+    return UserDirectory(sites=sites, dropped=drops, messages=messages, source=src)
+
+
+# ------------------------------------------------------------- read_user_directory's steps
+@dataclass
+class _Fields:
+    """The text of each mapped column, one entry per row (``""`` where absent)."""
+
+    names: list[str]
+    nets: list[str]
+    communes: list[str]
+    addresses: list[str]
+    postcodes: list[str]
+    ids: list[str]
+    kinds: list[str]
+    #: a column called insee (code_insee...) holds codes; one called commune may hold postcodes
+    code_column: bool
+
+
+def _fields(df: pd.DataFrame, cols: dict[str, str]) -> _Fields:
     def col(name: str) -> list[str]:
         return [str(v).strip() for v in df[cols[name]]] if name in cols else [""] * len(df)
 
-    names, nets, communes, addresses = col("name"), col("network"), col("commune"), col("address")
-    # a column called insee (code_insee...) holds codes; one called commune may hold postcodes
-    code_column = "commune" in cols and _col_key(cols["commune"]) != "commune"
-    postcodes, ids, kinds = col("postcode"), col("id"), col("kind")
+    return _Fields(
+        names=col("name"),
+        nets=col("network"),
+        communes=col("commune"),
+        addresses=col("address"),
+        postcodes=col("postcode"),
+        ids=col("id"),
+        kinds=col("kind"),
+        code_column="commune" in cols and _col_key(cols["commune"]) != "commune",
+    )
 
-    # ---- whole-file checks: networks, ids, coordinate conventions
+
+def _canonical_networks(nets: list[str], src: str) -> list[str]:
+    """Canonical network of each row (``""`` where blank); unknown or non-SPRO ones refused."""
     unknown: dict[str, list[int]] = {}
     non_spro: dict[str, list[int]] = {}
     canon: list[str] = []
@@ -441,216 +623,264 @@ def read_user_directory(
             source=src,
             rows=rows,
         )
-    missing_net = [k + 1 for k, c in enumerate(canon) if not c]
-    if "id" in cols:
-        seen: dict[str, list[int]] = {}
-        for k, v in enumerate(ids):
-            if v:
-                seen.setdefault(v, []).append(k + 1)
-        dups = {v: rs for v, rs in seen.items() if len(rs) > 1}
-        if dups:
-            rows = sorted(r for rs in dups.values() for r in rs)
-            shown = ", ".join(repr(v) for v in list(dups)[:5])
-            raise ValidationError(
-                f"duplicate id(s) {shown}; give every site its own id (or remove the id column)",
-                source=src,
-                rows=rows,
-            )
-    x = np.full(len(df), np.nan)
-    y = np.full(len(df), np.nan)
-    bad_number: list[int] = []
+    return canon
+
+
+def _check_unique_ids(ids: list[str], src: str) -> None:
+    seen: dict[str, list[int]] = {}
+    for k, v in enumerate(ids):
+        if v:
+            seen.setdefault(v, []).append(k + 1)
+    dups = {v: rs for v, rs in seen.items() if len(rs) > 1}
+    if dups:
+        rows = sorted(r for rs in dups.values() for r in rs)
+        shown = ", ".join(repr(v) for v in list(dups)[:5])
+        raise ValidationError(
+            f"duplicate id(s) {shown}; give every site its own id (or remove the id column)",
+            source=src,
+            rows=rows,
+        )
+
+
+@dataclass
+class _Positions:
+    """Lambert-93 position of each row (NaN if none) and the rows whose numbers are bad."""
+
+    x: np.ndarray
+    y: np.ndarray
+    bad_number: set[int] = field(default_factory=set)  # 1-based rows
+    bad_degrees: set[int] = field(default_factory=set)
+
+
+def _positions(df: pd.DataFrame, cols: dict[str, str], src: str) -> _Positions:
+    """Read the x_l93/y_l93 or lon/lat columns; a wrong convention refuses the file."""
+    pos = _Positions(np.full(len(df), np.nan), np.full(len(df), np.nan))
+
+    def numbers(name: str) -> list[float]:
+        return [_number(v) for v in df[cols[name]]]
+
     if "x_l93" in cols:
-        xs = [_number(v) for v in col("x_l93")]
-        ys = [_number(v) for v in col("y_l93")]
+        xs, ys = numbers("x_l93"), numbers("y_l93")
+        off: list[int] = []
         for k, (a, b) in enumerate(zip(xs, ys, strict=True)):
             if a == -math.inf or b == -math.inf:
-                bad_number.append(k + 1)
+                pos.bad_number.add(k + 1)
             elif math.isfinite(a) and math.isfinite(b):
-                x[k], y[k] = a, b
+                pos.x[k], pos.y[k] = a, b
+                if not _is_l93(a, b):
+                    off.append(k)
+        problem = off and _projection_problem(
+            [xs[k] for k in off], [ys[k] for k in off],
+            f"the values of columns {cols['x_l93']!r}/{cols['y_l93']!r}",
+        )  # fmt: skip
+        if problem:
+            raise ValidationError(problem, source=src, rows=[k + 1 for k in off])
     if "lon" in cols:
-        lons = [_number(v) for v in col("lon")]
-        lats = [_number(v) for v in col("lat")]
-        swapped, l93 = [], []
-        for k, (lo, la) in enumerate(zip(lons, lats, strict=True)):
-            if lo == -math.inf or la == -math.inf:
-                bad_number.append(k + 1)
-                continue
-            if not (math.isfinite(lo) and math.isfinite(la)):
-                continue
-            if _is_l93(lo, la):
-                l93.append(k + 1)
-            elif not _in_bbox(lo, la) and _in_bbox(la, lo):
-                swapped.append(k + 1)
-            elif abs(lo) <= 180 and abs(la) <= 90:
-                xx, yy = project(np.array([lo]), np.array([la]))
-                x[k], y[k] = float(xx[0]), float(yy[0])
-            else:
-                bad_number.append(k + 1)
-        if l93:
-            raise ValidationError(
-                f"columns {cols['lon']!r}/{cols['lat']!r} hold Lambert-93 metres (EPSG:2154), "
-                "not degrees; rename them 'x_l93' and 'y_l93' (they are then converted) or "
-                "give longitude/latitude in degrees (EPSG:4326)",
-                source=src,
-                rows=l93,
-            )
-        if swapped:
-            raise ValidationError(
-                f"longitude and latitude look swapped (the region spans longitudes 2 to 7.3 "
-                f"and latitudes 44 to 46.9); swap the values of {cols['lon']!r} and "
-                f"{cols['lat']!r}",
-                source=src,
-                rows=swapped,
-            )
+        _lonlat_positions(numbers("lon"), numbers("lat"), cols, src, pos)
+    return pos
 
-    # ---- row by row
-    if index is None:
-        index = CommuneIndex(load_communes())
-    dropped: list[dict] = []
-    rows: list[dict] = []
-    stamp = datetime.fromtimestamp(p.stat().st_mtime, tz=UTC).strftime("%Y-%m-%d")
 
-    def drop(k: int, reason: str) -> None:
-        dropped.append({"row": k + 1, "name": names[k], "reason": reason})
-
-    for k in range(len(df)):
-        if k + 1 in missing_net:
-            drop(k, "no network")
+def _lonlat_positions(
+    lons: list[float], lats: list[float], cols: dict[str, str], src: str, pos: _Positions
+) -> None:
+    swapped, l93, metres = [], [], []
+    for k, (lo, la) in enumerate(zip(lons, lats, strict=True)):
+        if lo == -math.inf or la == -math.inf:
+            pos.bad_number.add(k + 1)
             continue
-        if not names[k]:
-            drop(k, "no name")
+        if not (math.isfinite(lo) and math.isfinite(la)):
             continue
-        if k + 1 in bad_number:
-            drop(k, "coordinates are not numbers")
-            continue
-        flags: list[str] = []
-        has_xy = bool(np.isfinite(x[k]))
-        if has_xy and not index.in_region(float(x[k]), float(y[k])):
-            drop(k, "coordinates outside Auvergne-Rhône-Alpes")
-            continue
-        res: Resolved | None = None
-        cval = communes[k]
-        explicit = code_column or cval.lower().startswith("insee:")  # a code, not a postcode
-        if cval.lower().startswith("insee:"):
-            cval = cval[len("insee:") :].strip()
-        if cval:
-            if re.fullmatch(r"\d[\dAB]\d{2,3}", cval):
-                res = index.from_code(cval)
-                if res is None and not has_xy:
-                    drop(k, f"unknown commune code {cval!r} (not a commune of the region)")
-                    continue
-                if res is not None and res.how == "former_code":
-                    flags.append("commune_from_former_code")
-                if res is not None and res.how == "code" and not has_xy and not explicit:
-                    # a code that is also other communes' postcode: the row's fields decide
-                    i = index.by_code[res.insee]
-                    try:
-                        j = code_or_postcode(
-                            insee_code(cval), i, index.communes, [names[k]],
-                            [addresses[k], postcodes[k]],
-                        )  # fmt: skip
-                    except ValidationError as exc:
-                        drop(k, exc.detail)
-                        continue
-                    if j != i:
-                        res = Resolved(str(index.communes["insee"].iat[j]), "", "postcode")
-                        flags.append("commune_from_postcode")
-            else:
-                found = index.from_name(cval)
-                if len(found) > 1:
-                    pc = postcodes[k] or (re.findall(r"\b\d{5}\b", addresses[k]) or [""])[-1]
-                    narrowed = [i for i in found if pc and pc in index.postcodes[i]]
-                    found = narrowed if len(narrowed) == 1 else found
-                if len(found) == 1:
-                    res = Resolved(str(index.communes["insee"].iat[found[0]]), "", "name")
-                elif not has_xy:
-                    why = "ambiguous" if found else "unknown"
-                    drop(k, f"{why} commune name {cval!r}; give its INSEE code")
-                    continue
-        if res is None and not has_xy:
-            pcs = [postcodes[k]] if postcodes[k] else re.findall(r"\b\d{5}\b", addresses[k])
-            if pcs:
-                res = index.from_postcode(pcs[-1], name=f"{addresses[k]} {names[k]}")
-                if res is not None:
-                    flags.append("commune_from_postcode")
-            if res is None:
-                drop(k, "no place: give a commune (INSEE code or name), or lon/lat")
-                continue
-        position = "commune"
-        if has_xy:
-            position = "exact"
-            j = index.at_point(float(x[k]), float(y[k]))
-            if res is not None:
-                i = index.by_code[res.insee]
-                d = index.distance_to_commune(i, float(x[k]), float(y[k]))
-                if d > FAR_FROM_COMMUNE_M and j is not None:
-                    flags.append("commune_from_coordinates")
-                    res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
-            elif j is not None:
-                res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
-            else:  # within 100 m of the region but in no polygon (simplified borders)
-                res = Resolved(index.nearest_commune(float(x[k]), float(y[k])), "", "point")
+        if _is_l93(lo, la):
+            l93.append(k + 1)
+        elif not _in_bbox(lo, la) and _in_bbox(la, lo):
+            swapped.append(k + 1)
+        elif abs(lo) <= 180 and abs(la) <= 90:
+            xx, yy = project(np.array([lo]), np.array([la]))
+            pos.x[k], pos.y[k] = float(xx[0]), float(yy[0])
         else:
-            flags.append("user_position_commune")
-        if res is None:  # unreachable: every branch above sets it or drops the row
-            drop(k, "no place")
-            continue
-        i = index.by_code[res.insee]
-        flag = index.postcode_flag(
-            i, res.insee, postcodes[k], from_postcode="commune_from_postcode" in flags
-        )
-        if flag:  # a postcode that disagrees with the declared commune, as in bundled files
-            flags.append(flag)
-        kind_text = text_key(kinds[k])
-        kind = _KINDS.get(kind_text.split()[0], "") if kind_text else ""
-        kind = kind or infer_kind(kinds[k], names[k])
-        rows.append(
-            {
-                "source_id": ids[k] or str(k + 1),
-                "site_id": f"user:{ids[k]}" if ids[k] else f"user:{p.stem}:{k + 1}",
-                "name": names[k],
-                "network": canon[k],
-                "circle": NETWORKS[canon[k]].circle,
-                "subtype": kinds[k],
-                "kind": kind,
-                "insee": res.insee,
-                "arrondissement": res.arrondissement,
-                "commune_name": str(index.names[i]),
-                "dep": str(index.deps[i]),
-                "address": addresses[k],
-                "postcode": postcodes[k],
-                "x_l93": x[k] if has_xy else np.nan,
-                "y_l93": y[k] if has_xy else np.nan,
-                "position": position,
-                "provenance": "user",
-                "vintage": f"user file {p.name} ({stamp})",
-                "vintage_year": int(stamp[:4]),
-                "source": src,
-                "flag_list": flags,
-                "merged_from": "",
-                "n_records": 1,
-            }
-        )
-    drops = pd.DataFrame(dropped, columns=["row", "name", "reason"])
-    if not rows:
-        reasons = "; ".join(f"row {d['row']}: {d['reason']}" for d in dropped[:5])
+            metres.append(k)
+    problem = metres and _projection_problem(
+        [lons[k] for k in metres], [lats[k] for k in metres],
+        f"columns {cols['lon']!r}/{cols['lat']!r} hold metres, not degrees: they",
+    )  # fmt: skip
+    if problem:
+        raise ValidationError(problem, source=src, rows=[k + 1 for k in metres])
+    pos.bad_degrees.update(k + 1 for k in metres)
+    if l93:
         raise ValidationError(
-            f"no usable row ({reasons}{'…' if len(dropped) > 5 else ''})",
+            f"columns {cols['lon']!r}/{cols['lat']!r} hold Lambert-93 metres (EPSG:2154), "
+            "not degrees; rename them 'x_l93' and 'y_l93' (they are then converted) or "
+            "give longitude/latitude in degrees (EPSG:4326)",
             source=src,
-            rows=[d["row"] for d in dropped],
+            rows=l93,
         )
-    from .directory import finalise, place_sites
+    if swapped:
+        raise ValidationError(
+            f"longitude and latitude look swapped (the region spans longitudes 2 to 7.3 "
+            f"and latitudes 44 to 46.9); swap the values of {cols['lon']!r} and "
+            f"{cols['lat']!r}",
+            source=src,
+            rows=swapped,
+        )
 
-    sites = finalise(place_sites(pd.DataFrame(rows), index))
-    messages = [f"{src}: {len(sites)} site(s) loaded", *notes]
-    for d in dropped:
-        messages.append(f"{src}: row {d['row']} ({d['name'] or 'no name'}) left out: {d['reason']}")
-    placed = int((sites["position"] == "commune").sum())
-    if placed:
-        messages.append(f"{src}: {placed} site(s) without coordinates placed inside their commune")
-    for m in messages[1:]:
-        logger.warning("%s", m)
-    return UserDirectory(sites=sites, dropped=drops, messages=messages, source=src)
+
+@dataclass
+class _Placed:
+    """Where a row's site stands: its commune, exact or commune-level, and its flags."""
+
+    res: Resolved
+    position: str
+    flags: list[str]
+
+
+def _declared_commune(
+    k: int, f: _Fields, index: CommuneIndex, has_xy: bool, flags: list[str]
+) -> Resolved | str | None:
+    """Resolve the row's commune column (code, ``insee:`` code, postcode or name).
+
+    Returns the commune, ``None`` when the column is blank or only coordinates can place
+    the row, or the reason to drop the row.
+    """
+    cval = f.communes[k]
+    explicit = f.code_column or cval.lower().startswith("insee:")  # a code, not a postcode
+    if cval.lower().startswith("insee:"):
+        cval = cval[len("insee:") :].strip()
+    if not cval:
+        return None
+    if re.fullmatch(r"\d[\dAB]\d{2,3}", cval):
+        res = index.from_code(cval)
+        if res is None and not has_xy:
+            return f"unknown commune code {cval!r} (not a commune of the region)"
+        if res is not None and res.how == "former_code":
+            flags.append("commune_from_former_code")
+        if res is not None and res.how == "code" and not has_xy and not explicit:
+            # a code that is also other communes' postcode: the row's fields decide
+            i = index.by_code[res.insee]
+            try:
+                j = code_or_postcode(
+                    insee_code(cval), i, index.communes, [f.names[k]],
+                    [f.addresses[k], f.postcodes[k]],
+                )  # fmt: skip
+            except ValidationError as exc:
+                return exc.detail
+            if j != i:
+                res = Resolved(str(index.communes["insee"].iat[j]), "", "postcode")
+                flags.append("commune_from_postcode")
+        return res
+    found = index.from_name(cval)
+    if len(found) > 1:
+        pc = f.postcodes[k] or (re.findall(r"\b\d{5}\b", f.addresses[k]) or [""])[-1]
+        narrowed = [i for i in found if pc and pc in index.postcodes[i]]
+        found = narrowed if len(narrowed) == 1 else found
+    if len(found) == 1:
+        return Resolved(str(index.communes["insee"].iat[found[0]]), "", "name")
+    if not has_xy:
+        why = "ambiguous" if found else "unknown"
+        return f"{why} commune name {cval!r}; give its INSEE code"
+    return None
+
+
+def _place_row(
+    k: int,
+    f: _Fields,
+    canon: list[str],
+    pos: _Positions,
+    index: CommuneIndex,
+    empty_geometry: set[int],
+) -> _Placed | str:
+    """Place row ``k`` (0-based): its commune and position, or the reason to drop it."""
+    if not canon[k]:
+        return "no network"
+    if not f.names[k]:
+        return "no name"
+    if k + 1 in pos.bad_number:
+        return "coordinates are not numbers"
+    if k + 1 in pos.bad_degrees:
+        return "coordinates are not degrees (longitude -180 to 180, latitude -90 to 90)"
+    flags: list[str] = []
+    x, y = float(pos.x[k]), float(pos.y[k])
+    has_xy = bool(np.isfinite(x))
+    if has_xy and not index.in_region(x, y):
+        return "coordinates outside Auvergne-Rhône-Alpes"
+    res = _declared_commune(k, f, index, has_xy, flags)
+    if isinstance(res, str):
+        return res
+    if res is None and not has_xy:
+        pcs = [f.postcodes[k]] if f.postcodes[k] else re.findall(r"\b\d{5}\b", f.addresses[k])
+        if pcs:
+            res = index.from_postcode(pcs[-1], name=f"{f.addresses[k]} {f.names[k]}")
+            if res is not None:
+                flags.append("commune_from_postcode")
+        if res is None:
+            why = " (its geometry is empty)" if k + 1 in empty_geometry else ""
+            return f"no place{why}: give a commune (INSEE code or name), or lon/lat"
+    position = "commune"
+    if has_xy:
+        position = "exact"
+        j = index.at_point(x, y)
+        if res is not None:
+            d = index.distance_to_commune(index.by_code[res.insee], x, y)
+            if d > FAR_FROM_COMMUNE_M and j is not None:
+                flags.append("commune_from_coordinates")
+                res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
+        elif j is not None:
+            res = Resolved(str(index.communes["insee"].iat[j]), "", "point")
+        else:  # within 100 m of the region but in no polygon (simplified borders)
+            res = Resolved(index.nearest_commune(x, y), "", "point")
+    else:
+        flags.append("user_position_commune")
+    if res is None:  # unreachable: every branch above sets it or drops the row
+        return "no place"
+    i = index.by_code[res.insee]
+    flag = index.postcode_flag(
+        i, res.insee, f.postcodes[k], from_postcode="commune_from_postcode" in flags
+    )
+    if flag:  # a postcode that disagrees with the declared commune, as in bundled files
+        flags.append(flag)
+    return _Placed(res, position, flags)
+
+
+def _site_record(
+    k: int,
+    f: _Fields,
+    network: str,
+    placed: _Placed,
+    pos: _Positions,
+    index: CommuneIndex,
+    p: Path,
+    stamp: str,
+) -> dict[str, Any]:
+    """Return the internal row of a user site (see :func:`~.placement.finalise`)."""
+    res, exact = placed.res, placed.position == "exact"
+    i = index.by_code[res.insee]
+    kind_text = text_key(f.kinds[k])
+    kind = _KINDS.get(kind_text.split()[0], "") if kind_text else ""
+    kind = kind or infer_kind(f.kinds[k], f.names[k])
+    return {
+        "source_id": f.ids[k] or str(k + 1),
+        "site_id": f"user:{f.ids[k]}" if f.ids[k] else f"user:{p.stem}:{k + 1}",
+        "name": f.names[k],
+        "network": network,
+        "circle": NETWORKS[network].circle,
+        "subtype": f.kinds[k],
+        "kind": kind,
+        "insee": res.insee,
+        "arrondissement": res.arrondissement,
+        "commune_name": str(index.names[i]),
+        "dep": str(index.deps[i]),
+        "address": f.addresses[k],
+        "postcode": f.postcodes[k],
+        "x_l93": pos.x[k] if exact else np.nan,
+        "y_l93": pos.y[k] if exact else np.nan,
+        "position": placed.position,
+        "provenance": "user",
+        "vintage": f"user file {p.name} ({stamp})",
+        "vintage_year": int(stamp[:4]),
+        "source": str(p),
+        "flag_list": placed.flags,
+        "merged_from": "",
+        "n_records": 1,
+    }
 
 
 def load_user_directory(

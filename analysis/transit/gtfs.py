@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataMissingError, ValidationError
+from ..io import decode_text
 from ..manifest import file_digest, verify_input
 
 logger = logging.getLogger(__name__)
@@ -408,6 +409,14 @@ class _FeedSource:
             raise ValidationError(f"cannot read the file: {exc}", source=source) from exc
         if not raw.strip():
             raise ValidationError("the file is empty (no header row)", source=source)
+        if raw.startswith(_WIDE_BOMS) or b"\x00" in raw[:4096]:
+            # UTF-16/32 (with a mark: decoded; without: refused), the user-text rule
+            try:
+                raw = decode_text(raw, source=source, legacy=False).encode("utf-8")
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"not a readable CSV file: {exc.detail}", source=source
+                ) from None
         try:
             df = pd.read_csv(
                 io.BytesIO(raw),
@@ -417,7 +426,15 @@ class _FeedSource:
                 usecols=lambda c: str(c).strip().lower() in wanted,
                 skipinitialspace=True,
             )
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise ValidationError(
+                f"not a readable CSV file: not UTF-8 text (line {line} has the byte "
+                f"0x{raw[exc.start]:02X}: Windows-1252 or Latin-1?); GTFS files are UTF-8: "
+                "save it as UTF-8",
+                source=source,
+            ) from exc
+        except (pd.errors.ParserError, ValueError) as exc:
             raise ValidationError(f"not a readable CSV file: {exc}", source=source) from exc
         df.columns = [str(c).strip().lower() for c in df.columns]
         missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in df.columns]
@@ -433,6 +450,10 @@ class _FeedSource:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
+
+
+#: Byte-order marks of UTF-16 and UTF-32 (a GTFS file saved as "Unicode text").
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
 def feed_checksum(path: str | os.PathLike[str]) -> str:
@@ -863,8 +884,8 @@ def _read_stops(src: _FeedSource, notes: list[str]) -> pd.DataFrame:
     label = src.label("stops.txt")
     stops = src.read("stops.txt")
     _check_unique(stops["stop_id"], source=label, column="stop_id")
-    lat = pd.to_numeric(stops["stop_lat"].str.strip().replace("", np.nan), errors="coerce")
-    lon = pd.to_numeric(stops["stop_lon"].str.strip().replace("", np.nan), errors="coerce")
+    lat = pd.to_numeric(stops["stop_lat"].str.strip(), errors="coerce")  # "" -> NaN
+    lon = pd.to_numeric(stops["stop_lon"].str.strip(), errors="coerce")
     garbage = (lat.isna() & (stops["stop_lat"].str.strip() != "")) | (
         lon.isna() & (stops["stop_lon"].str.strip() != "")
     )

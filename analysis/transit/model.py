@@ -409,7 +409,7 @@ class TransitModel:
         return earliest_arrivals(prof, self.origin_legs, dep, di_t, di_s)
 
     def nearest(
-        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None
+        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: np.ndarray | None = None
     ) -> TransitTimes:
         """Time from every origin commune to the nearest of the given sites.
 
@@ -506,7 +506,9 @@ class BestOfModel:
         """Both models' labels."""
         return f"best of road ({self.road_model.label}) and transit ({self.transit_model.label})"
 
-    def nearest(self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: Any = None) -> BestOfTimes:
+    def nearest(
+        self, x_l93: np.ndarray, y_l93: np.ndarray, *, host_ids: np.ndarray | None = None
+    ) -> BestOfTimes:
         """Return the quicker of road and transit, per commune.
 
         Parameters

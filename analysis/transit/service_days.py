@@ -165,5 +165,5 @@ def parse_feed_dates(items: Sequence[str] | None) -> dict[str, dt.date]:
                 f"--feed-date {item!r}: expected FEED=YYYY-MM-DD (FEED: the feed's name or file "
                 "stem, e.g. sncf_ter_2025-01=2025-02-04)"
             )
-        out[name.strip()] = parse_gtfs_date(day.strip())  # type: ignore[arg-type]
+        out[name.strip()] = parse_gtfs_date(day.strip())
     return out

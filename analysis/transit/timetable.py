@@ -34,8 +34,9 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .. import settings
+from ..cache import cache_key, load_npz, load_or_build, save_npz
 from ..errors import DataMissingError, ValidationError
-from ..io import verify_checksum, write_json, write_with_checksum
+from ..io import write_json, write_with_checksum
 from .gtfs import (
     GtfsFeed,
     check_date,
@@ -165,31 +166,32 @@ class Timetable:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the arrays to ``path`` (``.npz``) with a checksum side file."""
+        return write_with_checksum(path, self.write_arrays)
+
+    def write_arrays(self, tmp: Path) -> None:
+        """Write the arrays and metadata to ``tmp`` (``.npz``; see :meth:`save`)."""
         meta = {
             "version": TIMETABLE_VERSION,
             "date": self.date.isoformat(),
             "feeds": self.feeds,
             "meta": self.meta,
         }
-
-        def writer(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    _meta=np.array(json.dumps(meta, default=str)),
-                    **{k: getattr(self, k) for k in _ARRAYS},
-                )
-
-        return write_with_checksum(path, writer)
+        save_npz(
+            tmp,
+            {
+                "_meta": np.array(json.dumps(meta, default=str)),
+                **{k: getattr(self, k) for k in _ARRAYS},
+            },
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Timetable:
         """Read a timetable written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["_meta"]))
-            if meta.get("version") != TIMETABLE_VERSION:
-                raise ValidationError("cached timetable has an old format", source=str(path))
-            arrays = {k: z[k] for k in _ARRAYS}
+        z = load_npz(Path(path))
+        meta = json.loads(str(z["_meta"]))
+        if meta.get("version") != TIMETABLE_VERSION:
+            raise ValidationError("cached timetable has an old format", source=str(path))
+        arrays = {k: z[k] for k in _ARRAYS}
         return cls(
             date=dt.date.fromisoformat(meta["date"]),
             feeds=meta["feeds"],
@@ -368,8 +370,9 @@ def compile_timetable(
     for fi, feed in enumerate(feeds):
         fday = days[fi]
         trip_keep = np.ones(len(feed.trips), dtype=bool)
-        if roles[fi] is not None:
-            trip_keep &= supplement_trips(feed, feeds[roles[fi]], days[roles[fi]])
+        main = roles[fi]
+        if main is not None:
+            trip_keep &= supplement_trips(feed, feeds[main], days[main])
         sig = _trip_signatures(feed)
         # trips with fewer than two timed stops in the clip have no connection to compare
         timed = np.bincount(feed.stop_times["trip"].to_numpy(), minlength=len(feed.trips)) >= 2
@@ -788,7 +791,7 @@ def load_timetable(
         feed_calendar(p, sha256=s, use_cache=use_cache) for p, s in zip(paths, sums, strict=True)
     ]
     day, days = choose_service_days(infos, date, feed_dates)
-    key = hashlib.blake2b(
+    key = cache_key(
         json.dumps(
             [
                 TIMETABLE_VERSION,
@@ -797,31 +800,36 @@ def load_timetable(
                 [d.isoformat() for d in days],
                 _clip_key(clip_l93),
             ]
-        ).encode(),
-        digest_size=10,
-    ).hexdigest()
+        ),
+        size=10,
+    )
     cache = _cache_dir() / f"timetable_{day.isoformat()}_{key}.npz"
-    if use_cache and verify_checksum(cache):
-        try:
-            tt = Timetable.load(cache)
-            for f, p in zip(tt.feeds, paths, strict=True):
-                f["path"] = str(p)
-            logger.info("timetable read from cache %s", cache)
-            return tt
-        except (OSError, ValueError, KeyError) as exc:
-            logger.warning("cached timetable %s unreadable (%s); rebuilding", cache, exc)
-    names: list[str] = []
-    feeds = []
-    for p in paths:
-        feed = read_gtfs(p, clip_l93=clip_l93)
-        base, k = feed.name, 2
-        while feed.name in names:
-            feed.name = f"{base}_{k}"
-            k += 1
-        names.append(feed.name)
-        feeds.append(feed)
-    tt = compile_timetable(feeds, day, days, feed_roles(names))
-    tt.meta["clip"] = _clip_key(clip_l93)
-    if use_cache:
-        tt.save(cache)
+
+    def build() -> Timetable:
+        names: list[str] = []
+        feeds = []
+        for p in paths:
+            feed = read_gtfs(p, clip_l93=clip_l93)
+            base, k = feed.name, 2
+            while feed.name in names:
+                feed.name = f"{base}_{k}"
+                k += 1
+            names.append(feed.name)
+            feeds.append(feed)
+        tt = compile_timetable(feeds, day, days, feed_roles(names))
+        tt.meta["clip"] = _clip_key(clip_l93)
+        return tt
+
+    if not use_cache:
+        return build()
+    tt = load_or_build(
+        cache,
+        build=build,
+        read=Timetable.load,
+        write=lambda tmp, t: t.write_arrays(tmp),
+        what="timetable",
+        log=logger,
+    )
+    for f, p in zip(tt.feeds, paths, strict=True):
+        f["path"] = str(p)
     return tt

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import present
+from analysis import present, settings
 from analysis.errors import SproError
 from analysis.planning import common
 from analysis.planning.candidates import (
@@ -18,7 +18,8 @@ from analysis.planning.candidates import (
     read_candidates_csv,
 )
 from analysis.planning.whatif import WhatIf
-from analysis.present.planner_maps import base_map
+from analysis.present.context import commune_at_click
+from analysis.present.planner_maps import add_site_dots, base_map, finish
 from app import components, loaders, page, widgets
 
 page.setup("labelling what-if")
@@ -78,8 +79,23 @@ tab_map, tab_form, tab_csv, tab_close = st.tabs(
 )
 
 
+def room_for(n: int) -> bool:
+    """Whether ``n`` more candidates fit under the page's limit (says so when not)."""
+    have = len(st.session_state["wi_candidates"])
+    cap = settings.whatif_page_max_candidates
+    if have + n <= cap:
+        return True
+    page.error(
+        f"This page evaluates at most {cap:,} candidates at once: you have {have:,} and are "
+        f"adding {n:,}. Clear the list or split the file; for a whole call use the batch "
+        "mode, `spro-access label-reports --candidates FILE --out DIR`, which takes any number."
+    )
+    return False
+
+
 def add_record(rec: dict) -> None:
-    st.session_state["wi_candidates"].append(rec)
+    if room_for(1):
+        st.session_state["wi_candidates"].append(rec)
 
 
 with tab_map:
@@ -91,29 +107,30 @@ with tab_map:
     with c1:
         shown = sites[sites["network"] == net_click]
         fmap = base_map(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float), basemap=basemap)
-        from analysis.present.planner_maps import add_point
-
-        for _, s in shown.iterrows():
-            add_point(
-                fmap,
-                s["lon"],
-                s["lat"],
-                colour="#555555",
-                radius=4,
-                popup_lines=[f"{s['name']} ({s['network']}, {s['provenance']})"],
-            )
+        add_site_dots(fmap, shown, name=f"Today's {net_click} sites ({len(shown)})", radius=4)
         clicked = components.show_map(
             components.map_payload(
-                present.inline_leaflet(fmap), height=420, returned=("last_clicked",)
+                present.inline_leaflet(finish(fmap)), height=420, returned=("last_clicked",)
             )
         )
         page.caption(
-            f"Grey dots: today's {net_click} sites. Click where the candidate would stand."
+            f"Grey dots: today's {net_click} sites. Click where the candidate would stand: "
+            "the commune under the click fills the commune form."
         )
     last = (clicked or {}).get("last_clicked")
     if last:
-        st.write(f"Clicked: {last['lng']:.5f}, {last['lat']:.5f}")
-        if st.button("Add this point as a candidate", key="wi_add_click"):
+        hit = commune_at_click(communes, last.get("lng"), last.get("lat"))
+        if hit.found:
+            page.info(f"{hit.message} Clicked at {hit.lon:.5f}, {hit.lat:.5f}.")
+            # a new click fills the commune form (later changes in the form are kept)
+            if st.session_state.get("wi_last_click") != (hit.lon, hit.lat):
+                st.session_state["wi_last_click"] = (hit.lon, hit.lat)
+                st.session_state["wi_form_commune"] = f"{hit.name} — {hit.insee}"
+                st.session_state["wi_form_net"] = net_click
+                page.caption("The commune form (next tab) now holds this commune.")
+        else:
+            page.warning(hit.message)
+        if hit.found and st.button("Add this point as a candidate", key="wi_add_click"):
             add_record(
                 {
                     "name": name_click,
@@ -171,6 +188,8 @@ def load_csv(data: bytes) -> None:
         page.error(str(exc))
         return
     show_messages(load.messages())
+    if not room_for(len(load.candidates)):
+        return
     for rec in load.candidates.drop(columns="geometry").to_dict("records"):
         add_record({k: rec[k] for k in ("name", "network", "kind", "lon", "lat", "address")})
     page.success(f"{len(load.candidates)} candidate(s) loaded")
@@ -234,6 +253,85 @@ if st.button("Evaluate", type="primary", key="wi_evaluate"):
         except SproError as exc:
             page.error(str(exc))
 show_messages(st.session_state.get("wi_skipped", []), prefix="Skipped: ")
+
+# --------------------------------------------------------------------------- reports for a call
+#: Most applications one batch of reports takes here (the command line takes any number).
+MAX_CALL_REPORTS = 200
+
+
+@st.cache_resource(show_spinner="Computing today's times on the open-data sites…", max_entries=4)
+def open_session(modes: tuple[str, ...], road: str):
+    """The what-if session on the open-data sites only (the two-number rule), shared."""
+    from analysis.planning.labelling import load_open_session
+
+    return load_open_session(session(modes, road))
+
+
+with st.expander("Reports for a call", expanded=bool(st.session_state.get("wi_call"))):
+    from analysis.planning.labelling import evaluate_call
+    from analysis.present.reports import pdf_unavailable
+
+    page.caption(
+        "One printable page per candidate above (the committee's file: map of the communes it "
+        "newly covers, demand newly covered per profile and mode, overlap, labels) and the "
+        "ranked table. Closures are not part of a call. Same files as "
+        "`spro-access label-reports`."
+    )
+    no_pdf = pdf_unavailable()
+    want_pdf = st.checkbox(
+        "Include the PDFs", value=False, key="wi_rep_pdf", disabled=bool(no_pdf), help=no_pdf
+    )
+    if st.button("Build the reports", key="wi_rep_build"):
+        st.session_state.pop("wi_call", None)
+        if not records:
+            page.error("Add the call's applications as candidates first (form, map or CSV).")
+        elif len(records) > MAX_CALL_REPORTS:
+            page.error(
+                f"{len(records):,} candidates: this page builds at most {MAX_CALL_REPORTS} "
+                "reports at a time; run `spro-access label-reports --candidates FILE --out DIR` "
+                "for the whole call."
+            )
+        elif not modes:
+            page.error("Choose at least one mode.")
+        else:
+            call_load = candidates_from_records(records, communes, source="candidates")
+            show_messages(call_load.messages(), prefix="Not in the reports: ")
+            try:
+                with st.spinner("Evaluating the call and drawing its reports…"):
+                    wi = session(tuple(modes), "auto")
+                    call = evaluate_call(
+                        wi.models, wi.sites, communes, call_load.candidates, session=wi,
+                        open_session=open_session(tuple(modes), "auto"),
+                    )  # fmt: skip
+                    st.session_state["wi_call"] = {
+                        "ranking": call.ranking,
+                        "ranking_csv": present.table_csv_bytes(call.output_set(), "ranking"),
+                        "zip": call.zip_bytes(pdf=want_pdf and not no_pdf),
+                        "notes": call.notes,
+                        "records": [dict(r) for r in records],
+                    }
+            except SproError as exc:
+                page.error(str(exc))
+    built = st.session_state.get("wi_call")
+    if built:
+        if built["records"] != records:
+            page.warning(
+                "The candidates changed since these reports were built: press *Build the "
+                "reports* again."
+            )
+        for note in built["notes"]:
+            page.caption(note)
+        st.dataframe(built["ranking"], hide_index=True, key="wi_rep_ranking")
+        r1, r2 = st.columns(2)
+        r1.download_button(
+            "Ranked table (CSV)", built["ranking_csv"], file_name="ranking.csv",
+            mime="text/csv", key="wi_rep_dl_ranking",
+        )  # fmt: skip
+        r2.download_button(
+            "Reports (zip: index, one report per application)", built["zip"],
+            file_name="label_reports.zip", mime="application/zip", key="wi_rep_dl_zip",
+        )  # fmt: skip
+
 result = st.session_state.get("wi_result")
 if result is None:
     page.info("Add candidates (or choose sites to close), then press *Evaluate*.")

@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import settings
-from ..crs import to_lonlat
-from ..graph import RoadGraph
-from ..road_model import RoadModel
+from . import settings
+from .crs import to_lonlat
+from .graph import RoadGraph, nearest_nodes
+from .road_model import RoadModel
+from .territory import DENSITY7_LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def synthetic_communes(
     pop = np.round(rng.lognormal(6.0, 1.2, n)).astype(np.int64) + 20
     deg3 = np.where(pop > 5_000, 1, np.where(pop > 1_500, 2, 3))
     classes = np.array(["", "urban centre", "intermediate", "rural"])[deg3]
+    density7 = np.array([0, 2, 4, 6])[deg3]
+    frr = (deg3 == 3) & (col % 4 == 0)
     deps = np.where(col < nx // 2, "43", "63")
     insee = np.array([f"{d}{k:03d}" for d, k in zip(deps, i % 1000, strict=True)])
     # Unique codes even for large grids.
@@ -104,6 +107,13 @@ def synthetic_communes(
             "lat": lat,
             "deg3": deg3,
             "urban_class": classes,
+            # official classes, made up like the rest: density level 2/4/6 by degree, FRR
+            # for the rural communes of every fourth column, AAV category from the degree
+            "density7": density7,
+            "density7_label": [DENSITY7_LABELS[int(d)] for d in density7],
+            "frr": frr,
+            "frr_code": np.where(frr, 1, 0),
+            "aav_category": np.array([0, 11, 12, 20])[deg3],
         },
         geometry=gpd.GeoSeries(polys, crs=settings.projected_crs).to_crs(settings.geographic_crs),
         crs=settings.geographic_crs,
@@ -270,7 +280,6 @@ def grid_road_model(
         model="synthetic",
         label=label,
     )
-    from ..graph import nearest_nodes
 
     nodes, dist = nearest_nodes(g, xs, ys)
     return RoadModel(
@@ -291,7 +300,7 @@ def synthetic_profiles() -> dict[str, Any]:
         ``jeunes`` (Mission Locale, Info Jeunes; 20 min), ``demandeurs`` (France Travail;
         20 min) and ``tous`` (every synthetic network; 15 min).
     """
-    from ..profiles import Profile
+    from .profiles import Profile
 
     return {k["key"]: Profile(**k, base="pop_mun") for k in _PROFILES}
 
