@@ -292,6 +292,7 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
         .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
+    w: Any  # an osmium.osm.Way (the filters let only ways through)
     try:
         for w in fp:
             n_read += 1
@@ -339,17 +340,9 @@ def read_ways(path: str | Path, *, network: str = "drive", verbose: bool = False
                         lonlat.append(y)
                     offsets.append(len(refs))
                 n_runs = len(runs)
-            hw = tags.get("highway")
-            code = hw_index.get(hw)
-            if code is None:
-                code = hw_index[hw] = len(hw_index)
+            code = hw_index.setdefault(tags["highway"], len(hw_index))
             ms = tags.get("maxspeed")
-            if ms is None:
-                mcode = -1
-            else:
-                mcode = ms_index.get(ms)
-                if mcode is None:
-                    mcode = ms_index[ms] = len(ms_index)
+            mcode = -1 if ms is None else ms_index.setdefault(ms, len(ms_index))
             dcode = 0
             if not walk:
                 one = tags.get("oneway")
@@ -535,7 +528,7 @@ def simplify(g: SegmentGraph) -> SegmentGraph:
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
     outdeg = np.diff(indptr)
-    nxt = np.full(m, -1, dtype=np.int32 if m < 2**31 - 1 else np.int64)
+    nxt: np.ndarray = np.full(m, -1, dtype=np.int32 if m < 2**31 - 1 else np.int64)
     inner = ~end[v]
     e = np.flatnonzero(inner)
     h = v[e]
