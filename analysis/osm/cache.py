@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import hashlib
-import io as _io
 import json
 import logging
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import settings
+from ..cache import save_npz
 from ..graph import RoadGraph
 from ..io import verify_checksum, write_with_checksum
 from .extent import NetworkExtent
@@ -108,12 +108,7 @@ def save_graph(cached: CachedGraph, path: str | Path) -> Path:
         **cached.extent.to_arrays(),
     }  # fmt: skip
 
-    def writer(tmp: Path) -> None:
-        buf = _io.BytesIO()
-        np.savez(buf, **arrays)
-        tmp.write_bytes(buf.getvalue())
-
-    write_with_checksum(path, writer)
+    write_with_checksum(path, lambda tmp: save_npz(tmp, arrays))
     logger.info("OSM graph cached in %s", path)
     return Path(path)
 

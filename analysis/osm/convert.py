@@ -188,8 +188,8 @@ def edge_table(G: Any, *, attrs: Sequence[str] = DEFAULT_EDGE_ATTRS) -> EdgeTabl
     try:
         node_ids = np.asarray(ids, dtype=np.int64)
         index = pd.Index(node_ids)
-        u = index.get_indexer(np.asarray(uu, dtype=np.int64))
-        v = index.get_indexer(np.asarray(vv, dtype=np.int64))
+        u = index.get_indexer(pd.Index(np.asarray(uu, dtype=np.int64)))
+        v = index.get_indexer(pd.Index(np.asarray(vv, dtype=np.int64)))
     except (TypeError, ValueError, OverflowError):  # non-integer node ids
         node_ids = np.asarray(ids, dtype=object)
         index = pd.Index(node_ids)

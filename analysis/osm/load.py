@@ -17,6 +17,7 @@ from __future__ import annotations
 import bz2
 import datetime as dt
 import gzip
+import io
 import logging
 import re
 import warnings
@@ -80,6 +81,12 @@ class OsmSource:
     coverage_wkb: bytes | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def file_path(self) -> Path:
+        """Return the file of a ``kind == "file"`` source (a programming error otherwise)."""
+        if self.path is None:
+            raise ValueError(f"the OSM source {self.name!r} is not a file")
+        return self.path
+
     def cache_identity(self) -> dict[str, str]:
         """Return the part of the cache key that identifies the input data."""
         return {"kind": self.kind, "identity": self.identity}
@@ -116,6 +123,15 @@ def _iso(ts: float | int) -> str:
 
 
 # ---------------------------------------------------------------------- file checks
+def _open_binary(p: Path, how: str) -> io.BufferedIOBase:
+    """Open ``p`` for reading bytes, through bz2 or gzip when ``how`` says so."""
+    if how == "bz2":
+        return bz2.open(p, "rb")
+    if how == "gz":
+        return gzip.open(p, "rb")
+    return open(p, "rb")
+
+
 def detect_osm_format(path: str | Path) -> str:
     """Check that a file is OpenStreetMap data and say which format.
 
@@ -146,10 +162,10 @@ def detect_osm_format(path: str | Path) -> str:
     if b"OSMHeader" in head[:64]:
         return "pbf"
     text = head
-    opener = {b"BZh": bz2.open, b"\x1f\x8b\x08": gzip.open}.get(head[:3])
-    if opener is not None:
+    how = {b"BZh": "bz2", b"\x1f\x8b\x08": "gz"}.get(head[:3])
+    if how is not None:
         try:
-            with opener(p, "rb") as f:
+            with _open_binary(p, how) as f:
                 text = f.read(4096)
         except (OSError, EOFError, ValueError):
             text = b""
@@ -292,8 +308,7 @@ def xml_header(path: str | Path) -> dict[str, Any]:
         ``timestamp`` (text or ``None``) and ``bbox`` (or ``None``).
     """
     p = Path(path)
-    opener = {".bz2": bz2.open, ".gz": gzip.open}.get(p.suffix, open)
-    with opener(p, "rb") as f:
+    with _open_binary(p, {".bz2": "bz2", ".gz": "gz"}.get(p.suffix, "plain")) as f:
         head = f.read(8192)
     ts = None
     for pat in (_XML_OSM_BASE, _XML_TIMESTAMP):
@@ -509,8 +524,8 @@ def read_osm_file(
     """
     source = file_source(path)
     if source.file_format == "pbf":
-        return read_pbf_graph(source.path, network=network, verbose=verbose), source, False
-    return read_xml_graph(source.path, network=network), source, True
+        return read_pbf_graph(source.file_path(), network=network, verbose=verbose), source, False
+    return read_xml_graph(source.file_path(), network=network), source, True
 
 
 def network_available() -> bool:

@@ -286,10 +286,10 @@ def build_osm_graph(
     bar.set_postfix_str("read")
     if source.kind == "file":
         if source.file_format == "pbf":
-            G = read_pbf_graph(source.path, network=network, verbose=verbose)
+            G = read_pbf_graph(source.file_path(), network=network, verbose=verbose)
             needs_filter = False
         else:
-            G = read_xml_graph(source.path, network=network)
+            G = read_xml_graph(source.file_path(), network=network)
             needs_filter = True
     else:
         G, source = download_graph(

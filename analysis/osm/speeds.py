@@ -218,8 +218,8 @@ def edge_speeds_kmh(
     if missing.any():
         # osmnx: a class without a default takes the mean tagged speed of its edges.
         ok = codes >= 0
-        observed = pd.Series(tagged[ok]).groupby(codes[ok]).mean()
-        observed = observed.reindex(np.arange(len(classes))).to_numpy()
+        means = pd.Series(tagged[ok]).groupby(codes[ok]).mean()
+        observed = means.reindex(np.arange(len(classes))).to_numpy()
         class_speed = np.where(missing, observed, class_speed)
         class_speed = np.where(np.isfinite(class_speed), class_speed, fallback)
     default = np.full(n, float(fallback))
