@@ -48,6 +48,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
             walk=args.walk,
             refresh=args.refresh,
             verbose=not args.quiet,
+            osm_reader=args.osm_reader,
         )
     finally:  # for this run only: SPRO_TRAVELMAPPING makes it last
         settings.travelmapping_source = previous
@@ -248,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--osm", type=Path, help="OpenStreetMap extract (.osm.pbf or .osm) to use")
     p.add_argument("--place", help="place name to download OSM roads for (needs internet)")
     p.add_argument("--walk", action="store_true", help="with --osm/--place: also the walk network")
+    p.add_argument(
+        "--osm-reader",
+        choices=("stream", "osmnx", "pyrosm"),
+        default=None,
+        help="reader of a .osm.pbf: stream (default, pyosmium into arrays: a regional extract "
+        "fits a laptop) or osmnx/pyrosm (the reference path, ~6x the memory); default "
+        "$SPRO_OSM_READER, else stream",
+    )
     p.add_argument(
         "--refresh", action="store_true", help="rebuild the OSM graph, ignoring its cache"
     )

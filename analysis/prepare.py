@@ -25,6 +25,7 @@ def prepare(
     walk: bool = False,
     refresh: bool = False,
     verbose: bool = True,
+    osm_reader: str | None = None,
 ) -> list[str]:
     """Load and validate the inputs, and build the road (and transit) models.
 
@@ -44,6 +45,9 @@ def prepare(
         Rebuild the OSM graph even if a valid cache exists.
     verbose
         Show progress bars.
+    osm_reader
+        Reader of a ``.osm.pbf`` file: ``"stream"`` or ``"osmnx"`` (see
+        :func:`analysis.osm.model.resolve_reader`; default ``$SPRO_OSM_READER``, else stream).
 
     Returns
     -------
@@ -107,6 +111,7 @@ def prepare(
                 verbose=verbose,
                 walk=walk,
                 refresh=refresh,
+                reader=osm_reader,
             )
             what = f"{model.label}: {model.graph.n_nodes:,} nodes, {model.graph.n_edges:,} edges"
         else:

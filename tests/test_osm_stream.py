@@ -222,3 +222,26 @@ def test_walk_network_close_to_the_osmnx_path(name, tmp_path):
     assert abs(new.n_edges - old.n_edges) <= 0.01 * old.n_edges
     common = np.intersect1d(new.node_ids, old.node_ids)
     assert len(common) >= 0.99 * old.n_nodes
+
+
+def test_prepare_passes_the_osm_reader_flag(tmp_path, monkeypatch, capsys):
+    """``prepare --osm FILE --osm-reader osmnx`` reaches prepare_osm_model; a bad one is exit 2."""
+    import analysis.osm as osm_pkg
+    from analysis.cli import main
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(**kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(osm_pkg, "prepare_osm_model", fake)
+    with pytest.raises(Stop):
+        main(["prepare", "--osm", str(pyrosm.get_data("test_pbf")), "--osm-reader", "osmnx",
+              "--quiet"])  # fmt: skip
+    assert seen["reader"] == "osmnx"
+    assert main(["prepare", "--osm-reader", "fast"]) == 2
+    assert "invalid choice: 'fast'" in capsys.readouterr().err
