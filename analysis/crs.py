@@ -8,6 +8,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from numpy.typing import ArrayLike
 from pyproj import Transformer
 
@@ -206,3 +207,27 @@ def position_hint(lon: float, lat: float) -> str:
     if abs(lon) > 180 or abs(lat) > 90:
         return "(lon and lat must be degrees, WGS84 EPSG:4326)"
     return "(lon/lat swapped?)" if abs(lon) > abs(lat) else ""  # France: lat > lon
+
+
+def locate_points(communes: gpd.GeoDataFrame, x: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """Row position of the commune containing each Lambert-93 point (``-1`` if none).
+
+    Parameters
+    ----------
+    communes
+        Commune polygons (any CRS).
+    x, y
+        Point coordinates, Lambert-93 metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        One row position per point; a point on a shared border gets the lowest row.
+    """
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    pts = shapely.points(xs, ys)
+    ip, ic = polygons_l93(communes).sindex.query(pts, predicate="intersects")
+    out = np.full(xs.shape[0], -1, dtype=np.int64)
+    order = np.lexsort((ic, ip))[::-1]  # the last write (lowest commune row) wins
+    out[ip[order]] = ic[order]
+    return out

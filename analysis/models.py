@@ -68,7 +68,7 @@ def active_road_model(communes: gpd.GeoDataFrame, *, road: str = "auto") -> Road
 
     if road == "mainroads" or (road == "auto" and mainroads_available()):
         return load_or_build_mainroad_model(communes)
-    from .estimated_network import load_or_build_estimated_network
+    from .estimated.network import load_or_build_estimated_network
 
     if road == "auto":
         logger.info("no Travel Mapping data in the mirror: using the estimated network")

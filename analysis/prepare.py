@@ -55,7 +55,7 @@ def prepare(
         One line per step, with what it built and how long it took.
     """
     from .communes import load_communes
-    from .estimated_network import load_or_build_estimated_network
+    from .estimated.network import load_or_build_estimated_network
     from .mainroads.model import mainroads_available
     from .runs import load_sites
 

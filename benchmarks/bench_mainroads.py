@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from analysis.communes import load_communes
-from analysis.estimated_network import build_estimated_network, load_or_build_estimated_network
+from analysis.estimated.network import build_estimated_network, load_or_build_estimated_network
 from analysis.mainroads.model import build_mainroad_model, load_or_build_mainroad_model
 
 

@@ -211,7 +211,7 @@ def soak(
 def load_inputs(sites: str = "bundled") -> tuple[pd.DataFrame, Any, pd.DataFrame, str]:
     """Communes, the estimated network, and the bundled directory (or synthetic sites)."""
     from analysis.communes import load_communes
-    from analysis.estimated_network import load_or_build_estimated_network
+    from analysis.estimated.network import load_or_build_estimated_network
 
     communes = load_communes()
     model = load_or_build_estimated_network(communes)

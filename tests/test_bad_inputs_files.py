@@ -119,8 +119,8 @@ def _read_ter(root):
 
 
 def _coach_hops(root):
-    from analysis.coach_hops import load_coach_hops
     from analysis.communes import load_communes
+    from analysis.estimated.coach_hops import load_coach_hops
 
     load_coach_hops(load_communes())
 

@@ -12,7 +12,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from analysis.calibration import (
+from analysis.errors import DataMissingError, ValidationError
+from analysis.estimated.calibration import (
     SPLIT_SALT,
     ErrorStats,
     _route_heldout,
@@ -21,9 +22,8 @@ from analysis.calibration import (
     hop_pairs,
     path_class_lengths,
 )
-from analysis.coach_hops import HOP_COLUMNS, load_coach_hops, locate_points
-from analysis.errors import DataMissingError, ValidationError
-from analysis.estimated_network import (
+from analysis.estimated.coach_hops import HOP_COLUMNS, load_coach_hops, locate_points
+from analysis.estimated.network import (
     CALIBRATION_SUMMARY,
     EstimatedNetworkParams,
     commune_skeleton,
@@ -312,8 +312,8 @@ def test_locate_points():
 # ---------------------------------------------------------------------- real data
 @pytest.fixture(scope="module")
 def real_report():
-    from analysis.coach_hops import default_gtfs_path
     from analysis.communes import load_communes
+    from analysis.estimated.coach_hops import default_gtfs_path
 
     if not default_gtfs_path().exists():
         pytest.skip("the shared TER GTFS is not available")

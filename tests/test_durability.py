@@ -150,7 +150,7 @@ def base_state(tmp_path_factory):
     """A processed-data folder holding a good base state (copied from the real caches)."""
     from analysis.adjacency import commune_adjacency
     from analysis.communes import load_communes
-    from analysis.estimated_network import load_or_build_estimated_network
+    from analysis.estimated.network import load_or_build_estimated_network
     from analysis.sites.directory import load_bundled_directory
 
     communes = load_communes()
@@ -158,7 +158,7 @@ def base_state(tmp_path_factory):
     load_bundled_directory()
     model = load_or_build_estimated_network(communes)
     folder = tmp_path_factory.mktemp("processed")
-    from analysis.estimated_network import EstimatedNetworkParams, inputs_key
+    from analysis.estimated.network import EstimatedNetworkParams, inputs_key
 
     current = f"estimated_network_{inputs_key(communes, EstimatedNetworkParams())}.npz"
     for p in Path(settings.processed_data_dir).iterdir():
@@ -201,7 +201,7 @@ print("DONE", flush=True)
 
 @needs_mirror
 def test_prepare_killed_while_writing_keeps_the_previous_state_usable(base_state, tmp_path):
-    from analysis.estimated_network import load_or_build_estimated_network
+    from analysis.estimated.network import load_or_build_estimated_network
     from analysis.prepare import prepare
 
     src, communes, reference = base_state
@@ -250,7 +250,7 @@ def test_prepare_killed_while_writing_keeps_the_previous_state_usable(base_state
 
 @needs_mirror
 def test_prepare_interrupted_by_ctrl_c(base_state, tmp_path, monkeypatch, capsys):
-    import analysis.estimated_network as en
+    import analysis.estimated.network as en
     from analysis.cli import main
 
     src, *_ = base_state
@@ -299,13 +299,13 @@ def haute_loire():
 def test_corrupt_estimated_network_cache_is_detected_and_rebuilt(
     haute_loire, tmp_path, how, caplog
 ):
-    from analysis.estimated_network import load_or_build_estimated_network
+    from analysis.estimated.network import load_or_build_estimated_network
 
     first = load_or_build_estimated_network(haute_loire, cache_dir=tmp_path)
     (path,) = tmp_path.glob("estimated_network_*.npz")
     CORRUPTIONS[how](path)
     assert not verify_checksum(path)
-    with caplog.at_level(logging.WARNING, logger="analysis.estimated_network"):
+    with caplog.at_level(logging.WARNING, logger="analysis.estimated.network"):
         again = load_or_build_estimated_network(haute_loire, cache_dir=tmp_path)
     assert verify_checksum(path)  # rebuilt and recorded again
     np.testing.assert_array_equal(again.graph.indptr, first.graph.indptr)
@@ -327,7 +327,7 @@ def test_corrupt_estimated_network_cache_is_detected_and_rebuilt(
 def test_unreadable_network_cache_with_a_matching_checksum_is_rebuilt(
     haute_loire, tmp_path, garbage
 ):
-    from analysis.estimated_network import load_or_build_estimated_network
+    from analysis.estimated.network import load_or_build_estimated_network
 
     first = load_or_build_estimated_network(haute_loire, cache_dir=tmp_path)
     (path,) = tmp_path.glob("estimated_network_*.npz")

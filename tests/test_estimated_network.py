@@ -12,7 +12,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from analysis.errors import ValidationError
-from analysis.estimated_network import (
+from analysis.estimated.network import (
     LABEL,
     LABEL_CUSTOM,
     EstimatedNetworkParams,

@@ -28,7 +28,7 @@ def _road_model(name: str, communes: Any, *, osm_file: Any, place: Any, verbose:
     from ..errors import DataMissingError
 
     if name == "estimated":
-        from ..estimated_network import load_or_build_estimated_network
+        from ..estimated.network import load_or_build_estimated_network
 
         return load_or_build_estimated_network(communes)
     if name == "mainroads":

@@ -44,9 +44,9 @@ from scipy.optimize import lsq_linear
 from scipy.sparse.csgraph import dijkstra
 
 from .. import settings
-from ..calibration import ErrorStats
 from ..crs import to_l93
 from ..errors import DataMissingError, ValidationError
+from ..estimated.calibration import ErrorStats
 from ..graph import nearest_nodes
 from .model import MainRoadParams, build_mainroad_network, edge_times, timed_graph
 from .network import EDGE_CLASSES, MainRoadNetwork
@@ -236,7 +236,7 @@ class MainRoadCalibration:
     params
         The fitted :class:`MainRoadParams`.
     train, test
-        Error on training and held-out pairs (:class:`~analysis.calibration.ErrorStats`).
+        Error on training and held-out pairs (:class:`~analysis.estimated.calibration.ErrorStats`).
     test_bands
         Held-out error per band of OSRM time (mean absolute error in minutes and the
         relative statistics).
@@ -456,7 +456,7 @@ def calibrate_mainroads(
 
 def _adjacency_times(communes: gpd.GeoDataFrame, ref: OsrmReference) -> np.ndarray | None:
     """Return the times between the reference communes on the commune-adjacency network."""
-    from ..estimated_network import load_or_build_estimated_network
+    from ..estimated.network import load_or_build_estimated_network
 
     est = load_or_build_estimated_network(communes)
     index = {c: k for k, c in enumerate(est.origin_ids)}
@@ -474,7 +474,7 @@ def _coach_check(
 ) -> dict[str, Any]:
     """Share of TER coach stop pairs (scheduled hops) the modelled car drives slower."""
     try:
-        from ..coach_hops import load_coach_hops
+        from ..estimated.coach_hops import load_coach_hops
 
         hops = load_coach_hops(communes)
     except (DataMissingError, ValidationError, OSError) as exc:

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 
-from ..calibration import ErrorStats
 from ..errors import ValidationError
+from ..estimated.calibration import ErrorStats
 from ..io import atomic_path, check_can_write, write_csv, write_json
 from ..road_model import RoadModel
 from .calibrate import OsrmReference, heldout_origins, load_osrm_reference, stats_by_band

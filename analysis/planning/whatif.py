@@ -33,8 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .. import access
-from ..coach_hops import locate_points
-from ..crs import to_lonlat
+from ..crs import locate_points, to_lonlat
 from ..engine import NearestResult, times_for_origins
 from ..errors import UnknownNameError, ValidationError
 from ..present.outputs import OutputSet, write_output_set

@@ -22,14 +22,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from numpy.typing import ArrayLike
 from pyproj import Transformer
 
-from . import settings
-from .crs import polygons_l93
-from .errors import DataMissingError, ValidationError
-from .manifest import verify_input
+from .. import settings
+from ..crs import locate_points
+from ..errors import DataMissingError, ValidationError
+from ..manifest import verify_input
 
 logger = logging.getLogger(__name__)
 
@@ -73,30 +71,6 @@ def _read(z: zipfile.ZipFile, name: str, usecols: list[str], source: str) -> pd.
         raise ValidationError(f"the GTFS has no {name}", source=source) from None
     except ValueError as exc:  # a missing column
         raise ValidationError(f"{name}: {exc}", source=source) from None
-
-
-def locate_points(communes: gpd.GeoDataFrame, x: ArrayLike, y: ArrayLike) -> np.ndarray:
-    """Row position of the commune containing each Lambert-93 point (``-1`` if none).
-
-    Parameters
-    ----------
-    communes
-        Commune polygons (any CRS).
-    x, y
-        Point coordinates, Lambert-93 metres.
-
-    Returns
-    -------
-    numpy.ndarray
-        One row position per point; a point on a shared border gets the lowest row.
-    """
-    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    pts = shapely.points(xs, ys)
-    ip, ic = polygons_l93(communes).sindex.query(pts, predicate="intersects")
-    out = np.full(xs.shape[0], -1, dtype=np.int64)
-    order = np.lexsort((ic, ip))[::-1]  # the last write (lowest commune row) wins
-    out[ip[order]] = ic[order]
-    return out
 
 
 def load_coach_hops(

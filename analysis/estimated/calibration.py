@@ -45,9 +45,9 @@ from numpy.typing import ArrayLike
 from scipy.optimize import least_squares
 from scipy.sparse.csgraph import dijkstra
 
+from ..errors import ValidationError
 from .coach_hops import load_coach_hops
-from .errors import ValidationError
-from .estimated_network import (
+from .network import (
     CLASS_NAMES,
     CommuneSkeleton,
     EstimatedNetworkParams,
@@ -756,14 +756,14 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--pairs-csv", type=Path, default=None, help="write the pairs here")
     args = parser.parse_args(argv)
-    from .communes import load_communes
+    from ..communes import load_communes
 
     report = calibrate(
         load_communes(), args.gtfs, include_rail_route_coaches=not args.route_type_3_only
     )
     print(report.to_text())
     if args.pairs_csv is not None:
-        from .io import write_csv
+        from ..io import write_csv
 
         write_csv(report.pairs.drop(columns="routes"), args.pairs_csv)
     return 0

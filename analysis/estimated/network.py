@@ -58,13 +58,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from . import settings
-from .adjacency import adjacent_pairs
-from .cache import cache_key, load_or_build, load_road_arrays, save_road_model
-from .crs import polygons_l93
-from .errors import ValidationError
-from .graph import RoadGraph
-from .road_model import RoadModel
+from .. import settings
+from ..adjacency import adjacent_pairs
+from ..cache import cache_key, load_or_build, load_road_arrays, save_road_model
+from ..crs import polygons_l93
+from ..errors import ValidationError
+from ..graph import RoadGraph
+from ..road_model import RoadModel
 
 logger = logging.getLogger(__name__)
 
