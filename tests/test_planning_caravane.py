@@ -210,3 +210,40 @@ def test_a_dated_programme_at_colleges(tmp_path):
     files = res.export(tmp_path)
     html = files["programme_html"].read_text(encoding="utf-8")
     assert str(dates[0]) in html and "<script" not in html
+
+
+def test_a_stop_is_visited_once_unless_more_visits_are_asked(region):
+    """Each stop at most once by default; with max_visits=2 some come back on another day."""
+    profiles = synthetic_profiles()
+    stops = region.communes.iloc[::9][["insee", "nom", "x_l93", "y_l93"]].reset_index(drop=True)
+    points = pd.DataFrame(
+        {
+            "stop_id": [f"S{i}" for i in range(len(stops))],
+            "name": stops["nom"],
+            "insee": stops["insee"],
+            "x_l93": stops["x_l93"],
+            "y_l93": stops["y_l93"],
+            "audience": 100.0,
+        }
+    )
+    kw = dict(
+        base=region.communes["insee"].iloc[0], days=12, stop_min=30, max_drive_min=200,
+        profile="jeunes", profiles=profiles, reach_min=12, stop_points=points,
+    )  # fmt: skip
+    once = plan_caravane(region.model, region.sites, region.communes, **kw)
+    twice = plan_caravane(region.model, region.sites, region.communes, max_visits=2, **kw)
+    ids = lambda res: res.itinerary.loc[res.itinerary["kind"] == "stop", "stop_id"]  # noqa: E731
+    key = lambda res: ids(res).str.split("-", n=1).str[1]  # noqa: E731 - the point, not the visit
+    assert key(once).is_unique
+    counts = key(twice).value_counts()
+    assert counts.max() == 2 and (counts == 2).any()
+    it = twice.itinerary[twice.itinerary["kind"] == "stop"]
+    for _, g in it.assign(point=key(twice).to_numpy()).groupby("point"):
+        assert g["day"].is_unique  # a revisit is on another day
+    # pupils met count each stop's people once; the target reached is the same people
+    assert twice.summary["audience_met"] == 100.0 * counts.size
+    assert twice.summary["target_reached"] == pytest.approx(
+        once.summary["target_reached"], rel=0.25
+    )
+    with pytest.raises(ValidationError, match="visits per stop"):
+        plan_caravane(region.model, region.sites, region.communes, max_visits=0, **kw)

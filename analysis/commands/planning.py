@@ -262,6 +262,7 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
         day_start=args.start,
         max_day_min=args.max_day_min or None,
         max_stops_per_day=args.max_stops_per_day,
+        max_visits=args.max_visits,
         stops=args.stops,
         profiles=profiles,
     )
@@ -407,6 +408,13 @@ def register(subparsers: Any) -> None:
         help="maximum day length, driving + stops (default 480; 0 for no limit)",
     )
     p.add_argument("--max-stops-per-day", type=int)
+    p.add_argument(
+        "--max-visits",
+        type=int,
+        default=1,
+        help="times one stop (a collège) may be visited over the plan, on different days "
+        "(default 1: each collège at most once a season)",
+    )
     p.add_argument(
         "--stops",
         nargs="+",

@@ -388,6 +388,7 @@ def plan_caravane(
     day_start: str = "09:00",
     max_day_min: float | None = 480.0,
     max_stops_per_day: int | None = None,
+    max_visits: int = 1,
     stops: Sequence[str] | None = None,
     stop_points: pd.DataFrame | None = None,
     dates: Sequence[Any] | None = None,
@@ -426,6 +427,11 @@ def plan_caravane(
         for no limit).
     max_stops_per_day
         Optional limit of stops per day.
+    max_visits
+        How many times one stop (e.g. a collège) may be visited over the plan, on different
+        days (default once a season). A revisit meets the stop's own people again (its
+        ``audience``) but reaches no new under-served target; ``audience_met`` in the
+        summary counts each stop's people once.
     stops
         Impose these stops (INSEE codes or names; with ``stop_points``, their ``stop_id``)
         instead of choosing them: they are only assigned to days and ordered.
@@ -454,6 +460,10 @@ def plan_caravane(
     days, dates = _check_limits(
         days, dates, stop_min, max_drive_min, reach_min, max_day_min, max_stops_per_day
     )
+    if isinstance(max_visits, bool) or int(max_visits) != max_visits or max_visits < 1:
+        raise ValidationError(
+            f"the visits per stop must be a whole number of at least 1, not {max_visits}"
+        )
     start_min = _parse_clock(day_start)
     profs = common.profile_map(profiles)
     prof = common.get_profile(profile, profs)
@@ -503,7 +513,7 @@ def plan_caravane(
         raise _nothing_feasible(cands, round_trip, prof.key, reach_min, max_drive_min)
 
     # 4. Stops into days: imposed ones by cheapest insertion, else greedy by target reached.
-    plan = _DayPlan(days, times, limits, cands, target[tgt_rows])
+    plan = _DayPlan(days, times, limits, cands, target[tgt_rows], max_visits=int(max_visits))
     if stops is not None:
         no_room = plan.place_all(sorted(range(len(cands.x)), key=lambda p: -round_trip[p]))
         if no_room:
@@ -569,7 +579,8 @@ def plan_caravane(
         "target_total": total_target,
         "target_reached": got,
         "share_reached": got / total_target if total_target > 0 else np.nan,
-        "audience_met": float(itinerary["audience"].sum()),
+        "audience_met": plan.audience_met(),
+        "visits_max": int(max_visits),
         "stops_kind": "town halls" if stop_points is None else "given stop points",
         "season": f"{dates[0]} → {dates[-1]} ({len(dates)} school days)" if dates else "",
         "drive_min_per_day": "; ".join(f"{v / 60:.0f}" for v in plan.drive),
@@ -753,8 +764,17 @@ class _DayPlan:
     """Stops assigned to days by cheapest insertion (points: 0 = base, ``p + 1`` = stop p)."""
 
     def __init__(
-        self, days: int, times: _Times, limits: _Limits, cands: _Candidates, weight: np.ndarray
+        self,
+        days: int,
+        times: _Times,
+        limits: _Limits,
+        cands: _Candidates,
+        weight: np.ndarray,
+        *,
+        max_visits: int = 1,
     ) -> None:
+        self.max_visits = max_visits
+        self.visits = np.zeros(len(cands.x), dtype=np.int64)
         self.tours: list[list[int]] = [[] for _ in range(days)]
         self.drive = [0.0] * days
         self.times = times
@@ -774,6 +794,8 @@ class _DayPlan:
         best = None
         for d, tour in enumerate(self.tours):
             if lim.max_stops is not None and len(tour) >= lim.max_stops:
+                continue
+            if pt in tour:  # a revisit goes to another day
                 continue
             seq = [0, *tour, 0]
             for pos in range(len(seq) - 1):
@@ -797,7 +819,12 @@ class _DayPlan:
         self.tours[d].insert(pos, p + 1)
         self.drive[d] += add
         self.reached[self.cands.reached(p)[0]] = True
+        self.visits[p] += 1
         return True
+
+    def audience_met(self) -> float:
+        """People met at the stops themselves, each stop's counted once."""
+        return float(self.cands.own[self.visits > 0].sum())
 
     def place_all(self, order: Sequence[int]) -> list[int]:
         """Insert every stop of ``order``; return those with no room."""
@@ -820,7 +847,10 @@ class _DayPlan:
             if g <= 0:
                 break
             if not self.insert(p):
-                no_room.append(p)
+                if self.visits[p] == 0:  # a revisit with no room is just not made
+                    no_room.append(p)
+            elif self.visits[p] < self.max_visits:
+                heapq.heappush(heap, (-self.gain(p), p))  # may come back another day
         return no_room
 
     def order_each_day(self) -> None:

@@ -83,6 +83,15 @@ with st.sidebar:
             value=10,
             key="ca_days_season",
         )
+        visits = st.number_input(
+            "Visits per collège in the season (on different days)",
+            min_value=1,
+            max_value=5,
+            value=1,
+            key="ca_visits",
+            help="1: each collège at most once a season. More: a collège may be visited again "
+            "(its pupils met again; no new under-served people counted).",
+        )
     else:
         days = st.number_input("Days", min_value=1, max_value=30, value=3, key="ca_days")
     stop_min = st.number_input(
@@ -145,6 +154,7 @@ opts = (
     ("underserved_min", float(under)),
     ("day_start", start),
     ("max_day_min", float(max_day) if max_day else None),
+    ("max_visits", int(visits) if at_colleges else 1),
 )
 try:
     res = run(base, profile, at_colleges, opts)
