@@ -143,6 +143,21 @@ def test_corrupt_cache_is_detected_and_rebuilt(built, test_pbf, tmp_path, caplog
     assert osm_cache.load_graph(p) is not None  # rewritten and valid
 
 
+@pytest.mark.parametrize(
+    "garbage", [b"", b"not an npz" * 10, b"PK\x03\x04" + bytes(100)], ids=["empty", "text", "zip"]
+)
+def test_unreadable_cache_with_a_matching_checksum_is_rebuilt(built, test_pbf, tmp_path, garbage):
+    """A writer bug (garbage recorded with its own checksum) means rebuild, not a traceback."""
+    from analysis.io import write_with_checksum
+
+    _, path, _ = built
+    bad = tmp_path / path.name
+    write_with_checksum(bad, lambda t: t.write_bytes(garbage))
+    assert osm_cache.load_graph(bad) is None  # empty: EOFError; broken zip: BadZipFile
+    cached, p = build_osm_graph(osm_file=test_pbf, cache_dir=tmp_path)
+    assert p == bad and cached.graph.fingerprint() == built[0].graph.fingerprint()
+
+
 def test_cache_key_depends_on_file_content_and_parameters(built, test_pbf, tmp_path):
     _, path, cache_dir = built
     other_speeds = dict(osm_model_mod.FRENCH_SPEEDS_KMH, residential=40.0)

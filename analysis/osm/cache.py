@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import settings
-from ..cache import save_npz
+from ..cache import UNREADABLE, load_npz, save_npz
 from ..graph import RoadGraph
 from ..io import verify_checksum, write_with_checksum
 from .extent import NetworkExtent
@@ -133,15 +133,15 @@ def load_graph(path: str | Path) -> CachedGraph | None:
         logger.warning("OSM graph cache %s fails its checksum (corrupt or stale); rebuilding", p)
         return None
     try:
-        with np.load(p, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            graph = RoadGraph(
-                x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
-                weights=z["weights"], model="osm", label=str(z["label"]),
-                node_ids=z["node_ids"], meta=meta,
-            )  # fmt: skip
-            extent = NetworkExtent.from_arrays(z)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        z = load_npz(p)
+        meta = json.loads(str(z["meta"]))
+        graph = RoadGraph(
+            x=z["x"], y=z["y"], indptr=z["indptr"], indices=z["indices"],
+            weights=z["weights"], model="osm", label=str(z["label"]),
+            node_ids=z["node_ids"], meta=meta,
+        )  # fmt: skip
+        extent = NetworkExtent.from_arrays(z)
+    except (*UNREADABLE, TypeError) as exc:  # not an npz, empty, a broken zip, a member missing
         logger.warning("OSM graph cache %s cannot be read (%s); rebuilding", p, exc)
         return None
     if meta.get("build_version") != BUILD_VERSION:
