@@ -162,3 +162,23 @@ def test_caravane_does_not_target_communes_outside_the_extract(region, profiles)
     under = res.communes["underserved"].to_numpy(bool)
     assert under[~outside].any()
     assert not under[outside].any()
+
+
+def test_degenerate_demand_of_a_profile_built_in_code_is_refused():
+    """A share of 0 (or negative) in a Profile built in code: an error naming the profile.
+
+    ``load_profiles`` refuses such values in a file; this is the same rule for profiles
+    made in code, in the one home of the demand (was: NaN shares with no error).
+    """
+    profile_demand = access.profile_demand
+    region = synthetic_region(4, 3)
+    zero = Profile(key="zero", label="Zero", networks=("Mission Locale",), share=0.0)
+    with pytest.raises(ValidationError, match="'zero': the demand is 0 in every commune"):
+        profile_demand(zero, region.communes)
+    negative = Profile(key="neg", label="Neg", networks=("Mission Locale",), share=-0.5)
+    with pytest.raises(ValidationError, match="'neg': the demand is not a non-negative"):
+        profile_demand(negative, region.communes)
+    ok = Profile(key="ok", label="Ok", networks=("Mission Locale",), share=0.5)
+    np.testing.assert_allclose(
+        profile_demand(ok, region.communes), 0.5 * region.communes["pop_mun"].to_numpy(float)
+    )
