@@ -289,9 +289,14 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
     Raises
     ------
     ValidationError
-        If the demand does not have one value per commune, is negative or not finite
-        somewhere, or is 0 everywhere (every share would be undefined).
+        If the profile's share is not in (0, 1], or the demand does not have one value
+        per commune or is negative or not finite somewhere.
     """
+    if not (math.isfinite(profile.share) and 0 < profile.share <= 1):
+        raise ValidationError(
+            f"profile {profile.key!r}: share must be above 0 and at most 1, not "
+            f"{profile.share!r} (a share of 0 makes every share of its demand undefined)"
+        )
     d = np.asarray(_profile_demand(profile, communes), dtype=float)
     if d.shape != (len(communes),):
         raise ValidationError("the profile's demand must have one value per commune")
@@ -301,11 +306,6 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
             f"profile {profile.key!r}: the demand is not a non-negative number in "
             f"{int(bad.sum()):,} commune(s) (first {communes['insee'].iloc[int(np.argmax(bad))]}); "
             "check the profile's share, rate or demand file"
-        )
-    if len(d) and not d.any():
-        raise ValidationError(
-            f"profile {profile.key!r}: the demand is 0 in every commune (a share or rate of "
-            "0?), so no share of it can be computed; give the profile a positive demand"
         )
     return d
 

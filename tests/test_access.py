@@ -173,10 +173,10 @@ def test_degenerate_demand_of_a_profile_built_in_code_is_refused():
     profile_demand = access.profile_demand
     region = synthetic_region(4, 3)
     zero = Profile(key="zero", label="Zero", networks=("Mission Locale",), share=0.0)
-    with pytest.raises(ValidationError, match="'zero': the demand is 0 in every commune"):
+    with pytest.raises(ValidationError, match="'zero': share must be above 0"):
         profile_demand(zero, region.communes)
     negative = Profile(key="neg", label="Neg", networks=("Mission Locale",), share=-0.5)
-    with pytest.raises(ValidationError, match="'neg': the demand is not a non-negative"):
+    with pytest.raises(ValidationError, match="'neg': share must be above 0"):
         profile_demand(negative, region.communes)
     ok = Profile(key="ok", label="Ok", networks=("Mission Locale",), share=0.5)
     np.testing.assert_allclose(
