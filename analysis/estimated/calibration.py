@@ -1,8 +1,8 @@
 """Calibration of the estimated road network on TER coach timetables.
 
-The class speeds of :class:`~analysis.estimated_network.EstimatedNetworkParams` are fitted
+The class speeds of :class:`~analysis.estimated.network.EstimatedNetworkParams` are fitted
 so that the network's stop-to-stop times match the scheduled times of TER coaches between
-consecutive stops ("hops", :mod:`analysis.coach_hops`).
+consecutive stops ("hops", :mod:`analysis.estimated.coach_hops`).
 
 Method (deterministic)
 ----------------------
@@ -555,7 +555,7 @@ def hop_pairs(
     Parameters
     ----------
     hops
-        Table of :func:`analysis.coach_hops.load_coach_hops`.
+        Table of :func:`analysis.estimated.coach_hops.load_coach_hops`.
     skeleton
         The network (for the snap distance of each stop to its commune node).
     holdout_fraction
@@ -668,7 +668,7 @@ def calibrate(
     """Fit the estimated network's class speeds on TER coach hops (deterministic).
 
     With the defaults this reproduces the fitted constants of
-    :class:`~analysis.estimated_network.EstimatedNetworkParams`.
+    :class:`~analysis.estimated.network.EstimatedNetworkParams`.
 
     Parameters
     ----------
@@ -686,7 +686,7 @@ def calibrate(
     include_rail_route_coaches
         Also use the coach trips published under rail routes (on by default: they are
         coaches on roads, and double the observations), see
-        :func:`analysis.coach_hops.load_coach_hops`.
+        :func:`analysis.estimated.coach_hops.load_coach_hops`.
     fit_stop_overhead
         Fit a fixed time per hop (a coach's stop manoeuvres), see :func:`fit_speeds`.
     snap_legs
@@ -746,7 +746,7 @@ def calibrate(
 def main(argv: list[str] | None = None) -> int:
     """Run the calibration with its defaults and print the report."""
     parser = argparse.ArgumentParser(
-        prog="python -m analysis.calibration",
+        prog="python -m analysis.estimated.calibration",
         description="Fit the estimated road network on TER coach timetables.",
     )
     parser.add_argument("--gtfs", type=Path, default=None, help="TER GTFS zip")

@@ -1,6 +1,6 @@
 """Consecutive coach stops ("hops") of the TER timetable, placed in the communes.
 
-The estimated road network (:mod:`analysis.estimated_network`) is calibrated on the
+The estimated road network (:mod:`analysis.estimated.network`) is calibrated on the
 scheduled times of TER coaches between consecutive stops. This module reads them from the
 SNCF TER GTFS zip (only the columns needed, straight from the zip) and maps each stop to
 the commune whose polygon contains it.

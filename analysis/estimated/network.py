@@ -37,7 +37,7 @@ Model
   every node are flagged.
 
 The speeds are fitted on the scheduled times of TER coaches between consecutive stops
-(:mod:`analysis.calibration`); see ``docs/estimated_network.md`` for the method and the
+(:mod:`analysis.estimated.calibration`); see ``docs/estimated_network.md`` for the method and the
 measured error.
 """
 
@@ -83,7 +83,7 @@ REQUIRED_COLUMNS = ("insee", "x_l93", "y_l93", "deg3", "surface_km2", "geometry"
 #: Version of the build recipe; part of the cache key (bump when the method changes).
 BUILD_VERSION = 1
 
-# Fitted by ``python -m analysis.calibration`` (analysis.calibration.calibrate with its
+# Fitted by ``python -m analysis.estimated.calibration`` (analysis.estimated.calibration.calibrate with its
 # defaults: TER coach hops of sncf_ter_2025-01.zip, 458 training stop pairs, circuity 1.3,
 # commune layer COG 2026) -- see docs/estimated_network.md. Travel times only identify
 # speed / circuity, so the circuity is fixed and the speeds are fitted. The defaults are
@@ -97,7 +97,7 @@ FITTED_SPEED_RURAL_KMH = 74.0
 #: network time + a fitted coach stop overhead of 73 s; "network only" leaves it out).
 CALIBRATION_SUMMARY: dict[str, Any] = {
     "source": "SNCF TER GTFS 2025-01 (sncf_ter_2025-01.zip), coach hops in the region",
-    "method": "analysis.calibration.calibrate (defaults)",
+    "method": "analysis.estimated.calibration.calibrate (defaults)",
     "stop_overhead_s": 72.8,
     "train": {"n": 458, "median_abs_pct": 21.2, "bias_pct": -0.0, "p90_abs_pct": 57.0},
     "test": {"n": 110, "median_abs_pct": 19.4, "bias_pct": 1.1, "p90_abs_pct": 52.6},
