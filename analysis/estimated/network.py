@@ -83,7 +83,7 @@ REQUIRED_COLUMNS = ("insee", "x_l93", "y_l93", "deg3", "surface_km2", "geometry"
 #: Version of the build recipe; part of the cache key (bump when the method changes).
 BUILD_VERSION = 1
 
-# Fitted by ``python -m analysis.estimated.calibration`` (analysis.estimated.calibration.calibrate with its
+# Fitted by ``python -m analysis.estimated.calibration`` (its ``calibrate`` with the
 # defaults: TER coach hops of sncf_ter_2025-01.zip, 458 training stop pairs, circuity 1.3,
 # commune layer COG 2026) -- see docs/estimated_network.md. Travel times only identify
 # speed / circuity, so the circuity is fixed and the speeds are fitted. The defaults are
