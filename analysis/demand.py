@@ -40,8 +40,8 @@ from numpy.typing import ArrayLike
 
 from . import settings
 from .communes import load_communes
-from .errors import DataMissingError, ValidationError
-from .manifest import verify_input
+from .errors import ValidationError
+from .manifest import mirror_file, read_mirror_csv
 from .profiles import AGE_SHARES_FILE, load_age_shares
 from .territory import load_commune_classes
 
@@ -113,31 +113,10 @@ def _stamp(root: Path, *names: str) -> tuple[tuple[str, int, int], ...]:
 
 
 def _demand_file(name: str, shared_dir: Path) -> Path:
-    path = Path(shared_dir) / DEMAND_SUBDIR / name
-    if not path.is_file():
-        raise DataMissingError(
-            f"the demand file {path} is missing; it is DARES/DREES open data (see "
-            "docs/data.md, 'Demand'), expected in the local mirror"
-        )
-    verify_input(path, mirror=shared_dir)
-    return path
-
-
-def _read(path: Path, columns: list[str]) -> pd.DataFrame:
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise ValidationError(
-            f"not a readable CSV ({exc}); restore the file from the mirror", source=path
-        ) from exc
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValidationError(
-            f"columns {missing} are missing (found {list(df.columns)[:12]}); restore the "
-            "file from the mirror",
-            source=path,
-        )
-    return df
+    return mirror_file(
+        DEMAND_SUBDIR, name, shared_dir=shared_dir, kind="demand", origin="DARES/DREES",
+        docs_section="Demand",
+    )  # fmt: skip
 
 
 def _counts(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
@@ -156,7 +135,7 @@ def _counts(df: pd.DataFrame, column: str, path: Path) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _dares_cached(shared_dir: Path, _stamp: tuple) -> pd.DataFrame:
     path = _demand_file(DARES_FILE, shared_dir)
-    df = _read(path, ["insee", "dep", "nombre_de_demandeurs_d_emploi"])
+    df = read_mirror_csv(path, ["insee", "dep", "nombre_de_demandeurs_d_emploi"])
     codes = df["insee"].str.strip().str.zfill(5)
     if codes.duplicated().any():
         rows = (np.flatnonzero(codes.duplicated(keep=False).to_numpy()) + 1).tolist()
@@ -200,7 +179,7 @@ def load_dares_communes(*, shared_dir: str | Path | None = None) -> pd.DataFrame
 @lru_cache(maxsize=4)
 def _totals_cached(shared_dir: Path, _stamp: tuple) -> dict[str, float]:
     path = _demand_file(FACTS_FILE, shared_dir)
-    df = _read(path, ["dep", "periode", "categorie", "nombre"])
+    df = read_mirror_csv(path, ["dep", "periode", "categorie", "nombre"])
     rows = df[(df["periode"] == JOB_SEEKER_PERIOD) & (df["categorie"] == JOB_SEEKER_CATEGORY)]
     deps = rows["dep"].str.strip().str.zfill(2)
     if deps.duplicated().any():
@@ -235,7 +214,7 @@ def load_job_seeker_totals(*, shared_dir: str | Path | None = None) -> dict[str,
 def _pch_cached(shared_dir: Path, _stamp: tuple) -> pd.DataFrame:
     path = _demand_file(PCH_FILE, shared_dir)
     cols = ["dep", "departement", "annee", "total_pch_actp", *_PCH_GROUP_COLUMNS.values()]
-    df = _read(path, cols)
+    df = read_mirror_csv(path, cols)
     df = df.assign(dep=df["dep"].str.strip().str.zfill(2))
     df = df[df["dep"].isin(DEPARTMENTS)].copy()
     df["annee"] = pd.to_numeric(df["annee"], errors="coerce")

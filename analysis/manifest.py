@@ -15,11 +15,13 @@ import logging
 import os
 import threading
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from . import settings
-from .errors import ValidationError
+from .errors import DataMissingError, ValidationError
 from .io import sha256_file, write_json
 
 logger = logging.getLogger(__name__)
@@ -167,3 +169,66 @@ def verify_input(
             source=str(p),
         )
     return found
+
+
+def mirror_file(
+    subdir: str,
+    name: str,
+    *,
+    shared_dir: str | os.PathLike[str] | None = None,
+    kind: str,
+    origin: str,
+    docs_section: str,
+) -> Path:
+    """Return a file of the mirror, checked against the manifest (:func:`verify_input`).
+
+    Parameters
+    ----------
+    subdir, name
+        Where it lies in the mirror (``"territory"``, ``"demand"``...).
+    shared_dir
+        The mirror (default :data:`analysis.settings.shared_data_dir`).
+    kind, origin, docs_section
+        For the message when it is missing: "the <kind> file … is <origin> open data (see
+        docs/data.md, '<docs_section>')".
+
+    Raises
+    ------
+    DataMissingError
+        If the file is not in the mirror.
+    ValidationError
+        If its digest differs from the manifest's.
+    """
+    path = Path(shared_dir or settings.shared_data_dir) / subdir / name
+    if not path.is_file():
+        raise DataMissingError(
+            f"the {kind} file {path} is missing; it is {origin} open data (see "
+            f"docs/data.md, '{docs_section}'), expected in the local mirror"
+        )
+    verify_input(path, mirror=shared_dir)
+    return path
+
+
+def read_mirror_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """Read a CSV of the mirror as text (no NA guessing), with the columns it must have.
+
+    Raises
+    ------
+    ValidationError
+        If the file is not a readable CSV or lacks one of ``columns``; the fix is to
+        restore it from the mirror.
+    """
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ValidationError(
+            f"not a readable CSV ({exc}); restore the file from the mirror", source=path
+        ) from exc
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValidationError(
+            f"columns {missing} are missing (found {list(df.columns)[:12]}); restore the "
+            "file from the mirror",
+            source=path,
+        )
+    return df

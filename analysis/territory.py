@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import settings
-from .errors import DataMissingError, ValidationError
-from .manifest import verify_input
+from .errors import ValidationError
+from .manifest import mirror_file, read_mirror_csv
 
 logger = logging.getLogger(__name__)
 
@@ -75,26 +74,10 @@ CLASS_COLUMNS = (
 
 
 def _territory_file(name: str, shared_dir: Path | None) -> Path:
-    path = Path(shared_dir or settings.shared_data_dir) / TERRITORY_SUBDIR / name
-    if not path.is_file():
-        raise DataMissingError(
-            f"the territory file {path} is missing; it is INSEE/ANCT open data (see "
-            "docs/data.md, 'Commune classes'), expected in the local mirror"
-        )
-    verify_input(path, mirror=shared_dir)
-    return path
-
-
-def _read(path: Path, columns: list[str]) -> pd.DataFrame:
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValidationError(
-            f"columns {missing} are missing (found {list(df.columns)[:12]}); restore the "
-            "file from the mirror",
-            source=path,
-        )
-    return df
+    return mirror_file(
+        TERRITORY_SUBDIR, name, shared_dir=shared_dir, kind="territory", origin="INSEE/ANCT",
+        docs_section="Commune classes",
+    )  # fmt: skip
 
 
 def _codes(df: pd.DataFrame, column: str, valid: dict[int, str], path: Path) -> pd.Series:
@@ -114,13 +97,13 @@ def _codes(df: pd.DataFrame, column: str, valid: dict[int, str], path: Path) -> 
 @lru_cache(maxsize=4)
 def _classes_cached(shared_dir: Path | None) -> pd.DataFrame:
     dpath = _territory_file(DENSITY_FILE, shared_dir)
-    dens = _read(
+    dens = read_mirror_csv(
         dpath, ["insee", "grille_densite_7", "grille_densite_4", "degurba_3", "urbain_rural"]
     )
     fpath = _territory_file(FRR_FILE, shared_dir)
-    frr = _read(fpath, ["insee", "codefrr"])
+    frr = read_mirror_csv(fpath, ["insee", "codefrr"])
     zpath = _territory_file(ZONAGES_FILE, shared_dir)
-    zon = _read(zpath, ["insee", "AAV2020", "LIB_AAV2020", "CATEAAV2020"])
+    zon = read_mirror_csv(zpath, ["insee", "AAV2020", "LIB_AAV2020", "CATEAAV2020"])
     out = pd.DataFrame(index=pd.Index(dens["insee"].str.zfill(5), name="insee"))
     d7 = _codes(dens, "grille_densite_7", DENSITY7_LABELS, dpath).to_numpy()
     out["density7"] = d7
@@ -187,7 +170,7 @@ def is_rural(density7: int) -> bool:
 @lru_cache(maxsize=4)
 def _passage_cached(shared_dir: Path | None) -> dict[str, str]:
     path = _territory_file(PASSAGE_FILE, shared_dir)
-    df = _read(path, ["DEPCOM_HIST", "insee_cog2026"])
+    df = read_mirror_csv(path, ["DEPCOM_HIST", "insee_cog2026"])
     old = df["DEPCOM_HIST"].str.strip().str.zfill(5)
     new = df["insee_cog2026"].str.strip().str.zfill(5)
     return {o: n for o, n in zip(old, new, strict=True) if o != n}

@@ -41,7 +41,7 @@ def test_a_class_code_out_of_range_names_the_row(tmp_path, monkeypatch) -> None:
         )
     df.to_csv(tmp_path / "territory" / territory.DENSITY_FILE, index=False)
     # A user's own copy (not the manifest's file): the class check is what is tested here.
-    monkeypatch.setattr(territory, "verify_input", lambda *a, **k: None)
+    monkeypatch.setattr("analysis.manifest.verify_input", lambda *a, **k: None)
     with pytest.raises(ValidationError, match=r"grille_densite_7 '9'.*row 4|row 4.*'9'"):
         territory.load_commune_classes(shared_dir=tmp_path)
 
