@@ -35,3 +35,38 @@ def chromium_path() -> str:
         pytest.skip(msg)
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     return str(CHROMIUM)
+
+
+def open_offline(tmp_path, chromium_path, html: str, script, *, name="page.html", wait=None):
+    """Open ``html`` from a file in chromium; run ``script(tab)``.
+
+    Returns ``(script's result, page errors, requests that left the page)``: anything but
+    ``file:``, ``data:`` and ``about:`` URLs counts as leaving. ``wait``: a selector to wait
+    for (attached) before the script runs.
+    """
+    from playwright.sync_api import sync_playwright
+
+    page = tmp_path / name
+    page.write_text(html, encoding="utf-8")
+    errors: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 800})
+            tab.on("pageerror", lambda exc: errors.append(str(exc)))
+            tab.on(
+                "request",
+                lambda req: (
+                    None
+                    if req.url.startswith(("file:", "data:", "about:"))
+                    else outside.append(req.url)
+                ),
+            )
+            tab.goto(page.as_uri())
+            if wait is not None:
+                tab.wait_for_selector(wait, state="attached", timeout=20_000)
+            out = script(tab)
+        finally:
+            browser.close()
+    return out, errors, outside

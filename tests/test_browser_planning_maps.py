@@ -7,8 +7,10 @@ it the map script stops at the first popup and the page shows an empty map.
 
 from __future__ import annotations
 
+import functools
+
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import CHROMIUM_ARGS, open_offline
 
 from analysis import present
 from analysis.present.planner_maps import add_point, base_map
@@ -50,33 +52,8 @@ def test_planner_map_with_popups_runs_offline(tmp_path, chromium_path):
     assert "<b>Site</b> & co" in popup  # escaped: shown as text, not markup
 
 
-def _open(tmp_path, chromium_path, html: str, script, *, wait: str = "path.spro-dep"):
-    """Open a page offline; run ``script(tab)``; return its result, errors, outside requests."""
-    from playwright.sync_api import sync_playwright
-
-    page = tmp_path / "map.html"
-    page.write_text(html, encoding="utf-8")
-    errors: list[str] = []
-    outside: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1100, "height": 800})
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.on(
-                "request",
-                lambda req: (
-                    None
-                    if req.url.startswith(("file:", "data:", "about:"))
-                    else outside.append(req.url)
-                ),
-            )
-            tab.goto(page.as_uri())
-            tab.wait_for_selector(wait, state="attached", timeout=20_000)
-            out = script(tab)
-        finally:
-            browser.close()
-    return out, errors, outside
+#: A planner map, opened offline once its department borders are drawn.
+_open = functools.partial(open_offline, name="map.html", wait="path.spro-dep")
 
 
 _FIND_MAP = "Object.values(window).find(v => v instanceof L.Map)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import CHROMIUM_ARGS
+from conftest import open_offline
 
 from analysis import present
 from analysis.planning.caravane import plan_caravane
@@ -25,34 +25,6 @@ def plan():
     )  # fmt: skip
 
 
-def _open(tmp_path, chromium_path, name: str, html: str, script):
-    """Open ``html`` from a file; return ``script(tab)``, page errors and outside requests."""
-    from playwright.sync_api import sync_playwright
-
-    page = tmp_path / name
-    page.write_text(html, encoding="utf-8")
-    errors: list[str] = []
-    outside: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1100, "height": 800})
-            tab.on("pageerror", lambda exc: errors.append(str(exc)))
-            tab.on(
-                "request",
-                lambda req: (
-                    None
-                    if req.url.startswith(("file:", "data:", "about:"))
-                    else outside.append(req.url)
-                ),
-            )
-            tab.goto(page.as_uri())
-            out = script(tab)
-        finally:
-            browser.close()
-    return out, errors, outside
-
-
 def test_programme_page_lists_each_dated_day_and_its_stops(plan, tmp_path, chromium_path):
     it = plan.itinerary
     stops = it[it["kind"] == "stop"]
@@ -65,8 +37,8 @@ def test_programme_page_lists_each_dated_day_and_its_stops(plan, tmp_path, chrom
             "text": tab.locator("body").inner_text(),
         }
 
-    got, errors, outside = _open(
-        tmp_path, chromium_path, "programme.html", plan.programme_html(), read
+    got, errors, outside = open_offline(
+        tmp_path, chromium_path, plan.programme_html(), read, name="programme.html"
     )
     assert errors == [] and outside == []
     days_used = sorted(set(stops["day"]))
@@ -98,8 +70,8 @@ def test_programme_map_draws_the_base_each_stop_and_each_day(plan, tmp_path, chr
             }"""
         )
 
-    got, errors, outside = _open(
-        tmp_path, chromium_path, "map.html", present.map_html(plan.map()), read
+    got, errors, outside = open_offline(
+        tmp_path, chromium_path, present.map_html(plan.map()), read, name="map.html"
     )
     assert errors == [] and outside == []
     assert got["markers"] == len(stops) + 1  # every stop and the base
