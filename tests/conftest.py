@@ -70,3 +70,24 @@ def open_offline(tmp_path, chromium_path, html: str, script, *, name="page.html"
         finally:
             browser.close()
     return out, errors, outside
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """Run ``spro-access`` in-process; return the exit code, stdout and stderr."""
+    from analysis.cli import main
+
+    rc = main([str(a) for a in args])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def user_error(rc: int, err: str, *needles: str) -> str:
+    """Check a user mistake on the command line: code 2, one ``error:`` line, no traceback."""
+    assert rc == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1, lines
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]

@@ -14,30 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli, user_error
 
-from analysis.cli import main
 from analysis.errors import ValidationError
 
 NAMES = ["Mission Locale Cœur Été", "CIO Évian"]
 DIRECTORY = (
     f"name,network,commune,lon,lat\n{NAMES[0]},Mission Locale,43157,,\n{NAMES[1]},CIO,,4.88,45.76\n"
 )
-
-
-def cli(capsys, *args):
-    rc = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
-def user_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

@@ -13,30 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli, user_error
 
 from analysis import settings
-from analysis.cli import main
 from analysis.errors import ValidationError
 
 MIRROR = Path(settings.shared_data_dir)
 HAS_MIRROR = (MIRROR / "access_points").is_dir()
 needs_mirror = pytest.mark.skipif(not HAS_MIRROR, reason="needs the local data mirror")
-
-
-def cli(capsys, *args):
-    rc = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
-def user_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 def damaged_mirror(tmp_path: Path, rel: str, damage) -> Path:

@@ -10,26 +10,10 @@ import json
 import os
 
 import pytest
+from conftest import cli, user_error
 
 from analysis import settings
-from analysis.cli import main
 from analysis.errors import OverwriteRefusedError
-
-
-def cli(capsys, *args):
-    rc = main([str(a) for a in args])
-    cap = capsys.readouterr()
-    return rc, cap.out, cap.err
-
-
-def user_error(rc, err, *needles):
-    assert rc == 2, err
-    assert "Traceback" not in err
-    errors = [line for line in err.splitlines() if "error:" in line]
-    assert len(errors) == 1, err
-    for needle in needles:
-        assert needle in errors[0], errors[0]
-    return errors[0]
 
 
 @pytest.fixture(scope="module")
