@@ -53,7 +53,7 @@ def _cmd_label_reports(args: argparse.Namespace) -> int:
         )
     for note in call.notes:
         print(f"  note: {note}")
-    planning_cmd._print_files(call.export(out, overwrite=args.overwrite, pdf=args.pdf))
+    planning_cmd.print_files(call.export(out, overwrite=args.overwrite, pdf=args.pdf))
     return 0
 
 

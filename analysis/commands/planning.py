@@ -53,7 +53,8 @@ def _out_dir(args: argparse.Namespace, name: str) -> Path:
     return Path(args.out) if args.out else settings.output_dir / name
 
 
-def _print_files(files: dict[str, Path]) -> None:
+def print_files(files: dict[str, Path]) -> None:
+    """Print the folder an output set went to and its files (every planner command)."""
     folder = next(iter(files.values())).parent
     print(f"  written to {folder}: {', '.join(sorted(p.name for p in files.values()))}")
 
@@ -144,7 +145,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         )
     for note in result.notes:
         print(f"  note: {note}")
-    _print_files(result.export(_out_dir(args, "whatif"), overwrite=args.overwrite))
+    print_files(result.export(_out_dir(args, "whatif"), overwrite=args.overwrite))
     return 0
 
 
@@ -191,7 +192,7 @@ def _cmd_siting(args: argparse.Namespace) -> int:
     )
     for note in res.notes:
         print(f"  note: {note}")
-    _print_files(res.export(_out_dir(args, "siting"), overwrite=args.overwrite))
+    print_files(res.export(_out_dir(args, "siting"), overwrite=args.overwrite))
     return 0
 
 
@@ -286,7 +287,7 @@ def _cmd_caravane(args: argparse.Namespace) -> int:
     )
     for note in res.notes:
         print(f"  note: {note}")
-    _print_files(res.export(_out_dir(args, "caravane"), overwrite=args.overwrite))
+    print_files(res.export(_out_dir(args, "caravane"), overwrite=args.overwrite))
     return 0
 
 
