@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EmptyProfileError, UnknownNameError, ValidationError
-from .profiles import Profile
+from .profiles import Profile, valid_share
 from .profiles import profile_demand as _profile_demand
 from .road_model import OriginTimes
 
@@ -292,7 +292,7 @@ def profile_demand(profile: Profile, communes: pd.DataFrame) -> np.ndarray:
         If the profile's share is not in (0, 1], or the demand does not have one value
         per commune or is negative or not finite somewhere.
     """
-    if not (math.isfinite(profile.share) and 0 < profile.share <= 1):
+    if not valid_share(profile.share):
         raise ValidationError(
             f"profile {profile.key!r}: share must be above 0 and at most 1, not "
             f"{profile.share!r} (a share of 0 makes every share of its demand undefined)"

@@ -219,6 +219,15 @@ def key_problem(key: str) -> str | None:
     return None
 
 
+def valid_share(share: object) -> bool:
+    """Whether ``share`` is a demand share: a number above 0 and at most 1 (one rule).
+
+    Profiles files are checked with it when read, profiles built in code when their demand
+    is computed (:func:`analysis.access.profile_demand`).
+    """
+    return _positive_number(share) and float(share) <= 1  # type: ignore[arg-type]
+
+
 def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
     """Validate one ``[profiles.<key>]`` table and build the :class:`Profile`."""
     where = f"profile {key!r}"
@@ -305,7 +314,7 @@ def _parse_profile(key: str, raw: Any, *, src: str, folder: Path) -> Profile:
     if base not in DEMAND_BASES:
         raise UnknownNameError("demand base", base, DEMAND_BASES, source=src)
     share = dem.get("share", 1.0)
-    if not (_positive_number(share) and float(share) <= 1):
+    if not valid_share(share):
         raise ValidationError(
             f"{where}: demand `share` must be a number above 0 and at most 1 (the share of "
             f"the base the profile counts: 0 leaves nobody to reach, and every share of the "
